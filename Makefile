@@ -1,0 +1,83 @@
+# lqabench — build, test, run, bench.
+# Dependencies are found with pkg-config; `make deps` installs them on Debian.
+
+CC      ?= cc
+PKGS    := openblas libcjson zlib libpng
+BUILD   ?= build
+OPT     ?= -O3 -march=native
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -Wall -Wextra -D_POSIX_C_SOURCE=200809L -Isrc -Idata_loaders -Imodels
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS  += $(PKG_LIBS) -lm
+CFLAGS  += $(PKG_CFLAGS)
+
+LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c src/optim/*.c models/*.c data_loaders/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TOOL_SRC := $(wildcard tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
+HEADERS  := $(wildcard src/*.h src/optim/*.h models/*.h data_loaders/*.h tests/*.h)
+
+.PHONY: all deps data run test test-unit test-asan test-torch bench clean help
+
+all: lqabench $(TOOL_BIN)
+
+lqabench: $(BUILD)/src/main.o $(BUILD)/liblqa.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/liblqa.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/liblqa.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/liblqa.a $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tools/%: tools/%.c $(BUILD)/liblqa.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/liblqa.a $(LDFLAGS) $(LDLIBS)
+
+deps:
+	@bash scripts/setup.sh
+
+data: deps
+	@bash scripts/fetch_data.sh
+
+# The main job: the embedded default sweep (six optimizers, MNIST, one epoch).
+run: data
+	@$(MAKE) --no-print-directory all
+	./lqabench --config configs/default.json
+
+# Everything: unit tests, sanitizer build of the unit tests, PyTorch cross-checks.
+test: data
+	@$(MAKE) --no-print-directory all unit-bins
+	@bash scripts/run_tests.sh
+
+unit-bins: $(TEST_BIN)
+
+test-unit: all unit-bins
+	@LQA_SKIP_TORCH=1 LQA_SKIP_ASAN=1 bash scripts/run_tests.sh
+
+test-asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" unit-bins
+
+bench: data
+	@$(MAKE) --no-print-directory all
+	@bash scripts/bench.sh
+
+clean:
+	rm -rf build build-asan lqabench
+
+help:
+	@echo "make run | test | bench | deps | data | clean"
+
+# The git revision goes into each run's metadata.
+GIT_REV := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/src/sweep.o: CFLAGS += -DLQA_GIT_REV=\"$(GIT_REV)\"
+$(BUILD)/src/sweep.o: $(wildcard .git/HEAD .git/index)

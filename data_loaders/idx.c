@@ -1,0 +1,219 @@
+/* idx.c — MNIST-format (idx) image and label files, raw or gzip.
+ *
+ * Format (http://yann.lecun.com/exdb/mnist/): big-endian 32-bit magic
+ * 0x00000803 (unsigned byte, 3 dimensions) followed by n, rows, cols and then
+ * n·rows·cols pixel bytes; labels: magic 0x00000801, n, then n label bytes.
+ * zlib's gzread reads plain files transparently, so one path serves both.
+ * The whole file is always read: a missing or a trailing byte is an error even
+ * when `limit` keeps only the first samples. */
+#include "dataset.h"
+
+#include "common.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <zlib.h>
+
+#define IDX_MAGIC_IMAGES 0x00000803u
+#define IDX_MAGIC_LABELS 0x00000801u
+#define IDX_MAX_DIM 4096u
+#define IDX_CHUNK (1u << 20)
+
+static uint32_t be32(const unsigned char *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* Read up to n bytes; returns the number read (< n only at end of data), or
+ * -1 with err set on a read/decompression error. */
+static long long gz_read_upto(gzFile f, void *buf, size_t n, const char *path, char *err)
+{
+    size_t got = 0;
+    while (got < n) {
+        size_t want = LQA_MIN(n - got, (size_t)IDX_CHUNK);
+        int r = gzread(f, (unsigned char *)buf + got, (unsigned)want);
+        if (r < 0) {
+            int zerr = 0;
+            const char *msg = gzerror(f, &zerr);
+            return lqa_errf(err, "%s: read error: %s", path,
+                            zerr == Z_ERRNO ? strerror(errno) : msg);
+        }
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    return (long long)got;
+}
+
+/* Count the bytes left in f (the trailing bytes after the expected data). */
+static long long gz_count_rest(gzFile f, unsigned char *scratch, size_t scratch_len,
+                               const char *path, char *err)
+{
+    long long total = 0;
+    for (;;) {
+        long long r = gz_read_upto(f, scratch, scratch_len, path, err);
+        if (r < 0) return -1;
+        if (r == 0) return total;
+        total += r;
+    }
+}
+
+static gzFile idx_open(const char *path, char *err)
+{
+    errno = 0;
+    gzFile f = gzopen(path, "rb");
+    if (!f) {
+        lqa_errf(err, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
+        return NULL;
+    }
+    gzbuffer(f, 1u << 18);
+    return f;
+}
+
+/* Read the remaining `expect` bytes of f in chunks, handing each chunk to
+ * `sink` (which stores what it keeps and validates the rest), then require
+ * end of file. Returns 0 or -1. */
+typedef int (*idx_sink)(void *ctx, const unsigned char *p, size_t off, size_t n, char *err);
+
+static int idx_read_body(gzFile f, const char *path, const char *what, size_t expect,
+                         size_t header_len, idx_sink sink, void *ctx, unsigned char *scratch,
+                         char *err)
+{
+    size_t done = 0;
+    while (done < expect) {
+        size_t want = LQA_MIN(expect - done, (size_t)IDX_CHUNK);
+        long long r = gz_read_upto(f, scratch, want, path, err);
+        if (r < 0) return -1;
+        if ((size_t)r < want)
+            return lqa_errf(err,
+                            "%s: file is truncated: expected %zu bytes of %s after the %zu-byte "
+                            "header, got %zu",
+                            path, expect, what, header_len, done + (size_t)r);
+        if (sink(ctx, scratch, done, want, err) != 0) return -1;
+        done += want;
+    }
+    long long extra = gz_count_rest(f, scratch, IDX_CHUNK, path, err);
+    if (extra < 0) return -1;
+    if (extra > 0)
+        return lqa_errf(err, "%s: %lld trailing bytes after the %zu bytes of %s the header declares",
+                        path, extra, expect, what);
+    return 0;
+}
+
+/* Pixels: bytes [0, keep) are stored as x/255. */
+struct pixel_ctx { float *x; size_t keep; };
+
+static int pixel_sink(void *ctx, const unsigned char *p, size_t off, size_t n, char *err)
+{
+    (void)err;
+    struct pixel_ctx *c = ctx;
+    if (off >= c->keep) return 0;
+    n = LQA_MIN(n, c->keep - off);
+    float *x = c->x + off;
+    for (size_t i = 0; i < n; i++) x[i] = (float)p[i] / 255.0f;
+    return 0;
+}
+
+/* Labels: all are range-checked, the first `keep` stored. */
+struct label_ctx { int *y; size_t keep; const char *path; };
+
+static int label_sink(void *ctx, const unsigned char *p, size_t off, size_t n, char *err)
+{
+    struct label_ctx *c = ctx;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] >= 10)
+            return lqa_errf(err, "%s: label %u at index %zu out of range [0,10)", c->path,
+                            (unsigned)p[i], off + i);
+        if (off + i < c->keep) c->y[off + i] = p[i];
+    }
+    return 0;
+}
+
+int idx_load(Dataset *ds, const char *images_path, const char *labels_path, int limit, char *err)
+{
+    memset(ds, 0, sizeof *ds);
+    int rc = -1;
+    gzFile fi = NULL, fl = NULL;
+    unsigned char *scratch = NULL;
+    float *x = NULL;
+    int *y = NULL;
+    unsigned char hi[16], hl[8];
+
+    if (!(fi = idx_open(images_path, err))) goto out;
+    if (!(fl = idx_open(labels_path, err))) goto out;
+
+    long long r = gz_read_upto(fi, hi, sizeof hi, images_path, err);
+    if (r < 0) goto out;
+    if (r < (long long)sizeof hi) {
+        lqa_errf(err, "%s: truncated idx header (%lld of 16 bytes)", images_path, r);
+        goto out;
+    }
+    r = gz_read_upto(fl, hl, sizeof hl, labels_path, err);
+    if (r < 0) goto out;
+    if (r < (long long)sizeof hl) {
+        lqa_errf(err, "%s: truncated idx header (%lld of 8 bytes)", labels_path, r);
+        goto out;
+    }
+    uint32_t mi = be32(hi), ml = be32(hl);
+    if (mi != IDX_MAGIC_IMAGES) {
+        lqa_errf(err, "%s: bad magic number 0x%08x (expected 0x%08x for idx3 unsigned-byte images)",
+                 images_path, mi, IDX_MAGIC_IMAGES);
+        goto out;
+    }
+    if (ml != IDX_MAGIC_LABELS) {
+        lqa_errf(err, "%s: bad magic number 0x%08x (expected 0x%08x for idx1 unsigned-byte labels)",
+                 labels_path, ml, IDX_MAGIC_LABELS);
+        goto out;
+    }
+    uint32_t n = be32(hi + 4), rows = be32(hi + 8), cols = be32(hi + 12);
+    uint32_t nl = be32(hl + 4);
+    if (n == 0 || n > (uint32_t)INT_MAX) {
+        lqa_errf(err, "%s: bad image count %u", images_path, n);
+        goto out;
+    }
+    if (rows == 0 || cols == 0 || rows > IDX_MAX_DIM || cols > IDX_MAX_DIM) {
+        lqa_errf(err, "%s: bad image dimensions %u x %u (each must be in [1,%u])", images_path,
+                 rows, cols, IDX_MAX_DIM);
+        goto out;
+    }
+    if (nl != n) {
+        lqa_errf(err, "%s: %u labels but %s holds %u images", labels_path, nl, images_path, n);
+        goto out;
+    }
+
+    size_t keep = (limit > 0 && (uint32_t)limit < n) ? (size_t)limit : n;
+    size_t d = (size_t)rows * cols;
+    if ((size_t)n > SIZE_MAX / d / sizeof(float)) {
+        lqa_errf(err, "%s: image data too large (%u x %u x %u)", images_path, n, rows, cols);
+        goto out;
+    }
+    if (!(scratch = lqa_alloc(IDX_CHUNK, err))) goto out;
+    if (!(x = lqa_alloc(keep * d * sizeof(float), err))) goto out;
+    if (!(y = lqa_alloc(keep * sizeof(int), err))) goto out;
+
+    struct pixel_ctx pc = { x, keep * d };
+    if (idx_read_body(fi, images_path, "pixel data", (size_t)n * d, sizeof hi, pixel_sink, &pc,
+                      scratch, err) != 0)
+        goto out;
+    struct label_ctx lc = { y, keep, labels_path };
+    if (idx_read_body(fl, labels_path, "labels", n, sizeof hl, label_sink, &lc, scratch, err) != 0)
+        goto out;
+
+    ds->n = (int)keep;
+    ds->c = 1;
+    ds->h = (int)rows;
+    ds->w = (int)cols;
+    ds->n_classes = 10;
+    ds->x = x;
+    ds->y = y;
+    x = NULL;
+    y = NULL;
+    rc = 0;
+out:
+    if (fi) gzclose(fi);
+    if (fl) gzclose(fl);
+    lqa_free(scratch);
+    lqa_free(x);
+    lqa_free(y);
+    return rc;
+}

@@ -1,0 +1,4 @@
+/* models/registry.h — one line per model. Adding a model: write
+ * models/<name>.c defining `const ModelOps model_<name>` and add MODEL(<name>). */
+MODEL(logreg)
+MODEL(mlp)

@@ -1,0 +1,29 @@
+/* blas.h — the single place that calls OpenBLAS, plus double-accumulated
+ * vector reductions used by the optimizers. */
+#ifndef LQA_BLAS_H
+#define LQA_BLAS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Row-major C = alpha * op(A) * op(B) + beta * C, op(A) is M×K, op(B) is K×N. */
+void blas_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
+                const float *A, int lda, const float *B, int ldb, float beta,
+                float *C, int ldc);
+
+/* Set the OpenBLAS thread count (>= 1). */
+void blas_set_threads(int n);
+int blas_get_threads(void);
+/* OpenBLAS build string, for the metadata. */
+const char *blas_config(void);
+
+/* Reductions accumulated in double. */
+double vec_dot(const float *a, const float *b, size_t n);
+double vec_sqnorm(const float *a, size_t n);
+double vec_maxabs(const float *a, size_t n);
+/* out[i] = a[i] + c * b[i] (out may alias neither input unless it is a). */
+void vec_axpy_to(float *out, const float *a, float c, const float *b, size_t n);
+/* true when every element is finite */
+bool vec_all_finite(const float *a, size_t n);
+
+#endif

@@ -1,0 +1,39 @@
+/* common.h — error handling, checked allocation, always-on checks, timing.
+ *
+ * Conventions (after SQLite): recoverable errors (I/O, bad format, bad config,
+ * out of memory) are reported by returning -1 and writing a message into a
+ * caller-supplied buffer of LQA_ERR_LEN bytes; library code never calls exit().
+ * Programmer errors (shape mismatch, call order) stop at LQA_CHECK with
+ * file:line. */
+#ifndef LQA_COMMON_H
+#define LQA_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define LQA_ERR_LEN 512
+#define LQA_VERSION "0.1.0"
+
+/* Write a formatted message into err (may be NULL) and return -1. */
+int lqa_errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Always-on invariant check (not disabled by NDEBUG). */
+#define LQA_CHECK(cond)                                                        \
+    do {                                                                       \
+        if (!(cond)) lqa_check_failed(#cond, __FILE__, __LINE__);              \
+    } while (0)
+_Noreturn void lqa_check_failed(const char *expr, const char *file, int line);
+
+/* Allocation: returns NULL on failure (and fills err when given).
+ * Memory is zeroed and 64-byte aligned; release with lqa_free. */
+void *lqa_alloc(size_t bytes, char *err);
+void lqa_free(void *p);
+
+/* Monotonic wall clock in seconds. */
+double lqa_now(void);
+
+#define LQA_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define LQA_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#endif

@@ -1,0 +1,69 @@
+/* config.h — the JSON sweep configuration (the public interface; every key is
+ * documented in README.md "Config reference"). */
+#ifndef LQA_CONFIG_H
+#define LQA_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dataset.h"
+#include "model.h"
+#include "optim.h"
+#include "schedule.h"
+
+#define CFG_PATH_LEN 1024
+#define CFG_NAME_LEN 96
+
+typedef struct OptEntry {
+    const OptimizerDef *def;
+    char label[CFG_NAME_LEN]; /* run-id prefix: "label" key, else the name */
+    double hp[OPT_MAX_HP];    /* resolved hyperparameters */
+    bool hp_set[OPT_MAX_HP];  /* given explicitly in the config */
+    double *lrs;
+    int n_lrs;
+    Schedule sched;           /* SCHED_NONE when absent */
+} OptEntry;
+
+typedef struct SweepConfig {
+    char path[CFG_PATH_LEN];       /* the config file as found */
+    char name[CFG_NAME_LEN];
+    char notes[1024];
+    char model[32];
+    char dataset[32];
+    char data_dir[CFG_PATH_LEN];
+    char output_dir[CFG_PATH_LEN];
+    int batch_size;
+    int eval_batch;
+    long epochs;                   /* exactly one of epochs / steps is > 0 */
+    long steps;
+    uint64_t *seeds;
+    int n_seeds;
+    InitKind init;
+    bool shuffle, drop_last;
+    int train_limit, test_limit;   /* 0 = all */
+    Normalize normalize;
+    bool eval_train, eval_test;
+    ProbeBn probe_bn;
+    int width;                     /* model width override (0 = default) */
+    bool dump_init, dump_batches;  /* cross-check aids */
+    OptEntry *opts;
+    int n_opts;
+} SweepConfig;
+
+/* One run of the sweep: optimizer entry × lr × seed, in that nesting order. */
+typedef struct RunSpec {
+    int index;       /* position in the sweep, 0-based */
+    int opt, lr_i, seed_i;
+    char id[160];    /* stable run id, e.g. "adam_lr0.001_s1" */
+} RunSpec;
+
+/* Locate a config: path as given, else configs/<path> next to the cwd or the
+ * executable. Writes the found path into out. */
+int config_find(const char *arg, char *out, size_t n, char *err);
+/* Parse and validate; every error names the file and the key path. */
+int config_load(SweepConfig *cfg, const char *path, char *err);
+void config_free(SweepConfig *cfg);
+int config_n_runs(const SweepConfig *cfg);
+void config_run(const SweepConfig *cfg, int index, RunSpec *run);
+
+#endif

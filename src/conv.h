@@ -1,0 +1,124 @@
+/* conv.h — convolutional layers as forward/backward pairs: 2-D convolution
+ * (im2col + sgemm with a bounded workspace), max and average pooling 2×2,
+ * batch normalisation 2-D (PyTorch semantics), residual addition, global
+ * average pooling.
+ *
+ * Activation layout: CHANNEL-MAJOR "CNHW", x[C][B][H][W]. This is PyTorch's
+ * NCHW with the first two axes swapped; convert at a model's boundaries with
+ * nchw_to_cnhw / cnhw_to_nchw (for C = 1 the two layouts coincide). Why:
+ *   - a convolution over a chunk of nb samples is ONE sgemm
+ *       Y[K][nb·OH·OW] = W[K][C·kh·kw] · col[C·kh·kw][nb·OH·OW]
+ *     written straight into Y (ldc = B·OH·OW): no scatter, and the GEMMs stay
+ *     large even where OH·OW is 16 (ResNet-18's last stage);
+ *   - a 1×1 stride-1 convolution needs no im2col at all (X is already the
+ *     [C][B·H·W] matrix);
+ *   - a batch-norm channel is one contiguous run of B·H·W floats.
+ * Weights keep PyTorch's layout, w[out_c][in_c][kh][kw], so flat parameter
+ * vectors copy to and from PyTorch unchanged.
+ *
+ * `B` is always the batch of the call (it sets the plane stride); buffers
+ * may be allocated for a larger maximum batch. Backward functions overwrite
+ * the gradients they produce unless noted; gradient pointers may be NULL to
+ * skip them. Reductions (BN statistics and sums, bias gradients, pooling
+ * means) accumulate in double. */
+#ifndef LQA_CONV_H
+#define LQA_CONV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- 2-D convolution ---------------------------------------------------- */
+
+typedef struct Conv2d {
+    int in_c, in_h, in_w;
+    int out_c, out_h, out_w;
+    int kh, kw, stride, pad;
+} Conv2d;
+
+/* Fill the geometry; out_h = (in_h + 2·pad − kh)/stride + 1 (PyTorch floor). */
+void conv2d_setup(Conv2d *c, int in_c, int in_h, int in_w, int out_c, int kh, int kw,
+                  int stride, int pad);
+/* Number of weights (out_c·in_c·kh·kw), bias excluded. */
+size_t conv2d_n_weights(const Conv2d *c);
+/* fan_in = in_c·kh·kw (PyTorch's default-init bound is 1/√fan_in). */
+int conv2d_fan_in(const Conv2d *c);
+/* Workspace (floats) this layer wants at batch B when the workspace may not
+ * exceed cap_floats: min(cap, whole batch), but never less than one sample's
+ * im2col matrix; 0 for 1×1 stride-1 unpadded convolutions (no im2col). */
+size_t conv2d_ws_floats(const Conv2d *c, int B, size_t cap_floats);
+
+/* y[out_c][B][out_h][out_w] = conv(x[in_c][B][in_h][in_w], w) + b.
+ * b may be NULL (no bias). ws: ws_floats floats of scratch, at least one
+ * sample's im2col (conv2d_ws_floats(c, 1, 0)); samples are processed in
+ * chunks as large as ws allows. */
+void conv2d_forward(const Conv2d *c, float *y, const float *x, const float *w, const float *b,
+                    int B, float *ws, size_t ws_floats);
+/* dx (NULL: skip) = ∂/∂x, ADDED to dx when dx_accumulate, else overwritten;
+ * dw (NULL: skip) and db (NULL: skip) are overwritten. x is the forward input. */
+void conv2d_backward(const Conv2d *c, float *dx, bool dx_accumulate, float *dw, float *db,
+                     const float *dy, const float *x, const float *w, int B, float *ws,
+                     size_t ws_floats);
+
+/* ---- pooling 2×2, stride 2 (out = floor(in/2), PyTorch's default) --------- */
+/* `planes` = C·B independent H×W planes. */
+
+/* y = max over each 2×2 window; idx (NULL: skip) receives the window position
+ * 0..3 (row-major) of the first maximum, as PyTorch picks, for backward. */
+void maxpool2_forward(float *y, uint8_t *idx, const float *x, int planes, int H, int W);
+/* dx (overwritten, including the zero rows/columns dropped by floor) */
+void maxpool2_backward(float *dx, const float *dy, const uint8_t *idx, int planes, int H, int W);
+
+void avgpool2_forward(float *y, const float *x, int planes, int H, int W);
+void avgpool2_backward(float *dx, const float *dy, int planes, int H, int W);
+
+/* ---- batch normalisation 2-D (PyTorch BatchNorm2d) ----------------------- */
+/* Statistics over the N = B·HW values of each channel:
+ *   training / probe: batch mean and BIASED variance normalise;
+ *   running_mean ← (1−m)·running_mean + m·mean,
+ *   running_var  ← (1−m)·running_var  + m·var·N/(N−1)   (unbiased), m = 0.1;
+ *   evaluation: running statistics. ε = 1e-5. */
+#define BN_EPS 1e-5
+#define BN_MOMENTUM 0.1
+
+/* Batch statistics: mean[C], var[C] (biased), invstd[C] = 1/√(var+ε); any of
+ * var/invstd may be NULL. Accumulated in double (shifted sums). */
+void bn2d_batch_stats(float *mean, float *var, float *invstd, const float *x, int C, int B,
+                      int HW);
+/* Running-statistics update from a batch's mean and biased var (N = B·HW). */
+void bn2d_update_running(float *run_mean, float *run_var, const float *mean, const float *var,
+                         int C, size_t N);
+/* invstd[c] = 1/√(run_var[c]+ε) — for evaluation-mode normalisation. */
+void bn2d_eval_invstd(float *invstd, const float *run_var, int C);
+/* y = γ·(x−mean)·invstd + β [+ res] [then ReLU]. res may be NULL; y may alias
+ * x or res (elementwise). */
+void bn2d_apply(float *y, const float *x, const float *mean, const float *invstd,
+                const float *gamma, const float *beta, const float *res, bool relu, int C, int B,
+                int HW);
+/* Training-mode backward (batch statistics):
+ *   g = dy, masked by (relu_y > 0) when relu_y != NULL (the ReLU output that
+ *       followed this BN);
+ *   dβ = Σg, dγ = Σ g·x̂, dx = γ·invstd·(g − dβ/N − x̂·dγ/N).
+ * dx may alias dy; dgamma/dbeta/dx may be NULL. */
+void bn2d_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *relu_y,
+                   const float *x, const float *mean, const float *invstd, const float *gamma,
+                   int C, int B, int HW);
+
+/* ---- residual addition, global average pooling, layout helpers ----------- */
+
+/* y = a + b [then ReLU]; y may alias a or b. Backward: ∂a = ∂b = dy (masked
+ * by y > 0 when the ReLU was fused — use relu_backward from layers.h). */
+void residual_add_forward(float *y, const float *a, const float *b, bool relu, size_t n);
+/* da += dy (or da = dy when !accumulate); the other input's gradient is dy. */
+void residual_add_backward(float *da, bool accumulate, const float *dy, size_t n);
+
+/* y[B][C] = mean over HW of x[C][B][HW] (output batch-major, ready for FC). */
+void gap_forward(float *y, const float *x, int C, int B, int HW);
+/* dx[C][B][HW] = dy[B][C] / HW */
+void gap_backward(float *dx, const float *dy, int C, int B, int HW);
+
+/* dst[C][B][HW] ← src[B][C][HW] and back. */
+void nchw_to_cnhw(float *dst, const float *src, int B, int C, int HW);
+void cnhw_to_nchw(float *dst, const float *src, int C, int B, int HW);
+
+#endif

@@ -1,0 +1,119 @@
+/* main.c — the lqabench command line. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "config.h"
+#include "optim.h"
+#include "sweep.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: lqabench --config FILE [options]\n"
+            "\n"
+            "Runs every optimizer x learning rate x seed of a JSON sweep and writes\n"
+            "per-step and per-epoch loss CSVs, a metadata JSON per run, and summary.csv.\n"
+            "A bare config name is also looked up in configs/ (e.g. --config mlp_mnist).\n"
+            "\n"
+            "options:\n"
+            "  -c, --config FILE     the sweep to run (required)\n"
+            "  -o, --output-dir DIR  write results here instead of the config's output_dir\n"
+            "  -t, --threads N       OpenBLAS threads (default: number of online CPUs)\n"
+            "  -f, --force           redo runs whose outputs are already complete\n"
+            "  -q, --quiet           no progress line, no summary table\n"
+            "      --no-timing       leave the wall-clock columns empty (byte-identical reruns)\n"
+            "      --list            print the sweep's run ids, one per line, and exit\n"
+            "      --run ID          run only this run id\n"
+            "      --shard I/N       run only runs whose position modulo N is I (0 <= I < N)\n"
+            "      --summarize       rebuild summary.csv from the complete runs and exit\n"
+            "      --check           validate the config and exit\n"
+            "  -h, --help            this help\n"
+            "  -V, --version         version\n"
+            "\n"
+            "models: %s\n"
+            "optimizers: %s\n"
+            "exit status: 0 success, 1 a run failed or I/O error, 2 bad command line or config\n"
+            "See README.md for the config reference and the output layout.\n",
+            model_names(), optim_names());
+}
+
+int main(int argc, char **argv)
+{
+    enum { O_LIST = 256, O_RUN, O_SHARD, O_SUMMARIZE, O_NO_TIMING, O_CHECK };
+    static const struct option longopts[] = {
+        {"config", required_argument, 0, 'c'},     {"output-dir", required_argument, 0, 'o'},
+        {"threads", required_argument, 0, 't'},    {"force", no_argument, 0, 'f'},
+        {"quiet", no_argument, 0, 'q'},            {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, 'V'},          {"list", no_argument, 0, O_LIST},
+        {"run", required_argument, 0, O_RUN},      {"shard", required_argument, 0, O_SHARD},
+        {"summarize", no_argument, 0, O_SUMMARIZE}, {"no-timing", no_argument, 0, O_NO_TIMING},
+        {"check", no_argument, 0, O_CHECK},        {0, 0, 0, 0}};
+    const char *config = NULL, *outdir = NULL;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    SweepOptions opt = {.threads = ncpu > 0 ? (int)ncpu : 1, .timing = true};
+    bool list = false, summarize = false, check = false;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:o:t:fqhV", longopts, NULL)) != -1) {
+        char *end;
+        switch (ch) {
+        case 'c': config = optarg; break;
+        case 'o': outdir = optarg; break;
+        case 't':
+            opt.threads = (int)strtol(optarg, &end, 10);
+            if (*end || opt.threads < 1 || opt.threads > 1024) {
+                fprintf(stderr, "lqabench: --threads: expected a positive integer, got \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
+        case 'f': opt.force = true; break;
+        case 'q': opt.quiet = true; break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("lqabench %s\n", LQA_VERSION); return 0;
+        case O_LIST: list = true; break;
+        case O_RUN: opt.run_id = optarg; break;
+        case O_SHARD:
+            if (sscanf(optarg, "%d/%d", &opt.shard_i, &opt.shard_n) != 2 || opt.shard_n < 1 ||
+                opt.shard_i < 0 || opt.shard_i >= opt.shard_n) {
+                fprintf(stderr, "lqabench: --shard: expected I/N with 0 <= I < N, got \"%s\"\n", optarg);
+                return 2;
+            }
+            break;
+        case O_SUMMARIZE: summarize = true; break;
+        case O_NO_TIMING: opt.timing = false; break;
+        case O_CHECK: check = true; break;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "lqabench: unexpected argument \"%s\" (see --help)\n", argv[optind]);
+        return 2;
+    }
+    if (!config) {
+        fprintf(stderr, "lqabench: --config is required (see --help)\n");
+        return 2;
+    }
+    char err[LQA_ERR_LEN] = "", path[CFG_PATH_LEN];
+    SweepConfig cfg;
+    if (config_find(config, path, sizeof path, err) || config_load(&cfg, path, err)) {
+        fprintf(stderr, "lqabench: %s\n", err);
+        return 2;
+    }
+    if (outdir) snprintf(cfg.output_dir, sizeof cfg.output_dir, "%s", outdir);
+    int status = 0;
+    if (check) {
+        printf("%s: ok, %d runs\n", path, config_n_runs(&cfg));
+    } else if (list) {
+        status = sweep_list(&cfg, &opt);
+    } else if (summarize) {
+        if (sweep_summarize(&cfg, &opt, true, err)) status = 1;
+    } else {
+        status = sweep_execute(&cfg, &opt, err);
+    }
+    if (status) fprintf(stderr, "lqabench: %s\n", err);
+    config_free(&cfg);
+    return status;
+}

@@ -1,0 +1,89 @@
+/* model.h — the model interface.
+ *
+ * A model owns one flat parameter vector `params[n_params]` and a gradient
+ * vector `grads[n_params]` with the same layout, plus separate non-trainable
+ * state `state[n_state]` (batch-norm running statistics) that no optimizer sees.
+ * Layout views store offsets, so a forward can run at *any* parameter vector
+ * (e.g. an optimizer's trial point) without copying.
+ *
+ * Three kinds of forward:
+ *   FWD_TRAIN  caches activations for backward; the only kind that updates
+ *              running statistics (batch norm uses batch statistics).
+ *   FWD_PROBE  same objective as TRAIN (batch statistics), writes only its own
+ *              scratch; leaves params, grads, state and the TRAIN caches
+ *              bit-identical.
+ *   FWD_EVAL   running statistics; writes only scratch.
+ */
+#ifndef LQA_MODEL_H
+#define LQA_MODEL_H
+
+#include <stddef.h>
+
+#include "rng.h"
+
+typedef enum { FWD_TRAIN = 0, FWD_PROBE = 1, FWD_EVAL = 2 } FwdMode;
+
+typedef enum { INIT_DEFAULT = 0, INIT_ZEROS = 1 } InitKind;
+
+/* Options for probes under batch norm: "batch" (default) or "eval"
+ * (the authors' code probes in eval mode). */
+typedef enum { PROBE_BN_BATCH = 0, PROBE_BN_EVAL = 1 } ProbeBn;
+
+typedef struct ModelSpec {
+    int in_c, in_h, in_w; /* input shape (e.g. 1×28×28, 3×32×32) */
+    int n_classes;
+    int max_batch;        /* largest batch any forward will see */
+    int width;            /* base width override (0 = architecture default); for toy tests */
+    ProbeBn probe_bn;
+} ModelSpec;
+
+typedef struct Model Model;
+
+typedef struct ModelOps {
+    const char *name;
+    /* Allocate everything; set n_params, n_state, params, grads, state. */
+    int (*create)(Model *m, char *err);
+    /* PyTorch default init (U(±1/√fan_in) weights and biases, BN γ=1 β=0,
+     * running mean 0 var 1), drawn from rng in parameter-layout order. */
+    void (*init_default)(Model *m, Rng *rng);
+    /* Mean cross-entropy of the batch x[B][in_c·in_h·in_w], labels y[B],
+     * evaluated at theta (m->params for training). n_correct may be NULL. */
+    double (*forward)(Model *m, const float *theta, const float *x, const int *y,
+                      int B, FwdMode mode, int *n_correct);
+    /* Gradient of the last FWD_TRAIN loss w.r.t. its theta, into m->grads. */
+    void (*backward)(Model *m);
+    void (*destroy)(Model *m);
+} ModelOps;
+
+struct Model {
+    const ModelOps *ops;
+    ModelSpec spec;
+    size_t n_params;
+    float *params;
+    float *grads;
+    size_t n_state;
+    float *state; /* may be NULL when n_state == 0 */
+    void *impl;   /* model-private data */
+};
+
+/* Registry lookup; NULL when unknown. */
+const ModelOps *model_find(const char *name);
+/* Comma-separated list of known model names (for error messages / --help). */
+const char *model_names(void);
+
+/* Create by name (m is filled; free with model_free). */
+int model_create(Model *m, const char *name, const ModelSpec *spec, char *err);
+void model_init(Model *m, InitKind kind, uint64_t seed);
+void model_free(Model *m);
+
+static inline double model_forward(Model *m, const float *theta, const float *x,
+                                   const int *y, int B, FwdMode mode, int *n_correct)
+{
+    return m->ops->forward(m, theta, x, y, B, mode, n_correct);
+}
+static inline void model_backward(Model *m) { m->ops->backward(m); }
+
+/* Helper for default init: fill n values U(-bound, bound). */
+void init_uniform(float *p, size_t n, float bound, Rng *rng);
+
+#endif

@@ -1,0 +1,42 @@
+/* src/optim/rmsprop.c — RMSProp, torch.optim.RMSprop (not centered, no momentum).
+ * Follows https://pytorch.org/docs/stable/generated/torch.optim.RMSprop.html
+ * (implementation: torch/optim/rmsprop.py, _single_tensor_rmsprop).
+ * Step: v <- alpha*v + (1-alpha)*g^2; theta <- theta - lr*g/(sqrt(v) + eps); no bias
+ * correction, so with v = 0 the first step moves each weight by about 10*lr. */
+#include "optim/classic.h"
+
+static const HParamSpec HP[] = {
+    { "alpha", HP_NUM, 0.99, 0.0, 1.0, false, true, NULL, "smoothing constant of v" },
+    { "eps", HP_NUM, 1e-8, 0.0, INFINITY, true, true, NULL, "added to sqrt(v)" },
+    CLASSIC_HP_WEIGHT_DECAY,
+};
+
+static int rmsprop_init(Optimizer *o, char *err) { return classic_alloc(o, 1, 0.0f, err); }
+
+static void rmsprop_step(Optimizer *o, float *theta, const float *g, StepCtx *ctx, StepInfo *info)
+{
+    ClassicState *s = o->state;
+    const float alpha = (float)o->hp[0], one_m_alpha = (float)(1.0 - o->hp[0]);
+    const float eps = (float)o->hp[1], wd = (float)o->hp[2];
+    const float neg_lr = (float)-ctx->lr;
+    float *v = s->s1;
+    for (size_t i = 0; i < o->n; i++) {
+        float d = classic_grad(g, theta, i, wd);
+        v[i] = v[i] * alpha + (one_m_alpha * d) * d;   /* mul_(alpha).addcmul_(g, g, 1-alpha) */
+        float avg = sqrtf(v[i]) + eps;                 /* square_avg.sqrt().add_(eps) */
+        theta[i] = theta[i] + (neg_lr * d) / avg;      /* param.addcdiv_(g, avg, value=-lr) */
+    }
+    s->k++;
+    info->lr = ctx->lr;
+}
+
+const OptimizerDef optdef_rmsprop = {
+    .name = "rmsprop",
+    .summary = "RMSProp (torch.optim.RMSprop, alpha 0.99, eps 1e-8)",
+    .hparams = HP,
+    .n_hparams = (int)(sizeof HP / sizeof HP[0]),
+    .classic = true,
+    .init = rmsprop_init,
+    .step = rmsprop_step,
+    .destroy = classic_destroy,
+};

@@ -1,0 +1,690 @@
+/* sweep.c — the sweep: every optimizer × lr × seed of a config, each run
+ * writing its own files into output_dir:
+ *   <run>.steps.csv   one row per mini-batch step
+ *   <run>.epochs.csv  one row per epoch (row 0: before training)
+ *   <run>.json        metadata + result; written last: its presence marks the run complete
+ *   summary.csv       one row per complete run, rebuilt from the .json files
+ * Runs claim a <run>.lock file so that several processes can share one
+ * output_dir; a lock left by a dead process is taken over. */
+#define _DEFAULT_SOURCE
+#include "sweep.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <math.h>
+#include <png.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "afile.h"
+#include "blas.h"
+#include "common.h"
+#include "dataset.h"
+#include "model.h"
+#include "optim.h"
+#include "schedule.h"
+
+#ifndef LQA_GIT_REV
+#define LQA_GIT_REV "unknown"
+#endif
+
+#define LOCK_STALE_SECONDS 600 /* a lock from another host not refreshed for this long is stale */
+
+/* ---- paths ------------------------------------------------------------- */
+
+static void run_path(char *buf, size_t n, const SweepConfig *c, const char *id, const char *suffix)
+{
+    snprintf(buf, n, "%s/%s%s", c->output_dir, id, suffix);
+}
+
+static bool run_complete(const SweepConfig *c, const char *id)
+{
+    char p[1200];
+    run_path(p, sizeof p, c, id, ".json");
+    return access(p, R_OK) == 0;
+}
+
+/* ---- locking ----------------------------------------------------------- */
+
+static void host_name(char *buf, size_t n)
+{
+    if (gethostname(buf, n) != 0) snprintf(buf, n, "unknown");
+    buf[n - 1] = 0;
+}
+
+/* 1: claimed by us, 0: held by a live process, -1: error */
+static int lock_claim(const char *path, char *err)
+{
+    char me[256];
+    host_name(me, sizeof me);
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        if (fd >= 0) {
+            char line[320];
+            int len = snprintf(line, sizeof line, "%ld %s\n", (long)getpid(), me);
+            ssize_t w = write(fd, line, (size_t)len);
+            close(fd);
+            return w == len ? 1 : lqa_errf(err, "%s: cannot write lock", path);
+        }
+        if (errno != EEXIST) return lqa_errf(err, "%s: cannot create lock: %s", path, strerror(errno));
+        FILE *f = fopen(path, "r");
+        long pid = 0;
+        char host[256] = "";
+        if (f) {
+            if (fscanf(f, "%ld %255s", &pid, host) != 2) pid = 0;
+            fclose(f);
+        }
+        struct stat st;
+        bool alive;
+        if (pid > 0 && strcmp(host, me) == 0)
+            alive = pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+        else if (pid > 0)
+            alive = stat(path, &st) == 0 && difftime(time(NULL), st.st_mtime) < LOCK_STALE_SECONDS;
+        else
+            alive = stat(path, &st) == 0 && difftime(time(NULL), st.st_mtime) < 5; /* being written */
+        if (alive) return 0;
+        unlink(path); /* stale: its owner died */
+    }
+    return 0;
+}
+
+/* Remove temporary files a killed process left for this run. */
+static void remove_stale_temps(const SweepConfig *c, const char *id)
+{
+    char pat[1300];
+    snprintf(pat, sizeof pat, "%s/%s.*.tmp.*", c->output_dir, id);
+    glob_t g;
+    if (glob(pat, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++) unlink(g.gl_pathv[i]);
+        globfree(&g);
+    }
+}
+
+/* ---- progress ------------------------------------------------------------ */
+
+typedef struct Progress {
+    bool on;
+    int run_i, run_n;
+    const char *id;
+    double last;
+    double t_start;
+    const char *lock;
+    double last_touch;
+} Progress;
+
+static void progress_step(Progress *p, long step, long total, double loss)
+{
+    double now = lqa_now();
+    if (p->lock && now - p->last_touch > 30) { /* heartbeat for other hosts */
+        utimensat(AT_FDCWD, p->lock, NULL, 0);
+        p->last_touch = now;
+    }
+    if (!p->on || (now - p->last < 0.2 && step < total)) return;
+    p->last = now;
+    double el = now - p->t_start;
+    double left = step > 0 ? el / step * (double)(total - step) : 0;
+    fprintf(stderr, "\r\033[K[run %d/%d] %s  step %ld/%ld  loss %.4g  %.0fs left", p->run_i, p->run_n,
+            p->id, step, total, loss, left);
+    fflush(stderr);
+}
+
+static void progress_end(Progress *p)
+{
+    if (p->on) fprintf(stderr, "\r\033[K");
+}
+
+/* ---- evaluation ---------------------------------------------------------- */
+
+static void evaluate(Model *m, const Dataset *ds, int eval_batch, double *loss, double *acc)
+{
+    size_t sz = (size_t)ds->c * ds->h * ds->w;
+    double total = 0;
+    long correct = 0;
+    for (int i = 0; i < ds->n; i += eval_batch) {
+        int B = LQA_MIN(eval_batch, ds->n - i);
+        int nc = 0;
+        double l = model_forward(m, m->params, ds->x + (size_t)i * sz, ds->y + i, B, FWD_EVAL, &nc);
+        total += l * B;
+        correct += nc;
+    }
+    *loss = total / ds->n;
+    *acc = (double)correct / ds->n;
+}
+
+/* ---- the probe closure --------------------------------------------------- */
+
+typedef struct ProbeCtx {
+    Model *m;
+    const float *x;
+    const int *y;
+    int B;
+    long fwd;
+} ProbeCtx;
+
+static double probe_loss(void *ctx, const float *theta)
+{
+    ProbeCtx *p = ctx;
+    p->fwd++;
+    return model_forward(p->m, theta, p->x, p->y, p->B, FWD_PROBE, NULL);
+}
+
+/* ---- metadata ------------------------------------------------------------ */
+
+static void fmt_num(char *buf, size_t n, double v)
+{
+    if (isnan(v)) snprintf(buf, n, "%s", "");
+    else snprintf(buf, n, "%.9g", v);
+}
+
+static cJSON *json_num(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
+
+static cJSON *optimizer_json(const OptEntry *e, double lr)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", e->def->name);
+    cJSON_AddStringToObject(o, "label", e->label);
+    cJSON_AddNumberToObject(o, "lr", lr);
+    for (int i = 0; i < e->def->n_hparams; i++) {
+        const HParamSpec *s = &e->def->hparams[i];
+        if (s->type == HP_BOOL) {
+            cJSON_AddBoolToObject(o, s->name, e->hp[i] != 0);
+        } else if (s->type == HP_ENUM) {
+            char buf[256], *tok;
+            snprintf(buf, sizeof buf, "%s", s->choices);
+            int k = 0;
+            for (tok = strtok(buf, "|"); tok && k < (int)e->hp[i]; tok = strtok(NULL, "|")) k++;
+            cJSON_AddStringToObject(o, s->name, tok ? tok : "?");
+        } else {
+            cJSON_AddNumberToObject(o, s->name, e->hp[i]);
+        }
+    }
+    if (e->sched.type != SCHED_NONE) {
+        char buf[256];
+        cJSON_AddStringToObject(o, "schedule", schedule_describe(&e->sched, buf, sizeof buf));
+    }
+    return o;
+}
+
+static void cpu_name(char *buf, size_t n)
+{
+    snprintf(buf, n, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) == 0) {
+            char *c = strchr(line, ':');
+            if (c) {
+                c += 2;
+                c[strcspn(c, "\n")] = 0;
+                snprintf(buf, n, "%s", c);
+            }
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static int write_meta(const SweepConfig *c, const RunSpec *r, const SweepOptions *opt,
+                      const RunResult *res, const char *started, char *err)
+{
+    const OptEntry *e = &c->opts[r->opt];
+    double lr = e->lrs[r->lr_i];
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "run", r->id);
+    cJSON_AddStringToObject(root, "status", res->status);
+    if (res->reason[0]) cJSON_AddStringToObject(root, "reason", res->reason);
+    cJSON *s = cJSON_AddObjectToObject(root, "result");
+    cJSON_AddNumberToObject(s, "steps", (double)res->steps);
+    cJSON_AddItemToObject(s, "final_loss", json_num(res->final_loss));
+    cJSON_AddItemToObject(s, "train_loss", json_num(res->train_loss));
+    cJSON_AddItemToObject(s, "test_loss", json_num(res->test_loss));
+    cJSON_AddItemToObject(s, "test_acc", json_num(res->test_acc));
+    cJSON_AddItemToObject(s, "seconds", json_num(opt->timing ? res->seconds : NAN));
+    cJSON_AddNumberToObject(s, "fwd", (double)res->fwd);
+    cJSON_AddNumberToObject(s, "bwd", (double)res->bwd);
+    char p[1200];
+    snprintf(p, sizeof p, "%s.steps.csv", r->id);
+    cJSON_AddStringToObject(s, "csv", p);
+    snprintf(p, sizeof p, "%s.epochs.csv", r->id);
+    cJSON_AddStringToObject(s, "epochs_csv", p);
+
+    cJSON *cfg = cJSON_AddObjectToObject(root, "config");
+    cJSON_AddStringToObject(cfg, "sweep", c->name);
+    cJSON_AddStringToObject(cfg, "config_file", c->path);
+    cJSON_AddStringToObject(cfg, "model", c->model);
+    cJSON_AddStringToObject(cfg, "dataset", c->dataset);
+    cJSON_AddStringToObject(cfg, "data_dir", c->data_dir);
+    cJSON_AddNumberToObject(cfg, "batch_size", c->batch_size);
+    cJSON_AddNumberToObject(cfg, "eval_batch", c->eval_batch);
+    if (c->epochs) cJSON_AddNumberToObject(cfg, "epochs", (double)c->epochs);
+    else cJSON_AddNumberToObject(cfg, "steps", (double)c->steps);
+    cJSON_AddNumberToObject(cfg, "seed", (double)c->seeds[r->seed_i]);
+    cJSON_AddStringToObject(cfg, "init", c->init == INIT_ZEROS ? "zeros" : "default");
+    cJSON_AddBoolToObject(cfg, "shuffle", c->shuffle);
+    cJSON_AddBoolToObject(cfg, "drop_last", c->drop_last);
+    cJSON_AddNumberToObject(cfg, "train_limit", c->train_limit);
+    cJSON_AddNumberToObject(cfg, "test_limit", c->test_limit);
+    cJSON_AddStringToObject(cfg, "normalize", c->normalize == NORM_MEANSTD ? "meanstd" : "unit");
+    cJSON_AddStringToObject(cfg, "probe_bn", c->probe_bn == PROBE_BN_EVAL ? "eval" : "batch");
+    cJSON_AddBoolToObject(cfg, "eval_train", c->eval_train);
+    cJSON_AddBoolToObject(cfg, "eval_test", c->eval_test);
+    if (c->width) cJSON_AddNumberToObject(cfg, "width", c->width);
+    cJSON_AddItemToObject(cfg, "optimizer", optimizer_json(e, lr));
+
+    cJSON *env = cJSON_AddObjectToObject(root, "environment");
+    cJSON_AddStringToObject(env, "lqabench", LQA_VERSION);
+    cJSON_AddStringToObject(env, "git", LQA_GIT_REV);
+    cJSON_AddNumberToObject(env, "threads", opt->threads);
+    cJSON_AddStringToObject(env, "openblas", blas_config());
+    cJSON_AddStringToObject(env, "cjson", cJSON_Version());
+    cJSON_AddStringToObject(env, "zlib", zlibVersion());
+    cJSON_AddStringToObject(env, "libpng", png_get_libpng_ver(NULL));
+    char cpu[256], host[256];
+    cpu_name(cpu, sizeof cpu);
+    host_name(host, sizeof host);
+    cJSON_AddStringToObject(env, "cpu", cpu);
+    cJSON_AddStringToObject(env, "host", host);
+    if (opt->timing) cJSON_AddStringToObject(env, "started", started);
+
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) return lqa_errf(err, "out of memory writing metadata");
+    run_path(p, sizeof p, c, r->id, ".json");
+    size_t len = strlen(text);
+    text[len] = '\n';
+    int rc = afile_write_all(p, text, len + 1, err);
+    free(text);
+    return rc;
+}
+
+/* ---- one run --------------------------------------------------------------- */
+
+typedef struct RunEnv {
+    const SweepConfig *c;
+    const SweepOptions *opt;
+    Model *m;
+    const Dataset *train, *test;
+    Progress *prog;
+} RunEnv;
+
+static void write_epoch_row(const RunEnv *env, FILE *f, double epoch, long step, double seconds,
+                            RunResult *res)
+{
+    double tl = NAN, vl = NAN, va = NAN, dummy;
+    if (env->c->eval_train) evaluate(env->m, env->train, env->c->eval_batch, &tl, &dummy);
+    if (env->c->eval_test && env->test) evaluate(env->m, env->test, env->c->eval_batch, &vl, &va);
+    char a[32], b[32], d[32], e[32];
+    fmt_num(a, sizeof a, tl);
+    fmt_num(b, sizeof b, vl);
+    fmt_num(d, sizeof d, va);
+    fmt_num(e, sizeof e, env->opt->timing ? seconds : NAN);
+    fprintf(f, "%g,%ld,%s,%s,%s,%s\n", epoch, step, a, b, d, e);
+    res->train_loss = tl;
+    res->test_loss = vl;
+    res->test_acc = va;
+}
+
+static int run_one(const RunEnv *env, const RunSpec *r, RunResult *res, char *err)
+{
+    const SweepConfig *c = env->c;
+    const OptEntry *e = &c->opts[r->opt];
+    Model *m = env->m;
+    double lr0 = e->lrs[r->lr_i];
+    uint64_t seed = c->seeds[r->seed_i];
+    memset(res, 0, sizeof *res);
+    res->final_loss = res->train_loss = res->test_loss = res->test_acc = NAN;
+    snprintf(res->status, sizeof res->status, "done");
+
+    Batcher b = {0};
+    Optimizer o = {0};
+    AFile fs = {0}, fe = {0};
+    float *scratch = NULL;
+    FILE *fb = NULL;
+    int rc = -1;
+    char path[1200];
+
+    model_init(m, c->init, seed);
+    if (batcher_init(&b, env->train, c->batch_size, c->shuffle, c->drop_last, seed, err)) goto out;
+    long spe = batcher_steps_per_epoch(&b);
+    long total = c->steps ? c->steps : c->epochs * spe;
+    if (optim_create(&o, e->def, e->hp, lr0, m->n_params, err)) goto out;
+    if (!(scratch = lqa_alloc(m->n_params * sizeof(float), err))) goto out;
+
+    if (c->dump_init) {
+        run_path(path, sizeof path, c, r->id, ".init.f32");
+        if (afile_write_all(path, m->params, m->n_params * sizeof(float), err)) goto out;
+    }
+    AFile fbatch = {0};
+    if (c->dump_batches) {
+        run_path(path, sizeof path, c, r->id, ".batches.i32");
+        if (afile_open(&fbatch, path, err)) goto out;
+        fb = fbatch.f;
+    }
+    run_path(path, sizeof path, c, r->id, ".steps.csv");
+    if (afile_open(&fs, path, err)) goto out;
+    run_path(path, sizeof path, c, r->id, ".epochs.csv");
+    if (afile_open(&fe, path, err)) goto out;
+
+    fprintf(fs.f, "step,epoch,loss,lr,fwd,bwd,seconds,fallback");
+    for (int i = 0; i < e->def->n_extra; i++) fprintf(fs.f, ",%s", e->def->extra_cols[i]);
+    fputc('\n', fs.f);
+    fprintf(fe.f, "epoch,step,train_loss,test_loss,test_acc,seconds\n");
+    write_epoch_row(env, fe.f, 0, 0, 0, res);
+
+    ProbeCtx pc = {.m = m};
+    long t = 0, bwd = 0;
+    double train_s = 0;
+    bool stop = false;
+    env->prog->t_start = lqa_now();
+    for (int epoch = 0; t < total && !stop; epoch++) {
+        batcher_start_epoch(&b, epoch);
+        const int *idx;
+        int B;
+        while (t < total && (B = batcher_next(&b, &idx)) > 0) {
+            if (fb) fwrite(idx, sizeof(int), (size_t)B, fb);
+            double t0 = lqa_now();
+            pc.x = b.x;
+            pc.y = b.y;
+            pc.B = B;
+            double loss0 = model_forward(m, m->params, b.x, b.y, B, FWD_TRAIN, NULL);
+            pc.fwd++;
+            StepInfo info = {.lr = NAN};
+            if (isfinite(loss0)) {
+                model_backward(m);
+                bwd++;
+                StepCtx ctx = {.step = t, .epoch = epoch, .steps_per_epoch = spe, .loss0 = loss0,
+                               .lr = e->def->classic ? schedule_lr(&e->sched, lr0, t) : lr0,
+                               .probe = {probe_loss, &pc}, .scratch = scratch};
+                o.def->step(&o, m->params, m->grads, &ctx, &info);
+            }
+            train_s += lqa_now() - t0;
+            t++;
+            char lb[32], lrb[32], sb[32];
+            fmt_num(lb, sizeof lb, loss0);
+            fmt_num(lrb, sizeof lrb, info.lr);
+            fmt_num(sb, sizeof sb, env->opt->timing ? train_s : NAN);
+            if (!isfinite(loss0)) snprintf(lb, sizeof lb, "%s", isnan(loss0) ? "nan" : "inf");
+            fprintf(fs.f, "%ld,%d,%s,%s,%ld,%ld,%s,%s", t, epoch + 1, lb, lrb, pc.fwd, bwd, sb,
+                    info.fallback ? info.fallback : "");
+            for (int i = 0; i < e->def->n_extra; i++) {
+                char xb[32];
+                fmt_num(xb, sizeof xb, info.extra[i]);
+                if (!isfinite(info.extra[i]) && !isnan(info.extra[i])) snprintf(xb, sizeof xb, "inf");
+                fprintf(fs.f, ",%s", xb);
+            }
+            fputc('\n', fs.f);
+            res->final_loss = loss0;
+            if (!isfinite(loss0) || !isfinite(info.lr)) {
+                snprintf(res->status, sizeof res->status, "diverged");
+                snprintf(res->reason, sizeof res->reason, "non-finite %s at step %ld",
+                         isfinite(loss0) ? "step size" : "loss", t);
+                stop = true;
+                break;
+            }
+            progress_step(env->prog, t, total, loss0);
+        }
+        if (stop) break;
+        if (!vec_all_finite(m->params, m->n_params)) {
+            snprintf(res->status, sizeof res->status, "diverged");
+            snprintf(res->reason, sizeof res->reason, "non-finite parameters after step %ld", t);
+            break;
+        }
+        write_epoch_row(env, fe.f, (double)t / (double)spe, t, train_s, res);
+    }
+    progress_end(env->prog);
+    res->steps = t;
+    res->fwd = pc.fwd;
+    res->bwd = bwd;
+    res->seconds = train_s;
+    if (fb) {
+        fb = NULL;
+        if (afile_commit(&fbatch, err)) goto out;
+    }
+    if (afile_commit(&fs, err) || afile_commit(&fe, err)) goto out;
+    rc = 0;
+out:
+    if (fb) afile_abort(&fbatch);
+    if (fs.f) afile_abort(&fs);
+    if (fe.f) afile_abort(&fe);
+    lqa_free(scratch);
+    optim_free(&o);
+    batcher_free(&b);
+    return rc;
+}
+
+/* ---- summary ---------------------------------------------------------------- */
+
+static const char *SUMMARY_HEADER =
+    "run,model,dataset,optimizer,label,lr,seed,status,steps,final_loss,train_loss,test_loss,"
+    "test_acc,seconds,sec_per_step,fwd,bwd,csv,epochs_csv\n";
+
+static double jnum(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+typedef struct SummaryRow {
+    char run[160], opt[32], label[CFG_NAME_LEN], status[16], csv[200], ecsv[200];
+    double lr, seed, steps, final_loss, train_loss, test_loss, test_acc, seconds, fwd, bwd;
+    bool present;
+} SummaryRow;
+
+static bool read_summary_row(const SweepConfig *c, const RunSpec *r, SummaryRow *row)
+{
+    memset(row, 0, sizeof *row);
+    char p[1200];
+    run_path(p, sizeof p, c, r->id, ".json");
+    FILE *f = fopen(p, "rb");
+    if (!f) return false;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)len + 1);
+    bool ok = buf && fread(buf, 1, (size_t)len, f) == (size_t)len;
+    fclose(f);
+    if (!ok) {
+        free(buf);
+        return false;
+    }
+    buf[len] = 0;
+    cJSON *root = cJSON_Parse(buf);
+    free(buf);
+    if (!root) return false;
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "status");
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(root, "result");
+    if (cJSON_IsString(st) && cJSON_IsObject(res)) {
+        const OptEntry *e = &c->opts[r->opt];
+        snprintf(row->run, sizeof row->run, "%s", r->id);
+        snprintf(row->opt, sizeof row->opt, "%s", e->def->name);
+        snprintf(row->label, sizeof row->label, "%s", e->label);
+        snprintf(row->status, sizeof row->status, "%s", st->valuestring);
+        snprintf(row->csv, sizeof row->csv, "%s.steps.csv", r->id);
+        snprintf(row->ecsv, sizeof row->ecsv, "%s.epochs.csv", r->id);
+        row->lr = e->lrs[r->lr_i];
+        row->seed = (double)c->seeds[r->seed_i];
+        row->steps = jnum(res, "steps");
+        row->final_loss = jnum(res, "final_loss");
+        row->train_loss = jnum(res, "train_loss");
+        row->test_loss = jnum(res, "test_loss");
+        row->test_acc = jnum(res, "test_acc");
+        row->seconds = jnum(res, "seconds");
+        row->fwd = jnum(res, "fwd");
+        row->bwd = jnum(res, "bwd");
+        row->present = true;
+    }
+    cJSON_Delete(root);
+    return row->present;
+}
+
+int sweep_summarize(const SweepConfig *c, const SweepOptions *opt, bool print_table, char *err)
+{
+    char p[1200];
+    snprintf(p, sizeof p, "%s/summary.csv", c->output_dir);
+    AFile a;
+    if (mkdir_p(c->output_dir, err) || afile_open(&a, p, err)) return -1;
+    fputs(SUMMARY_HEADER, a.f);
+    int n = config_n_runs(c), have = 0;
+    if (print_table && !opt->quiet)
+        printf("\n%-34s %-9s %7s %11s %11s %9s %10s\n", "run", "status", "steps", "final_loss",
+               "train_loss", "test_acc", "ms/step");
+    for (int i = 0; i < n; i++) {
+        RunSpec r;
+        SummaryRow row;
+        config_run(c, i, &r);
+        if (!read_summary_row(c, &r, &row)) continue;
+        have++;
+        char v[10][32];
+        double vals[10] = {row.lr, row.seed, row.steps, row.final_loss, row.train_loss,
+                           row.test_loss, row.test_acc, row.seconds,
+                           row.steps > 0 ? row.seconds / row.steps : NAN, row.fwd};
+        for (int k = 0; k < 10; k++) fmt_num(v[k], sizeof v[k], vals[k]);
+        char bw[32];
+        fmt_num(bw, sizeof bw, row.bwd);
+        fprintf(a.f, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", row.run, c->model,
+                c->dataset, row.opt, row.label, v[0], v[1], row.status, v[2], v[3], v[4], v[5], v[6],
+                v[7], v[8], v[9], bw, row.csv, row.ecsv);
+        if (print_table && !opt->quiet)
+            printf("%-34s %-9s %7.0f %11.4g %11.4g %9.4f %10.3f\n", row.run, row.status, row.steps,
+                   row.final_loss, row.train_loss, row.test_acc,
+                   row.steps > 0 ? 1e3 * row.seconds / row.steps : NAN);
+    }
+    if (afile_commit(&a, err)) return -1;
+    if (print_table && !opt->quiet)
+        printf("%d of %d runs complete; summary: %s\n", have, n, p);
+    return 0;
+}
+
+/* ---- the sweep --------------------------------------------------------------- */
+
+static bool selected(const SweepOptions *opt, const RunSpec *r)
+{
+    if (opt->run_id && strcmp(opt->run_id, r->id) != 0) return false;
+    if (opt->shard_n > 0 && r->index % opt->shard_n != opt->shard_i) return false;
+    return true;
+}
+
+int sweep_list(const SweepConfig *c, const SweepOptions *opt)
+{
+    int n = config_n_runs(c);
+    for (int i = 0; i < n; i++) {
+        RunSpec r;
+        config_run(c, i, &r);
+        if (selected(opt, &r)) printf("%s\n", r.id);
+    }
+    return 0;
+}
+
+int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
+{
+    int n = config_n_runs(c), todo = 0, failed = 0;
+    RunSpec *runs = calloc((size_t)n, sizeof *runs);
+    if (!runs) return lqa_errf(err, "out of memory"), 1;
+    for (int i = 0; i < n; i++) {
+        config_run(c, i, &runs[i]);
+        if (selected(opt, &runs[i]) && (opt->force || !run_complete(c, runs[i].id))) todo++;
+    }
+    if (opt->run_id) {
+        bool found = false;
+        for (int i = 0; i < n; i++) found |= strcmp(runs[i].id, opt->run_id) == 0;
+        if (!found) {
+            free(runs);
+            lqa_errf(err, "%s: no run \"%s\" in this sweep (see --list)", c->path, opt->run_id);
+            return 2;
+        }
+    }
+    blas_set_threads(opt->threads);
+    if (mkdir_p(c->output_dir, err)) {
+        free(runs);
+        return 1;
+    }
+    Dataset train = {0}, test = {0};
+    Model m = {0};
+    int status = 0;
+    if (todo > 0) {
+        if (dataset_load(&train, c->dataset, c->data_dir, true, c->normalize, c->train_limit, err) ||
+            (c->eval_test &&
+             dataset_load(&test, c->dataset, c->data_dir, false, c->normalize, c->test_limit, err))) {
+            status = 1;
+            goto out;
+        }
+        ModelSpec spec = {.in_c = train.c, .in_h = train.h, .in_w = train.w,
+                          .n_classes = train.n_classes,
+                          .max_batch = LQA_MAX(c->batch_size, c->eval_batch),
+                          .width = c->width, .probe_bn = c->probe_bn};
+        if (model_create(&m, c->model, &spec, err)) {
+            status = 1;
+            goto out;
+        }
+        if (!opt->quiet)
+            fprintf(stderr, "lqabench: %s: %d runs (%d to do), %s on %s (%zu parameters, %d train / %d test samples), %d thread%s -> %s\n",
+                    c->name, n, todo, c->model, c->dataset, m.n_params, train.n, test.n,
+                    opt->threads, opt->threads == 1 ? "" : "s", c->output_dir);
+    }
+    int done_i = 0;
+    for (int i = 0; i < n && todo > 0; i++) {
+        RunSpec *r = &runs[i];
+        if (!selected(opt, r) || (!opt->force && run_complete(c, r->id))) continue;
+        done_i++;
+        char lock[1200];
+        run_path(lock, sizeof lock, c, r->id, ".lock");
+        int claim = lock_claim(lock, err);
+        if (claim < 0) {
+            status = 1;
+            goto out;
+        }
+        if (claim == 0) {
+            if (!opt->quiet) fprintf(stderr, "lqabench: %s: claimed by another process, skipped\n", r->id);
+            continue;
+        }
+        if (!opt->force && run_complete(c, r->id)) { /* finished by another process meanwhile */
+            unlink(lock);
+            continue;
+        }
+        remove_stale_temps(c, r->id);
+        char started[64];
+        time_t now = time(NULL);
+        strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+        Progress prog = {.on = !opt->quiet && isatty(2), .run_i = done_i, .run_n = todo,
+                         .id = r->id, .lock = lock, .last_touch = lqa_now()};
+        RunEnv env = {c, opt, &m, &train, c->eval_test ? &test : NULL, &prog};
+        RunResult res;
+        char rerr[LQA_ERR_LEN] = "";
+        if (run_one(&env, r, &res, rerr)) {
+            snprintf(res.status, sizeof res.status, "failed");
+            snprintf(res.reason, sizeof res.reason, "%s", rerr);
+            fprintf(stderr, "lqabench: %s: failed: %s\n", r->id, rerr);
+            failed++;
+        } else if (!opt->quiet && !prog.on) {
+            fprintf(stderr, "lqabench: [%d/%d] %s: %s, final loss %.4g\n", done_i, todo, r->id,
+                    res.status, res.final_loss);
+        }
+        if (write_meta(c, r, opt, &res, started, err)) {
+            unlink(lock);
+            status = 1;
+            goto out;
+        }
+        unlink(lock);
+    }
+    if (sweep_summarize(c, opt, true, err)) status = 1;
+    else if (failed) {
+        lqa_errf(err, "%d run%s failed (see the table and the run .json files)", failed,
+                 failed == 1 ? "" : "s");
+        status = 1;
+    }
+out:
+    if (m.ops) model_free(&m);
+    dataset_free(&train);
+    dataset_free(&test);
+    free(runs);
+    return status;
+}

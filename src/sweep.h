@@ -1,0 +1,35 @@
+/* sweep.h — run every optimizer × lr × seed of a config and write the outputs. */
+#ifndef LQA_SWEEP_H
+#define LQA_SWEEP_H
+
+#include <stdbool.h>
+
+#include "config.h"
+
+typedef struct SweepOptions {
+    int threads;          /* OpenBLAS threads */
+    bool force;           /* redo complete runs */
+    bool quiet;           /* no progress, no table */
+    bool timing;          /* write the wall-clock `seconds` columns (false: empty, byte-identical files) */
+    const char *run_id;   /* only this run (NULL: all) */
+    int shard_i, shard_n; /* only runs with index % shard_n == shard_i (shard_n 0: all) */
+} SweepOptions;
+
+typedef struct RunResult {
+    char status[16];   /* done | diverged | failed */
+    char reason[256];
+    long steps, fwd, bwd;
+    double final_loss; /* last step's batch loss */
+    double train_loss, test_loss, test_acc; /* NAN when not evaluated */
+    double seconds;    /* training wall time (no evaluation) */
+} RunResult;
+
+/* Run the sweep. Returns the process exit status: 0 all selected runs done
+ * or diverged, 1 some run failed or an I/O error, with err filled. */
+int sweep_execute(const SweepConfig *cfg, const SweepOptions *opt, char *err);
+/* Print the run ids, one per line, with their status. */
+int sweep_list(const SweepConfig *cfg, const SweepOptions *opt);
+/* Rebuild summary.csv from the complete runs in output_dir. */
+int sweep_summarize(const SweepConfig *cfg, const SweepOptions *opt, bool print_table, char *err);
+
+#endif
