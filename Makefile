@@ -24,7 +24,10 @@ HEADERS  := $(wildcard src/*.h src/optim/*.h models/*.h data_loaders/*.h tests/*
 
 all: lqabench $(TOOL_BIN)
 
-lqabench: $(BUILD)/src/main.o $(BUILD)/liblqa.a
+lqabench: $(BUILD)/lqabench
+	cp $< $@
+
+$(BUILD)/lqabench: $(BUILD)/src/main.o $(BUILD)/liblqa.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/liblqa.a: $(LIB_OBJ)
@@ -57,6 +60,7 @@ run: data
 # Everything: unit tests, sanitizer build of the unit tests, PyTorch cross-checks.
 test: data
 	@$(MAKE) --no-print-directory all unit-bins
+	@$(MAKE) --no-print-directory test-asan
 	@bash scripts/run_tests.sh
 
 unit-bins: $(TEST_BIN)
@@ -65,7 +69,7 @@ test-unit: all unit-bins
 	@LQA_SKIP_TORCH=1 LQA_SKIP_ASAN=1 bash scripts/run_tests.sh
 
 test-asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" unit-bins
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" unit-bins build-asan/lqabench
 
 bench: data
 	@$(MAKE) --no-print-directory all

@@ -2,3 +2,6 @@
  * models/<name>.c defining `const ModelOps model_<name>` and add MODEL(<name>). */
 MODEL(logreg)
 MODEL(mlp)
+MODEL(lenet5)
+MODEL(cnn2)
+MODEL(resnet18)

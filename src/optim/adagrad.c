@@ -29,7 +29,7 @@ static void adagrad_step(Optimizer *o, float *theta, const float *g, StepCtx *ct
     float *S = s->s1;
     for (size_t i = 0; i < o->n; i++) {
         float d = classic_grad(g, theta, i, wd);
-        S[i] = S[i] + (1.0f * d) * d;                    /* state_sum.addcmul_(g, g, value=1) */
+        S[i] = fmaf(1.0f * d, d, S[i]);                  /* state_sum.addcmul_(g, g, value=1) */
         float std = sqrtf(S[i]) + eps;                   /* state_sum.sqrt().add_(eps) */
         theta[i] = theta[i] + (neg_clr * d) / std;       /* param.addcdiv_(g, std, value=-clr) */
     }

@@ -32,7 +32,7 @@ static void adam_step(Optimizer *o, float *theta, const float *g, StepCtx *ctx, 
     for (size_t i = 0; i < o->n; i++) {
         float d = classic_grad(g, theta, i, wd);
         m[i] = fmaf(d, one_m_b1, m[i] * b1f);             /* mul_(b1).add_(g, alpha=1-b1) */
-        v[i] = v[i] * b2f + (one_m_b2 * d) * d;           /* mul_(b2).addcmul_(g, g, 1-b2) */
+        v[i] = fmaf(one_m_b2 * d, d, v[i] * b2f);         /* mul_(b2).addcmul_(g, g, 1-b2) */
         float denom = sqrtf(v[i]) / bc2_sqrt + eps;       /* (v.sqrt() / bc2_sqrt).add_(eps) */
         theta[i] = theta[i] + (neg_step * m[i]) / denom;  /* addcdiv_(m, denom, -step_size) */
     }

@@ -6,7 +6,8 @@
  * against), element by element, in float32:
  *   t.add_(x, alpha=a)      -> fmaf(x, a, t)   (ATen vectorises it as fmadd)
  *   t.mul_(b)               -> t * b
- *   t.addcmul_(x, y, value=c) -> t + (c * x) * y   (no fusion in ATen)
+ *   t.addcmul_(x, y, value=c) -> fmaf(c * x, y, t) (GCC contracts ATen's
+ *                                vector t + c*x*y into an FMA; verified)
  *   t.addcdiv_(x, y, value=c) -> t + (c * x) / y
  * Python-level scalars (lr, 1 - beta, bias corrections) are computed in double
  * and rounded to float where ATen converts the Scalar, exactly as here.
@@ -30,6 +31,15 @@ typedef struct ClassicState {
     float *s2;  /* adam: v */
 } ClassicState;
 
+static inline void classic_destroy(Optimizer *o)
+{
+    ClassicState *s = o->state;
+    if (!s) return;
+    lqa_free(s->s1);
+    lqa_free(s->s2);
+    lqa_free(s);
+}
+
 /* Allocate the state with nbuf (0..2) buffers of o->n floats set to fill. */
 static inline int classic_alloc(Optimizer *o, int nbuf, float fill, char *err)
 {
@@ -39,20 +49,15 @@ static inline int classic_alloc(Optimizer *o, int nbuf, float fill, char *err)
     float **bufs[2] = { &s->s1, &s->s2 };
     for (int b = 0; b < nbuf; b++) {
         float *p = lqa_alloc(sizeof(float) * (o->n ? o->n : 1), err);
-        if (!p) return -1; /* optim_free releases what was allocated */
+        if (!p) {
+            classic_destroy(o);
+            o->state = NULL;
+            return -1;
+        }
         for (size_t i = 0; i < o->n; i++) p[i] = fill;
         *bufs[b] = p;
     }
     return 0;
-}
-
-static inline void classic_destroy(Optimizer *o)
-{
-    ClassicState *s = o->state;
-    if (!s) return;
-    lqa_free(s->s1);
-    lqa_free(s->s2);
-    lqa_free(s);
 }
 
 /* Gradient element after coupled weight decay: grad.add(param, alpha=wd). */

@@ -19,10 +19,16 @@
  * FindPLR's last trial, so a step costs 1 probe + FindPLR's trials).
  *
  * "variant": "reference" (the authors' released code as the spec describes
- * it): no FindPLR; the probe is along g̃ = g/‖g‖∞, Lp = L(θ − ā·g̃); A and α*
- * are then the formulas above with G = ‖g‖² unchanged (the spec changes only
- * the probe point); α = min(α, 0.5) is applied to the raw g; the next step's
- * ā is this step's α.
+ * it, built like LQA's reference form): no FindPLR; the probe is along
+ * g̃ = g/‖g‖∞, Lp = L(θ − ā·g̃), and the quadratic model is fitted along that
+ * direction, so the first-order term uses the slope along g̃, G̃ = g·g̃ =
+ * ‖g‖²/‖g‖∞, in place of G: A = (Lp − L0 + ā·G̃)/ā², α* = G̃/(2A). α* is thus
+ * the line minimiser along g̃ in units of g̃; like LQA's reference δ it is
+ * applied to the raw g, capped: α = min(α, 0.5), θ ← θ − α·g; the next
+ * step's ā is this step's α. (Spec ambiguity: it says only "probe along
+ * g/‖g‖∞". Keeping G = ‖g‖² with a probe along g̃ would make A negative on a
+ * convex quadratic whenever ‖g‖∞ < 1, so the slope is taken along the probed
+ * direction; α ∝ ‖g‖∞ then lets ā shrink towards 0 as the spec warns.)
  *
  * Opt-in guards (off by default, never silent): "alpha_max" > 0 caps α (the
  * fallback column says "qlab_alpha_max"); "abar_min" > 0 resets ā to its
@@ -145,11 +151,12 @@ static void qlab_step(Optimizer *o, float *theta, const float *g, StepCtx *ctx, 
     }
 
     const double abar = s->abar;
-    /* Probe direction: g (paper) or g̃ = g/‖g‖∞ (reference). */
-    const double c = reference ? -abar / vec_maxabs(g, n) : -abar;
-    const double lp = probe_at(ctx, theta, c, g, n);
-    const double num = lp - L0 + G * abar; /* = A·ā² */
-    const double astar = G * abar * abar / (2.0 * num);
+    /* Probe direction g (paper) or g̃ = g/‖g‖∞ (reference); slope along it. */
+    const double gmax = reference ? vec_maxabs(g, n) : 1.0;
+    const double slope = reference ? G / gmax : G; /* g·g̃ or ‖g‖² */
+    const double lp = probe_at(ctx, theta, -abar / gmax, g, n);
+    const double num = lp - L0 + slope * abar; /* = A·ā² */
+    const double astar = slope * abar * abar / (2.0 * num);
     double alpha;
     if (num / (abar * abar) > 0 && isfinite(astar)) {
         alpha = astar;

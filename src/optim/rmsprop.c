@@ -22,7 +22,7 @@ static void rmsprop_step(Optimizer *o, float *theta, const float *g, StepCtx *ct
     float *v = s->s1;
     for (size_t i = 0; i < o->n; i++) {
         float d = classic_grad(g, theta, i, wd);
-        v[i] = v[i] * alpha + (one_m_alpha * d) * d;   /* mul_(alpha).addcmul_(g, g, 1-alpha) */
+        v[i] = fmaf(one_m_alpha * d, d, v[i] * alpha); /* mul_(alpha).addcmul_(g, g, 1-alpha) */
         float avg = sqrtf(v[i]) + eps;                 /* square_avg.sqrt().add_(eps) */
         theta[i] = theta[i] + (neg_lr * d) / avg;      /* param.addcdiv_(g, avg, value=-lr) */
     }

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# test_cli.sh — the command line and the output contract, end to end:
+# config validation (exit 2, message names file and key, nothing written),
+# the CSV/summary contract, determinism, resumption, divergence, --list/--run/
+# --shard/--summarize. Needs MNIST in $LQA_DATA_DIR/mnist (default data/mnist).
+set -u
+cd "$(dirname "$0")/.."
+BIN=${LQA_BIN:-./lqabench}
+DATA=${LQA_DATA_DIR:-$PWD/data}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
+
+# ---- config validation ------------------------------------------------------
+base='"model":"logreg","dataset":"mnist","data_dir":"'$DATA'/mnist","batch_size":32,"steps":5,"train_limit":256,"test_limit":100'
+# each case: json body | expected substring (the key path) in the message
+cases=(
+  '{'"$base"',"optimizers":[{"name":"sgd","lr":-0.1}]}|optimizers[0].lr'
+  '{'"$base"',"optimizers":[{"name":"sgd","lr":0}]}|optimizers[0].lr'
+  '{'"$base"',"optimizers":[{"name":"sgd","lr":[0.1,-1]}]}|optimizers[0].lr[1]'
+  '{'"$base"',"optimizers":[{"name":"nosuch","lr":0.1}]}|optimizers[0].name'
+  '{'"$base"',"optimizers":[{"name":"sgd-m","lr":0.1,"momentom":0.9}]}|optimizers[0].momentom'
+  '{'"$base"',"optimizers":[{"name":"adam","lr":0.1,"beta1":1.5}]}|optimizers[0].beta1'
+  '{'"$base"',"optimizers":[{"name":"adam","lr":0.1,"eps":"small"}]}|optimizers[0].eps'
+  '{'"$base"',"optimizers":[{"name":"sgd","lr":0.1},{"name":"sgd","lr":0.1}]}|optimizers[1]'
+  '{'"$base"',"optimizers":[{"name":"lqa","lr":0.1,"schedule":{"type":"step","every":10}}]}|optimizers[0].schedule'
+  '{'"$base"',"optimizers":[{"name":"sgd","lr":0.1,"schedule":{"type":"step","every":0}}]}|optimizers[0].schedule.every'
+  '{'"$base"',"optimizers":[]}|optimizers'
+  '{'"$base"',"optimizers":[{"name":"sgd"}]}|optimizers[0].lr'
+  '{"model":"nosuch","dataset":"mnist","batch_size":32,"steps":5,"optimizers":[{"name":"sgd","lr":0.1}]}|model'
+  '{"model":"logreg","dataset":"imagenet","batch_size":32,"steps":5,"optimizers":[{"name":"sgd","lr":0.1}]}|dataset'
+  '{"model":"logreg","dataset":"mnist","batch_size":0,"steps":5,"optimizers":[{"name":"sgd","lr":0.1}]}|batch_size'
+  '{"model":"logreg","dataset":"mnist","batch_size":1.5,"steps":5,"optimizers":[{"name":"sgd","lr":0.1}]}|batch_size'
+  '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"epochs":1,"optimizers":[{"name":"sgd","lr":0.1}]}|epochs'
+  '{"model":"logreg","dataset":"mnist","batch_size":32,"optimizers":[{"name":"sgd","lr":0.1}]}|epochs'
+  '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"seeds":[1,1],"optimizers":[{"name":"sgd","lr":0.1}]}|seeds[1]'
+  '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"init":"ones","optimizers":[{"name":"sgd","lr":0.1}]}|init'
+  '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"shuffle":"yes","optimizers":[{"name":"sgd","lr":0.1}]}|shuffle'
+  '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"colour":1,"optimizers":[{"name":"sgd","lr":0.1}]}|colour'
+  '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"optimizers":[{"name":"sgd","lr":0.1}],}|line'
+  '[1,2]|top level'
+)
+i=0
+for c in "${cases[@]}"; do
+  body=${c%|*} want=${c##*|}
+  f="$T/bad$i.json"
+  printf '%s\n' "${body/\}/,\"output_dir\":\"$T/out$i\"\}}" > "$f"
+  printf '%s\n' "$body" > "$f"  # output_dir default is results/<name>: must stay untouched
+  "$BIN" --config "$f" --quiet --output-dir "$T/out$i" > "$T/o" 2> "$T/e"
+  rc=$?
+  check "bad config $i: exit $rc, want 2 ($(cat "$T/e"))" test "$rc" = 2
+  check "bad config $i: message names the file: $(cat "$T/e")" grep -qF "$f" "$T/e"
+  check "bad config $i: message names '$want': $(cat "$T/e")" grep -qF "$want" "$T/e"
+  check "bad config $i: nothing written" test ! -e "$T/out$i"
+  i=$((i + 1))
+done
+"$BIN" --config "$T/missing.json" 2> "$T/e"; check "missing config exits 2" test $? = 2
+check "missing config named" grep -qF missing.json "$T/e"
+"$BIN" --threads 0 --config x 2>/dev/null; check "--threads 0 rejected" test $? = 2
+"$BIN" --shard 3/2 --config x 2>/dev/null; check "--shard 3/2 rejected" test $? = 2
+"$BIN" --help | grep -q -- --config; check "--help lists --config" test $? = 0
+"$BIN" --version | grep -q lqabench; check "--version" test $? = 0
+
+# ---- a small sweep ---------------------------------------------------------
+cat > "$T/sweep.json" <<JSON
+{"name":"e2e","model":"mlp","dataset":"mnist","data_dir":"$DATA/mnist","batch_size":32,"epochs":2,
+ "train_limit":320,"test_limit":200,"seeds":[1,2],"width":32,
+ "optimizers":[{"name":"sgd","lr":[0.1,1e30]},{"name":"adam","lr":0.001},
+               {"name":"sgd","label":"sgd-cos","lr":0.1,"schedule":{"type":"cosine","min":0.001,"period":20}}]}
+JSON
+"$BIN" --config "$T/sweep.json" --output-dir "$T/a" --threads 1 --no-timing > "$T/o" 2> "$T/e"
+check "sweep exit 0 ($(tail -2 "$T/e"))" test $? = 0
+check "no progress escape codes when not a terminal" bash -c "! grep -q $'\r' '$T/e'"
+runs=$("$BIN" --config "$T/sweep.json" --list)
+check "--list gives 8 runs" test "$(echo "$runs" | wc -l)" = 8
+check "--list ids" test "$(echo "$runs" | head -1)" = "sgd_lr0.1_s1"
+for r in $runs; do
+  for s in .steps.csv .epochs.csv .json; do check "$r$s exists" test -s "$T/a/$r$s"; done
+done
+check "no temporary files left" test -z "$(ls "$T/a" | grep -E '\.tmp\.|\.lock$')"
+h=$(head -1 "$T/a/sgd_lr0.1_s1.steps.csv")
+check "steps.csv header: $h" test "$h" = "step,epoch,loss,lr,fwd,bwd,seconds,fallback"
+check "10 steps/epoch × 2 epochs = 20 rows" test "$(tail -n +2 "$T/a/sgd_lr0.1_s1.steps.csv" | wc -l)" = 20
+check "epochs.csv header" test "$(head -1 "$T/a/sgd_lr0.1_s1.epochs.csv")" = "epoch,step,train_loss,test_loss,test_acc,seconds"
+check "epochs.csv rows 0..2" test "$(cut -d, -f1 "$T/a/sgd_lr0.1_s1.epochs.csv" | tail -n +2 | tr '\n' ' ')" = "0 1 2 "
+check "fwd/bwd cumulative" test "$(sed -n 21p "$T/a/sgd_lr0.1_s1.steps.csv" | cut -d, -f5,6)" = "20,20"
+check "cosine lr at step 1 is the base lr" test "$(sed -n 2p "$T/a/sgd-cos_lr0.1_s1.steps.csv" | cut -d, -f4)" = "0.1"
+check "cosine lr reaches min" test "$(sed -n 21p "$T/a/sgd-cos_lr0.1_s1.steps.csv" | cut -d, -f4)" = "0.00160942714"
+hdr=$(head -1 "$T/a/summary.csv")
+for col in run model dataset optimizer lr seed status steps final_loss test_acc seconds csv; do
+  check "summary has column $col" bash -c "echo '$hdr' | tr ',' '\n' | grep -qx $col"
+done
+check "summary has 8 rows" test "$(tail -n +2 "$T/a/summary.csv" | wc -l)" = 8
+check "lr 1e30 diverged" grep -q '^sgd_lr1e+30_s1,.*,diverged,' "$T/a/summary.csv"
+check "lr 0.1 done" grep -q '^sgd_lr0.1_s1,mlp,mnist,sgd,sgd,0.1,1,done,20,' "$T/a/summary.csv"
+check "csv column names the per-step file" grep -q ',sgd_lr0.1_s1.steps.csv,' "$T/a/summary.csv"
+check "metadata has threads" grep -Eq "\"threads\":[[:space:]]+1" "$T/a/sgd_lr0.1_s1.json"
+check "seeds differ" bash -c "! cmp -s '$T/a/sgd_lr0.1_s1.steps.csv' '$T/a/sgd_lr0.1_s2.steps.csv'"
+
+# determinism: same config, seed, threads -> byte-identical files
+"$BIN" --config "$T/sweep.json" --output-dir "$T/b" --threads 1 --no-timing --quiet
+for r in $runs; do
+  check "$r steps.csv identical" cmp -s "$T/a/$r.steps.csv" "$T/b/$r.steps.csv"
+  check "$r epochs.csv identical" cmp -s "$T/a/$r.epochs.csv" "$T/b/$r.epochs.csv"
+done
+check "summary identical" cmp -s "$T/a/summary.csv" "$T/b/summary.csv"
+
+# resumption: complete runs are skipped; a deleted run is redone identically
+touch -d '2000-01-01' "$T/b/adam_lr0.001_s1.steps.csv"
+rm "$T/b/sgd_lr0.1_s2.json" "$T/b/sgd_lr0.1_s2.steps.csv"
+"$BIN" --config "$T/sweep.json" --output-dir "$T/b" --threads 1 --no-timing --quiet
+check "complete run not redone" test "$(stat -c %Y "$T/b/adam_lr0.001_s1.steps.csv")" -lt 1000000000
+check "deleted run redone identically" cmp -s "$T/a/sgd_lr0.1_s2.steps.csv" "$T/b/sgd_lr0.1_s2.steps.csv"
+"$BIN" --config "$T/sweep.json" --output-dir "$T/b" --threads 1 --no-timing --quiet --force --run adam_lr0.001_s1
+check "--force --run redoes one run" test "$(stat -c %Y "$T/b/adam_lr0.001_s1.steps.csv")" -gt 1000000000
+"$BIN" --config "$T/sweep.json" --output-dir "$T/b" --run nosuch --quiet 2> "$T/e"
+check "--run unknown id exits 2" test $? = 2
+
+# shards: two shards together give the same files as one process
+"$BIN" --config "$T/sweep.json" --output-dir "$T/c" --threads 1 --no-timing --quiet --shard 0/2 &
+"$BIN" --config "$T/sweep.json" --output-dir "$T/c" --threads 1 --no-timing --quiet --shard 1/2
+wait
+"$BIN" --config "$T/sweep.json" --output-dir "$T/c" --summarize --quiet
+for r in $runs; do check "shard $r identical" cmp -s "$T/a/$r.steps.csv" "$T/c/$r.steps.csv"; done
+check "summarize rebuilds the same summary" cmp -s "$T/a/summary.csv" "$T/c/summary.csv"
+
+echo "test_cli: $pass passed, $fail failed"
+test "$fail" = 0

@@ -1,0 +1,216 @@
+/* test_layers.c — finite-difference checks of the dense layers and of the
+ * logreg / mlp models, probe invariance, and init properties.
+ *
+ * Finite differences: central differences of float32 computations evaluated
+ * in double. With h = 1e-2 on O(1) inputs, truncation error is O(h²)≈1e-4
+ * relative and float32 rounding of the loss contributes ≈ 1e-7/h ≈ 1e-5; the
+ * measured worst relative error on these checks is ~2e-3 (driven by small
+ * gradients), so the tolerance is |fd − g| ≤ 2e-3 + 2e-2·|g|. Model checks
+ * skip points where the two one-sided differences disagree (a ReLU switched
+ * inside [θ−h, θ+h]); at most 10% of points may be skipped. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "blas.h"
+#include "common.h"
+#include "layers.h"
+#include "model.h"
+#include "rng.h"
+#include "test.h"
+
+static void fill(float *p, size_t n, float lo, float hi, Rng *r)
+{
+    for (size_t i = 0; i < n; i++) p[i] = rng_uniform(r, lo, hi);
+}
+
+/* s = Σ y·w for y = linear(x; W, b) */
+static double lin_obj(const float *x, const float *W, const float *b, const float *w, int B, int in,
+                      int out)
+{
+    float *y = malloc(sizeof(float) * (size_t)B * out);
+    linear_forward(y, x, W, b, B, in, out);
+    double s = vec_dot(y, w, (size_t)B * out);
+    free(y);
+    return s;
+}
+
+static void test_linear(Rng *r)
+{
+    enum { B = 5, IN = 7, OUT = 4 };
+    float x[B * IN], W[OUT * IN], b[OUT], w[B * OUT];
+    float dx[B * IN], dW[OUT * IN], db[OUT];
+    fill(x, B * IN, -1, 1, r);
+    fill(W, OUT * IN, -1, 1, r);
+    fill(b, OUT, -1, 1, r);
+    fill(w, B * OUT, -1, 1, r);
+    /* forward against a direct loop */
+    float y[B * OUT];
+    linear_forward(y, x, W, b, B, IN, OUT);
+    for (int i = 0; i < B; i++)
+        for (int o = 0; o < OUT; o++) {
+            double s = b[o];
+            for (int k = 0; k < IN; k++) s += (double)x[i * IN + k] * W[o * IN + k];
+            T_CLOSE(y[i * OUT + o], s, 1e-5, 1e-6, "linear forward");
+        }
+    linear_backward(dx, dW, db, w, x, W, B, IN, OUT);
+    const float h = 1e-2f;
+    float *vecs[3] = {x, W, b};
+    float *grads[3] = {dx, dW, db};
+    int sizes[3] = {B * IN, OUT * IN, OUT};
+    const char *names[3] = {"linear dx", "linear dW", "linear db"};
+    for (int v = 0; v < 3; v++)
+        for (int i = 0; i < sizes[v]; i++) {
+            float keep = vecs[v][i];
+            vecs[v][i] = keep + h;
+            double lp = lin_obj(x, W, b, w, B, IN, OUT);
+            vecs[v][i] = keep - h;
+            double lm = lin_obj(x, W, b, w, B, IN, OUT);
+            vecs[v][i] = keep;
+            T_CLOSE(grads[v][i], (lp - lm) / (2 * h), 2e-2, 2e-3, names[v]);
+        }
+}
+
+static void test_relu_softmax(Rng *r)
+{
+    enum { B = 4, C = 6 };
+    float z[B * C], p[B * C], d[B * C];
+    int y[B] = {0, 5, 2, 2};
+    fill(z, B * C, -3, 3, r);
+    int nc = -1;
+    double L = softmax_xent_forward(p, z, y, B, C, &nc);
+    /* loss against a direct double computation */
+    double ref = 0;
+    int ref_nc = 0;
+    for (int i = 0; i < B; i++) {
+        double s = 0;
+        int arg = 0;
+        for (int c = 0; c < C; c++) {
+            s += exp(z[i * C + c]);
+            if (z[i * C + c] > z[i * C + arg]) arg = c;
+        }
+        ref += log(s) - z[i * C + y[i]];
+        ref_nc += arg == y[i];
+    }
+    T_CLOSE(L, ref / B, 1e-9, 1e-9, "softmax xent loss");
+    T_CHECK(nc == ref_nc, "n_correct %d vs %d", nc, ref_nc);
+    softmax_xent_backward(d, p, y, B, C);
+    const float h = 1e-2f;
+    for (int i = 0; i < B * C; i++) {
+        float keep = z[i];
+        z[i] = keep + h;
+        double lp = softmax_xent_forward(NULL, z, y, B, C, NULL);
+        z[i] = keep - h;
+        double lm = softmax_xent_forward(NULL, z, y, B, C, NULL);
+        z[i] = keep;
+        T_CLOSE(d[i], (lp - lm) / (2 * h), 2e-2, 2e-3, "softmax xent dlogits");
+    }
+    /* relu: forward zeroes negatives, backward masks by output */
+    float a[6] = {-1, 0, 2, -0.5f, 3, 1e-8f}, o[6], g[6] = {1, 1, 1, 1, 1, 1}, dg[6];
+    relu_forward(o, a, 6);
+    relu_backward(dg, g, o, 6);
+    float eo[6] = {0, 0, 2, 0, 3, 1e-8f}, eg[6] = {0, 0, 1, 0, 1, 1};
+    T_CHECK(memcmp(o, eo, sizeof o) == 0, "relu forward");
+    T_CHECK(memcmp(dg, eg, sizeof dg) == 0, "relu backward");
+}
+
+static void gradcheck_model(const char *name, int width)
+{
+    ModelSpec spec = {.in_c = 1, .in_h = 4, .in_w = 5, .n_classes = 10, .max_batch = 8, .width = width};
+    Model m;
+    char err[LQA_ERR_LEN];
+    int rc = model_create(&m, name, &spec, err);
+    T_CHECK(rc == 0, "%s create: %s", name, err);
+    if (rc) return;
+    model_init(&m, INIT_DEFAULT, 7);
+    Rng r;
+    rng_seed(&r, 99, 5);
+    enum { B = 6 };
+    float x[B * 20];
+    int y[B];
+    fill(x, B * 20, 0, 1, &r);
+    for (int i = 0; i < B; i++) y[i] = (int)rng_below(&r, 10);
+    double L = model_forward(&m, m.params, x, y, B, FWD_TRAIN, NULL);
+    model_backward(&m);
+    size_t n = m.n_params;
+    float *theta = malloc(n * sizeof(float));
+    memcpy(theta, m.params, n * sizeof(float));
+    const float h = 1e-2f;
+    int checked = 0, skipped = 0;
+    for (size_t i = 0; i < n; i += 1 + n / 300) {
+        float keep = theta[i];
+        theta[i] = keep + h;
+        double lp = model_forward(&m, theta, x, y, B, FWD_PROBE, NULL);
+        theta[i] = keep - h;
+        double lm = model_forward(&m, theta, x, y, B, FWD_PROBE, NULL);
+        theta[i] = keep;
+        double fwd = (lp - L) / h, bwd = (L - lm) / h, g = m.grads[i];
+        /* smooth point: one-sided differences agree up to O(h)·curvature */
+        if (fabs(fwd - bwd) > 0.05 * (fabs(g) + 0.05)) {
+            skipped++;
+            continue;
+        }
+        checked++;
+        char what[64];
+        snprintf(what, sizeof what, "%s grad[%zu]", name, i);
+        T_CLOSE(g, (lp - lm) / (2 * h), 2e-2, 2e-3, what);
+    }
+    T_CHECK(skipped * 10 <= checked + skipped, "%s: %d of %d points skipped as non-smooth", name,
+            skipped, checked + skipped);
+    /* probe invariance: params, grads, and the training caches are unchanged
+     * by probes — a second backward reproduces the same gradient bit for bit */
+    float *g1 = malloc(n * sizeof(float)), *p1 = malloc(n * sizeof(float));
+    memcpy(g1, m.grads, n * sizeof(float));
+    memcpy(p1, m.params, n * sizeof(float));
+    for (size_t i = 0; i < n; i++) theta[i] += 0.1f;
+    model_forward(&m, theta, x, y, B, FWD_PROBE, NULL);
+    model_forward(&m, theta, x, y, 3, FWD_EVAL, NULL);
+    model_backward(&m);
+    T_CHECK(memcmp(g1, m.grads, n * sizeof(float)) == 0, "%s: probe changed the gradient", name);
+    T_CHECK(memcmp(p1, m.params, n * sizeof(float)) == 0, "%s: probe changed params", name);
+    /* PROBE at θ equals the TRAIN loss exactly */
+    double Lp = model_forward(&m, m.params, x, y, B, FWD_PROBE, NULL);
+    T_CHECK(Lp == L, "%s: probe loss %.17g != train loss %.17g", name, Lp, L);
+    /* default init bounds: every weight within ±1/√fan_in of its layer */
+    double min_fan = width > 0 && width < 20 ? width : 20;
+    double mx = vec_maxabs(m.params, n);
+    T_CHECK(mx <= 1.0 / sqrt(min_fan) + 1e-7 && mx > 0.5 / sqrt(min_fan), "%s: init max |w| %g", name, mx);
+    model_init(&m, INIT_ZEROS, 7);
+    T_CHECK(vec_maxabs(m.params, n) == 0.0, "%s: zeros init", name);
+    /* same seed, same init */
+    model_init(&m, INIT_DEFAULT, 7);
+    T_CHECK(memcmp(p1, m.params, n * sizeof(float)) == 0, "%s: init is not deterministic", name);
+    free(g1);
+    free(p1);
+    free(theta);
+    model_free(&m);
+}
+
+static void test_param_counts(void)
+{
+    const char *names[2] = {"logreg", "mlp"};
+    size_t want[2] = {7850, 1796010};
+    for (int i = 0; i < 2; i++) {
+        ModelSpec spec = {.in_c = 1, .in_h = 28, .in_w = 28, .n_classes = 10, .max_batch = 2};
+        Model m;
+        char err[LQA_ERR_LEN];
+        T_CHECK(model_create(&m, names[i], &spec, err) == 0, "%s", err);
+        T_CHECK(m.n_params == want[i], "%s has %zu params, want %zu", names[i], m.n_params, want[i]);
+        model_free(&m);
+    }
+    Model m;
+    char err[LQA_ERR_LEN] = "";
+    ModelSpec spec = {.in_c = 1, .in_h = 28, .in_w = 28, .n_classes = 10, .max_batch = 2};
+    T_CHECK(model_create(&m, "nosuch", &spec, err) != 0 && strstr(err, "nosuch"), "unknown model: %s", err);
+}
+
+int main(void)
+{
+    Rng r;
+    rng_seed(&r, 1234, 9);
+    test_linear(&r);
+    test_relu_softmax(&r);
+    gradcheck_model("logreg", 0);
+    gradcheck_model("mlp", 12);
+    test_param_counts();
+    return t_done("test_layers");
+}

@@ -1,0 +1,610 @@
+/* tools/bench.c — time training steps and OpenBLAS sgemm (used by `make bench`).
+ *
+ * Step mode:
+ *   bench --model M --batch B --input CxHxW --optimizer O[,O2,...] [--lr x]
+ *         [--steps N] [--warmup K] [--rounds R] [--threads T] [--fwd-reps R]
+ *         [--classes C] [--batches NB] [--steps-per-epoch S] [--seed S]
+ *         [[OPT.]key=value ...]
+ *
+ *   Times N training steps per optimizer on random data (no file I/O), each step
+ *   exactly as the sweep runs it (src/sweep.c): forward FWD_TRAIN, backward, and
+ *   the optimizer's step with the probe closure (probes included). K warm-up
+ *   steps come first and are not timed (the first one is reported on its own:
+ *   it holds epoch-start work such as QLABGrad's FindPLR). With several
+ *   optimizers, each keeps its own parameter vector and state, and the N timed
+ *   steps are split into R rounds interleaved across the optimizers, so that
+ *   slow drifts of the machine's speed fall on all of them alike. Afterwards it
+ *   times forward passes FWD_EVAL and FWD_PROBE at the trained parameters.
+ *   key=value sets an optimizer hyperparameter (for every listed optimizer that
+ *   has it, or only for OPT with OPT.key=value); enum values by name.
+ *
+ * Sgemm mode:
+ *   bench --sgemm [--threads T] [--reps N] [--batch B] [SHAPE ...]
+ *
+ *   GFLOP/s of blas_sgemm per shape. SHAPE is MxNxK[:ab] with a, b ∈ {n, t}
+ *   (op(A), op(B); default nn), row-major as in src/blas.h. Without shapes: the
+ *   MLP's (784-1000-1000-10) GEMMs at batch B (default 64): forward y = x·Wᵀ
+ *   (nt), weight gradient dW = dyᵀ·x (tn) and input gradient dx = dy·W (nn) of
+ *   each layer (the first layer's dx, which the library skips, included, so the
+ *   set is exactly 3× the forward FLOPs), plus a 1024³ reference.
+ *
+ * bench --blas-info prints OpenBLAS's configuration string (it names the core
+ * kernel set that DYNAMIC_ARCH picked, e.g. "... SkylakeX MAX_THREADS=64").
+ *
+ * Output: one JSON object per line on stdout (per optimizer; per shape plus an
+ * aggregate), a readable summary on stderr. Times in ms (medians unless named
+ * otherwise), memory in MiB. peak_rss_mib is the process's ru_maxrss (the whole
+ * process: binary, OpenBLAS buffers, model, optimizer state, data);
+ * base_rss_mib is the resident size before the model was created.
+ * Exit status: 0 ok, 1 error, 2 usage, 3 unknown model. */
+#define _DEFAULT_SOURCE
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "blas.h"
+#include "common.h"
+#include "model.h"
+#include "optim.h"
+#include "rng.h"
+
+#define MAX_OPTS 16
+#define MAX_SETS 32
+#define MAX_SHAPES 32
+
+static int usage(void)
+{
+    fprintf(stderr,
+            "usage: bench --model M --batch B --input CxHxW --optimizer O[,O2,...] [--lr x]\n"
+            "             [--steps N] [--warmup K] [--rounds R] [--threads T] [--fwd-reps R]\n"
+            "             [--classes C] [--batches NB] [--steps-per-epoch S] [--seed S]\n"
+            "             [[OPT.]key=value ...]\n"
+            "       bench --sgemm [--threads T] [--reps N] [--batch B] [MxNxK[:ab] ...]\n"
+            "       bench --blas-info\n"
+            "models: %s\noptimizers: %s\n",
+            model_names(), optim_names());
+    return 2;
+}
+
+static int die(const char *fmt, const char *a)
+{
+    fprintf(stderr, "bench: ");
+    fprintf(stderr, fmt, a);
+    fputc('\n', stderr);
+    return 1;
+}
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(const double *v, long n)
+{
+    if (n <= 0) return NAN;
+    double *t = malloc(sizeof(double) * (size_t)n);
+    if (!t) return NAN;
+    memcpy(t, v, sizeof(double) * (size_t)n);
+    qsort(t, (size_t)n, sizeof(double), cmp_double);
+    double m = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+    free(t);
+    return m;
+}
+
+static double vmin(const double *v, long n)
+{
+    double m = INFINITY;
+    for (long i = 0; i < n; i++) m = v[i] < m ? v[i] : m;
+    return n > 0 ? m : NAN;
+}
+
+static double vmean(const double *v, long n)
+{
+    double s = 0;
+    for (long i = 0; i < n; i++) s += v[i];
+    return n > 0 ? s / n : NAN;
+}
+
+static double peak_rss_mib(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return NAN;
+    return ru.ru_maxrss / 1024.0; /* KiB on Linux */
+}
+
+static double cur_rss_mib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return NAN;
+    char line[256];
+    double v = NAN;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            v = strtod(line + 6, NULL) / 1024.0;
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+static int parse_int(const char *s, long lo, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end || end == s || v < lo) return -1;
+    *out = v;
+    return 0;
+}
+
+static void json_num(const char *key, double v, int comma)
+{
+    if (isfinite(v)) printf("\"%s\":%.6g", key, v);
+    else printf("\"%s\":null", key);
+    if (comma) putchar(',');
+}
+
+/* ---- sgemm mode ------------------------------------------------------------- */
+
+typedef struct Shape {
+    int M, N, K;
+    bool ta, tb;
+    char label[48];
+    bool agg; /* part of the aggregate */
+} Shape;
+
+static int parse_shape(const char *s, Shape *sh)
+{
+    char a = 'n', b = 'n';
+    int used = 0;
+    memset(sh, 0, sizeof *sh);
+    if (sscanf(s, "%dx%dx%d%n", &sh->M, &sh->N, &sh->K, &used) != 3) return -1;
+    if (s[used] == ':') {
+        if (strlen(s + used) != 3) return -1;
+        a = s[used + 1];
+        b = s[used + 2];
+    } else if (s[used]) {
+        return -1;
+    }
+    if ((a != 'n' && a != 't') || (b != 'n' && b != 't') || sh->M < 1 || sh->N < 1 || sh->K < 1)
+        return -1;
+    sh->ta = a == 't';
+    sh->tb = b == 't';
+    snprintf(sh->label, sizeof sh->label, "%s", s);
+    sh->agg = true;
+    return 0;
+}
+
+static void add_shape(Shape *v, int *n, int M, int N, int K, bool ta, bool tb, const char *what,
+                      bool agg)
+{
+    Shape *s = &v[(*n)++];
+    s->M = M, s->N = N, s->K = K, s->ta = ta, s->tb = tb, s->agg = agg;
+    snprintf(s->label, sizeof s->label, "%s", what);
+}
+
+/* Median seconds per call of one shape. */
+static double time_sgemm(const Shape *s, long reps, float *A, float *B, float *C)
+{
+    int lda = s->ta ? s->M : s->K; /* row-major: op(A) is M×K */
+    int ldb = s->tb ? s->K : s->N;
+    double *t = malloc(sizeof(double) * (size_t)reps);
+    if (!t) return NAN;
+    /* Calls are batched so one timed unit lasts >= ~2 ms (small shapes). */
+    double flops = 2.0 * s->M * s->N * s->K;
+    int inner = (int)LQA_MAX(1.0, LQA_MIN(1000.0, 2e-3 * 5e10 / flops));
+    for (int w = 0; w < 3; w++)
+        blas_sgemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, s->N);
+    for (long r = 0; r < reps; r++) {
+        double t0 = lqa_now();
+        for (int i = 0; i < inner; i++)
+            blas_sgemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, s->N);
+        t[r] = (lqa_now() - t0) / inner;
+    }
+    double m = median(t, reps);
+    free(t);
+    return m;
+}
+
+static int sgemm_mode(int argc, char **argv, int first, long threads, long reps, long batch)
+{
+    Shape shapes[MAX_SHAPES];
+    int n = 0;
+    for (int a = first; a < argc; a++) {
+        if (n == MAX_SHAPES) return die("at most %s shapes", "32");
+        if (parse_shape(argv[a], &shapes[n])) return die("bad shape \"%s\" (expected MxNxK[:ab], a,b in n,t)", argv[a]);
+        n++;
+    }
+    bool mlp = n == 0;
+    if (mlp) {
+        static const int dim[4] = {784, 1000, 1000, 10};
+        int B = (int)batch;
+        char w[48];
+        for (int l = 0; l < 3; l++) {
+            snprintf(w, sizeof w, "fwd L%d %dx%dx%d:nt", l + 1, B, dim[l + 1], dim[l]);
+            add_shape(shapes, &n, B, dim[l + 1], dim[l], false, true, w, true);
+        }
+        for (int l = 2; l >= 0; l--) {
+            snprintf(w, sizeof w, "dW L%d %dx%dx%d:tn", l + 1, dim[l + 1], dim[l], B);
+            add_shape(shapes, &n, dim[l + 1], dim[l], B, true, false, w, true);
+            snprintf(w, sizeof w, "dx L%d %dx%dx%d:nn%s", l + 1, B, dim[l], dim[l + 1],
+                     l == 0 ? " (unused)" : "");
+            add_shape(shapes, &n, B, dim[l], dim[l + 1], false, false, w, true);
+        }
+        add_shape(shapes, &n, 1024, 1024, 1024, false, false, "ref 1024x1024x1024:nn", false);
+    }
+    size_t maxa = 0, maxb = 0, maxc = 0;
+    for (int i = 0; i < n; i++) {
+        maxa = LQA_MAX(maxa, (size_t)shapes[i].M * shapes[i].K);
+        maxb = LQA_MAX(maxb, (size_t)shapes[i].K * shapes[i].N);
+        maxc = LQA_MAX(maxc, (size_t)shapes[i].M * shapes[i].N);
+    }
+    char err[LQA_ERR_LEN];
+    float *A = lqa_alloc(maxa * sizeof(float), err), *B = lqa_alloc(maxb * sizeof(float), err);
+    float *C = lqa_alloc(maxc * sizeof(float), err);
+    if (!A || !B || !C) return die("%s", err);
+    Rng rng;
+    rng_seed(&rng, 1, 7);
+    for (size_t i = 0; i < maxa; i++) A[i] = rng_uniform(&rng, -1, 1);
+    for (size_t i = 0; i < maxb; i++) B[i] = rng_uniform(&rng, -1, 1);
+
+    double agg_flops = 0, agg_s = 0;
+    for (int i = 0; i < n; i++) {
+        const Shape *s = &shapes[i];
+        double sec = time_sgemm(s, reps, A, B, C);
+        double flops = 2.0 * s->M * s->N * s->K;
+        if (s->agg) agg_flops += flops, agg_s += sec;
+        printf("{\"kind\":\"sgemm\",\"shape\":\"%s\",\"M\":%d,\"N\":%d,\"K\":%d,\"op\":\"%c%c\","
+               "\"threads\":%ld,",
+               s->label, s->M, s->N, s->K, s->ta ? 't' : 'n', s->tb ? 't' : 'n', threads);
+        json_num("ms", sec * 1e3, 1);
+        json_num("gflops", flops / sec * 1e-9, 0);
+        printf("}\n");
+        fprintf(stderr, "%-36s %9.4f ms  %7.1f GFLOP/s\n", s->label, sec * 1e3, flops / sec * 1e-9);
+    }
+    printf("{\"kind\":\"sgemm_total\",\"set\":\"%s\",\"threads\":%ld,\"batch\":%ld,"
+           "\"openblas\":\"%s\",",
+           mlp ? "mlp" : "custom", threads, batch, blas_config());
+    json_num("gflop", agg_flops * 1e-9, 1);
+    json_num("ms", agg_s * 1e3, 1);
+    json_num("gflops", agg_flops / agg_s * 1e-9, 0);
+    printf("}\n");
+    fprintf(stderr, "%-36s %9.4f ms  %7.1f GFLOP/s  (%.4g GFLOP)\n", "aggregate", agg_s * 1e3,
+            agg_flops / agg_s * 1e-9, agg_flops * 1e-9);
+    lqa_free(A);
+    lqa_free(B);
+    lqa_free(C);
+    return 0;
+}
+
+/* ---- step mode -------------------------------------------------------------- */
+
+typedef struct ProbeCtx {
+    Model *m;
+    const float *x;
+    const int *y;
+    int B;
+    long fwd;
+} ProbeCtx;
+
+static double probe_loss(void *ctx, const float *theta)
+{
+    ProbeCtx *p = ctx;
+    p->fwd++;
+    return model_forward(p->m, theta, p->x, p->y, p->B, FWD_PROBE, NULL);
+}
+
+typedef struct Bench {
+    const OptimizerDef *def;
+    double hp[OPT_MAX_HP];
+    Optimizer o;
+    float *theta; /* this optimizer's own parameter vector */
+    long t;       /* steps taken (warm-up included) */
+    long n_timed;
+    double *step_ms, *fwd_ms, *bwd_ms, *opt_ms;
+    long fwd_timed; /* forwards in timed steps (training forward + probes) */
+    double first_ms;
+    long first_fwd;
+    double last_loss;
+    long nonfinite;
+} Bench;
+
+static int set_hparam(Bench *benches, int n_opts, const char *arg)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", arg);
+    char *eq = strchr(buf, '=');
+    *eq = 0;
+    const char *val = eq + 1, *key = buf, *only = NULL;
+    char *dot = strchr(buf, '.');
+    if (dot) {
+        *dot = 0;
+        only = buf;
+        key = dot + 1;
+    }
+    int hits = 0;
+    for (int i = 0; i < n_opts; i++) {
+        Bench *b = &benches[i];
+        if (only && strcmp(only, b->def->name) != 0) continue;
+        int k = optim_hparam_index(b->def, key);
+        if (k < 0) continue;
+        const HParamSpec *s = &b->def->hparams[k];
+        double v;
+        char *end;
+        if (s->type == HP_ENUM) {
+            char ch[256];
+            snprintf(ch, sizeof ch, "%s", s->choices);
+            int idx = 0, found = -1;
+            for (char *tok = strtok(ch, "|"); tok; tok = strtok(NULL, "|"), idx++)
+                if (strcmp(tok, val) == 0) found = idx;
+            if (found < 0) {
+                fprintf(stderr, "bench: %s.%s: \"%s\" is not one of %s\n", b->def->name, key, val,
+                        s->choices);
+                return -1;
+            }
+            v = found;
+        } else if (s->type == HP_BOOL && (strcmp(val, "true") == 0 || strcmp(val, "false") == 0)) {
+            v = strcmp(val, "true") == 0;
+        } else {
+            char err[LQA_ERR_LEN];
+            v = strtod(val, &end);
+            if (*end || end == val || optim_hparam_check(s, v, err)) {
+                fprintf(stderr, "bench: %s.%s: %s\n", b->def->name, key,
+                        *end || end == val ? "not a number" : err);
+                return -1;
+            }
+        }
+        b->hp[k] = v;
+        hits++;
+    }
+    if (!hits) {
+        fprintf(stderr, "bench: no listed optimizer has a hyperparameter \"%s\"\n", arg);
+        return -1;
+    }
+    return 0;
+}
+
+/* One training step of optimizer b, as src/sweep.c runs it. */
+static void one_step(Bench *b, Model *m, ProbeCtx *pc, float *scratch, long spe, bool timed)
+{
+    double t0 = lqa_now();
+    long fwd0 = pc->fwd;
+    double loss0 = model_forward(m, m->params, pc->x, pc->y, pc->B, FWD_TRAIN, NULL);
+    pc->fwd++;
+    double t1 = lqa_now(), t2 = t1;
+    StepInfo info = {.lr = NAN};
+    if (isfinite(loss0)) {
+        model_backward(m);
+        t2 = lqa_now();
+        StepCtx ctx = {.step = b->t, .epoch = (int)(b->t / spe), .steps_per_epoch = spe,
+                       .loss0 = loss0, .lr = b->o.lr0, .probe = {probe_loss, pc},
+                       .scratch = scratch};
+        b->def->step(&b->o, m->params, m->grads, &ctx, &info);
+    } else {
+        b->nonfinite++;
+    }
+    double t3 = lqa_now();
+    if (!isfinite(info.lr)) b->nonfinite++;
+    b->last_loss = loss0;
+    if (b->t == 0) {
+        b->first_ms = (t3 - t0) * 1e3;
+        b->first_fwd = pc->fwd - fwd0;
+    }
+    b->t++;
+    if (!timed) return;
+    long k = b->n_timed++;
+    b->step_ms[k] = (t3 - t0) * 1e3;
+    b->fwd_ms[k] = (t1 - t0) * 1e3;
+    b->bwd_ms[k] = (t2 - t1) * 1e3;
+    b->opt_ms[k] = (t3 - t2) * 1e3;
+    b->fwd_timed += pc->fwd - fwd0;
+}
+
+static double time_forward(Model *m, const float *x, const int *y, int B, FwdMode mode, long reps)
+{
+    double *t = malloc(sizeof(double) * (size_t)reps);
+    if (!t) return NAN;
+    model_forward(m, m->params, x, y, B, mode, NULL); /* warm */
+    for (long r = 0; r < reps; r++) {
+        double t0 = lqa_now();
+        model_forward(m, m->params, x, y, B, mode, NULL);
+        t[r] = (lqa_now() - t0) * 1e3;
+    }
+    double med = median(t, reps);
+    free(t);
+    return med;
+}
+
+int main(int argc, char **argv)
+{
+    const char *model_name = NULL, *input = NULL, *opt_list = NULL;
+    long batch = 64, steps = 20, warmup = 2, rounds = 1, threads = 0, fwd_reps = -1, classes = 10;
+    long n_batches = 2, spe = 937, seed = 1, reps = 20;
+    double lr = 0.01;
+    bool sgemm = false;
+    const char *sets[MAX_SETS];
+    int n_sets = 0, first_pos = argc;
+    for (int a = 1; a < argc; a++) {
+        const char *o = argv[a];
+        bool has = a + 1 < argc;
+        long *ip = NULL;
+        if (strcmp(o, "--sgemm") == 0) { sgemm = true; continue; }
+        if (strcmp(o, "--blas-info") == 0) { printf("%s\n", blas_config()); return 0; }
+        if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) return usage();
+        if (strncmp(o, "--", 2) != 0) {
+            if (sgemm) { first_pos = a; break; }
+            if (!strchr(o, '=') || n_sets == MAX_SETS) return usage();
+            sets[n_sets++] = o;
+            continue;
+        }
+        if (!has) return usage();
+        const char *v = argv[++a];
+        if (strcmp(o, "--model") == 0) model_name = v;
+        else if (strcmp(o, "--input") == 0) input = v;
+        else if (strcmp(o, "--optimizer") == 0) opt_list = v;
+        else if (strcmp(o, "--lr") == 0) {
+            char *end;
+            lr = strtod(v, &end);
+            if (*end || end == v) return die("--lr: not a number: %s", v);
+        }
+        else if (strcmp(o, "--batch") == 0) ip = &batch;
+        else if (strcmp(o, "--steps") == 0) ip = &steps;
+        else if (strcmp(o, "--warmup") == 0) ip = &warmup;
+        else if (strcmp(o, "--rounds") == 0) ip = &rounds;
+        else if (strcmp(o, "--threads") == 0) ip = &threads;
+        else if (strcmp(o, "--fwd-reps") == 0) ip = &fwd_reps;
+        else if (strcmp(o, "--classes") == 0) ip = &classes;
+        else if (strcmp(o, "--batches") == 0) ip = &n_batches;
+        else if (strcmp(o, "--steps-per-epoch") == 0) ip = &spe;
+        else if (strcmp(o, "--seed") == 0) ip = &seed;
+        else if (strcmp(o, "--reps") == 0) ip = &reps;
+        else return usage();
+        if (ip) {
+            long lo = ip == &fwd_reps ? -1 : (ip == &warmup || ip == &threads) ? 0 : 1;
+            if (parse_int(v, lo, ip)) return die("bad value for %s", o);
+        }
+    }
+    if (threads > 0) blas_set_threads((int)threads);
+    threads = blas_get_threads();
+    if (sgemm) return sgemm_mode(argc, argv, first_pos, threads, reps, batch);
+    if (!model_name || !input || !opt_list) return usage();
+
+    /* model */
+    int c, h, w;
+    char tail;
+    if (sscanf(input, "%dx%dx%d%c", &c, &h, &w, &tail) != 3 || c < 1 || h < 1 || w < 1)
+        return die("--input: expected CxHxW, got \"%s\"", input);
+    if (!model_find(model_name)) {
+        fprintf(stderr, "bench: unknown model \"%s\" (known: %s)\n", model_name, model_names());
+        return 3;
+    }
+    double base_rss = cur_rss_mib();
+    char err[LQA_ERR_LEN];
+    Model m;
+    ModelSpec spec = {.in_c = c, .in_h = h, .in_w = w, .n_classes = (int)classes,
+                      .max_batch = (int)batch, .width = 0, .probe_bn = PROBE_BN_BATCH};
+    if (model_create(&m, model_name, &spec, err)) return die("%s", err);
+    model_init(&m, INIT_DEFAULT, (uint64_t)seed);
+
+    /* optimizers */
+    Bench benches[MAX_OPTS];
+    memset(benches, 0, sizeof benches);
+    int n_opts = 0;
+    {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", opt_list);
+        for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+            if (n_opts == MAX_OPTS) return die("at most %s optimizers", "16");
+            const OptimizerDef *def = optim_find(tok);
+            if (!def) {
+                fprintf(stderr, "bench: unknown optimizer \"%s\" (known: %s)\n", tok, optim_names());
+                return 1;
+            }
+            benches[n_opts].def = def;
+            optim_hparam_defaults(def, benches[n_opts].hp);
+            n_opts++;
+        }
+    }
+    for (int i = 0; i < n_sets; i++)
+        if (set_hparam(benches, n_opts, sets[i])) return 1;
+    size_t n = m.n_params;
+    for (int i = 0; i < n_opts; i++) {
+        Bench *b = &benches[i];
+        if (optim_create(&b->o, b->def, b->hp, lr, n, err)) return die("%s", err);
+        b->step_ms = calloc((size_t)steps, sizeof(double));
+        b->fwd_ms = calloc((size_t)steps, sizeof(double));
+        b->bwd_ms = calloc((size_t)steps, sizeof(double));
+        b->opt_ms = calloc((size_t)steps, sizeof(double));
+        if (!b->step_ms || !b->fwd_ms || !b->bwd_ms || !b->opt_ms) return die("%s", "out of memory");
+        if (n_opts > 1) {
+            if (!(b->theta = lqa_alloc(n * sizeof(float), err))) return die("%s", err);
+            memcpy(b->theta, m.params, n * sizeof(float));
+        }
+    }
+    float *scratch = lqa_alloc(n * sizeof(float), err);
+    if (!scratch) return die("%s", err);
+
+    /* random data: n_batches batches, inputs U(0,1), labels uniform */
+    size_t sz = (size_t)c * h * w;
+    float *x = lqa_alloc((size_t)n_batches * batch * sz * sizeof(float), err);
+    int *y = lqa_alloc((size_t)n_batches * batch * sizeof(int), err);
+    if (!x || !y) return die("%s", err);
+    Rng rng;
+    rng_seed(&rng, (uint64_t)seed, 99);
+    for (size_t i = 0; i < (size_t)n_batches * batch * sz; i++) x[i] = rng_float(&rng);
+    for (long i = 0; i < n_batches * batch; i++) y[i] = (int)rng_below(&rng, (uint64_t)classes);
+
+    ProbeCtx pc = {.m = &m, .B = (int)batch};
+    long per_round = (steps + rounds - 1) / rounds;
+    /* warm-up, then interleaved rounds */
+    for (int phase = 0; phase <= rounds; phase++) {
+        for (int i = 0; i < n_opts; i++) {
+            Bench *b = &benches[i];
+            if (b->theta) memcpy(m.params, b->theta, n * sizeof(float));
+            long todo = phase == 0 ? warmup : LQA_MIN(per_round, steps - b->n_timed);
+            for (long s = 0; s < todo; s++) {
+                long k = b->t % n_batches;
+                pc.x = x + (size_t)k * batch * sz;
+                pc.y = y + (size_t)k * batch;
+                one_step(b, &m, &pc, scratch, spe, phase > 0);
+            }
+            if (b->theta) memcpy(b->theta, m.params, n * sizeof(float));
+        }
+    }
+
+    /* forward timings at the (last) trained parameters */
+    if (fwd_reps < 0) fwd_reps = LQA_MAX(1, LQA_MIN(steps, 50));
+    double fwd_eval = fwd_reps ? time_forward(&m, x, y, (int)batch, FWD_EVAL, fwd_reps) : NAN;
+    double fwd_probe = fwd_reps ? time_forward(&m, x, y, (int)batch, FWD_PROBE, fwd_reps) : NAN;
+    double peak = peak_rss_mib();
+
+    for (int i = 0; i < n_opts; i++) {
+        Bench *b = &benches[i];
+        long k = b->n_timed;
+        double step_med = median(b->step_ms, k);
+        printf("{\"kind\":\"step\",\"model\":\"%s\",\"batch\":%ld,\"input\":\"%dx%dx%d\","
+               "\"optimizer\":\"%s\",\"threads\":%ld,\"steps\":%ld,\"warmup\":%ld,\"rounds\":%ld,"
+               "\"n_params\":%zu,\"n_optimizers\":%d,\"openblas\":\"%s\",",
+               model_name, batch, c, h, w, b->def->name, threads, k, warmup, rounds, n, n_opts,
+               blas_config());
+        json_num("step_ms", step_med, 1);
+        json_num("step_ms_mean", vmean(b->step_ms, k), 1);
+        json_num("step_ms_min", vmin(b->step_ms, k), 1);
+        json_num("fwd_train_ms", median(b->fwd_ms, k), 1);
+        json_num("bwd_ms", median(b->bwd_ms, k), 1);
+        json_num("opt_ms", median(b->opt_ms, k), 1);
+        json_num("fwd_per_step", k ? (double)b->fwd_timed / k : NAN, 1);
+        json_num("first_step_ms", warmup ? b->first_ms : NAN, 1);
+        json_num("first_step_fwd", warmup ? (double)b->first_fwd : NAN, 1);
+        json_num("fwd_eval_ms", fwd_eval, 1);
+        json_num("fwd_probe_ms", fwd_probe, 1);
+        json_num("peak_rss_mib", peak, 1);
+        json_num("base_rss_mib", base_rss, 1);
+        json_num("final_loss", b->last_loss, 1);
+        printf("\"nonfinite\":%ld}\n", b->nonfinite);
+        fprintf(stderr,
+                "%-8s %-10s B=%ld T=%ld: step %.3f ms (fwd %.3f, bwd %.3f, opt %.3f; %.2f fwd/step)"
+                "  eval fwd %.3f ms  probe fwd %.3f ms  peak RSS %.1f MiB%s\n",
+                model_name, b->def->name, batch, threads, step_med, median(b->fwd_ms, k),
+                median(b->bwd_ms, k), median(b->opt_ms, k), k ? (double)b->fwd_timed / k : NAN,
+                fwd_eval, fwd_probe, peak, b->nonfinite ? "  (non-finite loss or step!)" : "");
+    }
+    fflush(stdout);
+    for (int i = 0; i < n_opts; i++) {
+        optim_free(&benches[i].o);
+        lqa_free(benches[i].theta);
+        free(benches[i].step_ms);
+        free(benches[i].fwd_ms);
+        free(benches[i].bwd_ms);
+        free(benches[i].opt_ms);
+    }
+    lqa_free(scratch);
+    lqa_free(x);
+    lqa_free(y);
+    model_free(&m);
+    return 0;
+}

@@ -1,0 +1,198 @@
+/* tools/dump_model.c — dump one training step of a model for the PyTorch
+ * cross-check (tests/torch_models_check.py) and time training steps.
+ *
+ *   dump_model --model NAME --shape C,H,W --batch B --out DIR
+ *              [--seed S] [--classes K] [--width W] [--sgd-steps N] [--lr LR]
+ *              [--threads T]
+ *   dump_model --bench --model NAME --shape C,H,W --batch B [--steps N]
+ *              [--threads T] [--mode train|probe|eval]
+ *
+ * Dump mode: creates the model, default init from seed S, draws an input batch
+ * x ~ N(0, 1) (float32, NCHW) and labels uniform in [0, K) from seed S+1, runs
+ * a FWD_TRAIN forward and backward, and writes into DIR (raw little-endian):
+ *   params.f32  initial parameters (flat, model.parameters() order)
+ *   state0.f32  state before the step (BN running_mean/var per BN, in order)
+ *   input.f32   x[B][C][H][W];  labels.i32  y[B]
+ *   grads.f32   gradient of the mean cross-entropy at params
+ *   state1.f32  state after the training forward
+ *   meta.txt    n_params, n_state, loss (%.17g), and with --sgd-steps N the
+ *               losses of N plain SGD steps θ ← θ − lr·g (lr 0.05 by default)
+ *               on the same batch: sgd_loss k (k = 0..N, the TRAIN-forward loss
+ *               at θ_k), and statefinal.f32 after the last forward.
+ * Bench mode: times `steps` iterations (after one warm-up) of forward+backward
+ * (train), or forward only (probe/eval), and prints ms per step and peak RSS. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "blas.h"
+#include "common.h"
+#include "model.h"
+#include "rng.h"
+
+static int usage(void)
+{
+    fprintf(stderr,
+            "usage: dump_model --model NAME --shape C,H,W --batch B --out DIR [--seed S]\n"
+            "                  [--classes K] [--width W] [--sgd-steps N] [--lr LR] [--threads T]\n"
+            "       dump_model --bench --model NAME --shape C,H,W --batch B [--steps N]\n"
+            "                  [--threads T] [--mode train|probe|eval]\n");
+    return 2;
+}
+
+static int write_raw(const char *dir, const char *name, const void *p, size_t bytes)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        fprintf(stderr, "dump_model: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    size_t n = bytes ? fwrite(p, 1, bytes, f) : 0;
+    if (fclose(f) != 0 || n != bytes) {
+        fprintf(stderr, "dump_model: short write to %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+static float gauss(Rng *r)
+{
+    /* Box–Muller in double; u1 in (0, 1] */
+    double u1 = 1.0 - rng_float(r), u2 = rng_float(r);
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+int main(int argc, char **argv)
+{
+    const char *name = NULL, *out = NULL, *mode_s = "train";
+    int C = 0, H = 0, W = 0, B = 0, classes = 10, width = 0, sgd_steps = 0, threads = 0,
+        steps = 10;
+    bool bench = false;
+    unsigned long long seed = 1;
+    double lr = 0.05;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--bench")) {
+            bench = true;
+            continue;
+        }
+        if (!v) return usage();
+        i++;
+        if (!strcmp(a, "--model")) name = v;
+        else if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--shape")) {
+            if (sscanf(v, "%d,%d,%d", &C, &H, &W) != 3) return usage();
+        } else if (!strcmp(a, "--batch")) B = atoi(v);
+        else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--classes")) classes = atoi(v);
+        else if (!strcmp(a, "--width")) width = atoi(v);
+        else if (!strcmp(a, "--sgd-steps")) sgd_steps = atoi(v);
+        else if (!strcmp(a, "--lr")) lr = atof(v);
+        else if (!strcmp(a, "--threads")) threads = atoi(v);
+        else if (!strcmp(a, "--steps")) steps = atoi(v);
+        else if (!strcmp(a, "--mode")) mode_s = v;
+        else return usage();
+    }
+    if (!name || C < 1 || H < 1 || W < 1 || B < 1 || classes < 2 || (!bench && !out))
+        return usage();
+    if (threads > 0) blas_set_threads(threads);
+
+    char err[LQA_ERR_LEN];
+    ModelSpec spec = {.in_c = C, .in_h = H, .in_w = W, .n_classes = classes, .max_batch = B,
+                      .width = width, .probe_bn = PROBE_BN_BATCH};
+    Model m;
+    if (model_create(&m, name, &spec, err) != 0) {
+        fprintf(stderr, "dump_model: %s\n", err);
+        return 1;
+    }
+    model_init(&m, INIT_DEFAULT, seed);
+    size_t nx = (size_t)B * C * H * W;
+    float *x = malloc(nx * sizeof(float));
+    int *y = malloc((size_t)B * sizeof(int));
+    if (!x || !y) {
+        fprintf(stderr, "dump_model: out of memory\n");
+        return 1;
+    }
+    Rng rng;
+    rng_seed(&rng, seed + 1, 7);
+    for (size_t i = 0; i < nx; i++) x[i] = gauss(&rng);
+    for (int i = 0; i < B; i++) y[i] = (int)rng_below(&rng, (uint64_t)classes);
+
+    int rc = 0;
+    if (bench) {
+        FwdMode mode = !strcmp(mode_s, "probe") ? FWD_PROBE
+                       : !strcmp(mode_s, "eval") ? FWD_EVAL
+                                                 : FWD_TRAIN;
+        double loss = model_forward(&m, m.params, x, y, B, mode, NULL);
+        if (mode == FWD_TRAIN) model_backward(&m);
+        double t0 = lqa_now(), tmin = 1e30;
+        for (int s = 0; s < steps; s++) {
+            double t1 = lqa_now();
+            loss = model_forward(&m, m.params, x, y, B, mode, NULL);
+            if (mode == FWD_TRAIN) model_backward(&m);
+            double dt = lqa_now() - t1;
+            if (dt < tmin) tmin = dt;
+        }
+        double per = (lqa_now() - t0) / steps;
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        printf("%s %dx%dx%d batch %d %s threads %d: %.3f ms/step (min %.3f), loss %.6f, "
+               "peak RSS %.1f MB, params %zu\n",
+               name, C, H, W, B, mode_s, blas_get_threads(), per * 1e3, tmin * 1e3, loss,
+               ru.ru_maxrss / 1024.0, m.n_params);
+        goto done;
+    }
+
+    if (mkdir(out, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "dump_model: cannot create %s: %s\n", out, strerror(errno));
+        rc = 1;
+        goto done;
+    }
+    if (write_raw(out, "params.f32", m.params, m.n_params * sizeof(float)) ||
+        write_raw(out, "state0.f32", m.state, m.n_state * sizeof(float)) ||
+        write_raw(out, "input.f32", x, nx * sizeof(float)) ||
+        write_raw(out, "labels.i32", y, (size_t)B * sizeof(int))) {
+        rc = 1;
+        goto done;
+    }
+    double loss = model_forward(&m, m.params, x, y, B, FWD_TRAIN, NULL);
+    model_backward(&m);
+    if (write_raw(out, "grads.f32", m.grads, m.n_params * sizeof(float)) ||
+        write_raw(out, "state1.f32", m.state, m.n_state * sizeof(float))) {
+        rc = 1;
+        goto done;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/meta.txt", out);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "dump_model: cannot write %s\n", path);
+        rc = 1;
+        goto done;
+    }
+    fprintf(f, "model %s\nn_params %zu\nn_state %zu\nloss %.17g\n", name, m.n_params, m.n_state,
+            loss);
+    if (sgd_steps > 0) {
+        /* step 0 reuses the forward/backward above */
+        fprintf(f, "sgd_loss 0 %.17g\n", loss);
+        for (int k = 1; k <= sgd_steps; k++) {
+            for (size_t i = 0; i < m.n_params; i++) m.params[i] -= (float)lr * m.grads[i];
+            double l = model_forward(&m, m.params, x, y, B, FWD_TRAIN, NULL);
+            fprintf(f, "sgd_loss %d %.17g\n", k, l);
+            if (k < sgd_steps) model_backward(&m);
+        }
+        if (write_raw(out, "statefinal.f32", m.state, m.n_state * sizeof(float))) rc = 1;
+    }
+    if (fclose(f) != 0) rc = 1;
+done:
+    free(x);
+    free(y);
+    model_free(&m);
+    return rc;
+}
