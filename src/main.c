@@ -31,6 +31,7 @@ static void usage(FILE *f)
             "      --shard I/N       run only runs whose position modulo N is I (0 <= I < N)\n"
             "      --summarize       rebuild summary.csv from the complete runs and exit\n"
             "      --check           validate the config and exit\n"
+            "      --optimizers      list every optimizer with its hyperparameters (Markdown)\n"
             "  -h, --help            this help\n"
             "  -V, --version         version\n"
             "\n"
@@ -41,9 +42,49 @@ static void usage(FILE *f)
             model_names(), optim_names());
 }
 
+/* The optimizer reference, straight from the registry's tables. */
+static void print_optimizers(void)
+{
+    for (int i = 0; i < optim_registry_size(); i++) {
+        const OptimizerDef *d = optim_registry_get(i);
+        printf("### `%s`\n\n%s.%s\n\n", d->name, d->summary,
+               d->classic ? " Accepts a `schedule`." : "");
+        if (d->n_extra) {
+            printf("Extra per-step CSV columns:");
+            for (int k = 0; k < d->n_extra; k++) printf(" `%s`", d->extra_cols[k]);
+            printf("\n\n");
+        }
+        if (!d->n_hparams) continue;
+        printf("| key | default | valid | meaning |\n|---|---|---|---|\n");
+        for (int k = 0; k < d->n_hparams; k++) {
+            const HParamSpec *s = &d->hparams[k];
+            char def[64], valid[96];
+            if (s->type == HP_BOOL) {
+                snprintf(def, sizeof def, "%s", s->def != 0 ? "true" : "false");
+                snprintf(valid, sizeof valid, "true, false");
+            } else if (s->type == HP_ENUM) {
+                char buf[256];
+                snprintf(buf, sizeof buf, "%s", s->choices);
+                char *tok = strtok(buf, "|");
+                for (int c = 0; tok && c < (int)s->def; c++) tok = strtok(NULL, "|");
+                snprintf(def, sizeof def, "\"%s\"", tok ? tok : "?");
+                snprintf(valid, sizeof valid, "%s", s->choices);
+                for (char *q = valid; *q; q++)
+                    if (*q == '|') *q = '/';
+            } else {
+                snprintf(def, sizeof def, "%g", s->def);
+                snprintf(valid, sizeof valid, "%c%g, %g%c", s->lo_open ? '(' : '[', s->lo, s->hi,
+                         s->hi_open ? ')' : ']');
+            }
+            printf("| `%s` | %s | %s | %s |\n", s->name, def, valid, s->doc ? s->doc : "");
+        }
+        printf("\n");
+    }
+}
+
 int main(int argc, char **argv)
 {
-    enum { O_LIST = 256, O_RUN, O_SHARD, O_SUMMARIZE, O_NO_TIMING, O_CHECK };
+    enum { O_LIST = 256, O_RUN, O_SHARD, O_SUMMARIZE, O_NO_TIMING, O_CHECK, O_OPTIMIZERS };
     static const struct option longopts[] = {
         {"config", required_argument, 0, 'c'},     {"output-dir", required_argument, 0, 'o'},
         {"threads", required_argument, 0, 't'},    {"force", no_argument, 0, 'f'},
@@ -51,7 +92,8 @@ int main(int argc, char **argv)
         {"version", no_argument, 0, 'V'},          {"list", no_argument, 0, O_LIST},
         {"run", required_argument, 0, O_RUN},      {"shard", required_argument, 0, O_SHARD},
         {"summarize", no_argument, 0, O_SUMMARIZE}, {"no-timing", no_argument, 0, O_NO_TIMING},
-        {"check", no_argument, 0, O_CHECK},        {0, 0, 0, 0}};
+        {"check", no_argument, 0, O_CHECK},        {"optimizers", no_argument, 0, O_OPTIMIZERS},
+        {0, 0, 0, 0}};
     const char *config = NULL, *outdir = NULL;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     SweepOptions opt = {.threads = ncpu > 0 ? (int)ncpu : 1, .timing = true};
@@ -85,6 +127,7 @@ int main(int argc, char **argv)
         case O_SUMMARIZE: summarize = true; break;
         case O_NO_TIMING: opt.timing = false; break;
         case O_CHECK: check = true; break;
+        case O_OPTIMIZERS: print_optimizers(); return 0;
         default: usage(stderr); return 2;
         }
     }
