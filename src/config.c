@@ -415,7 +415,10 @@ int config_load(SweepConfig *c, const char *path, char *err)
     int rc = parse_top(&p, root, c);
     cJSON_Delete(root);
     free(text);
-    if (rc) return -1;
+    if (rc) {
+        config_free(c);
+        return -1;
+    }
     if (!c->name[0]) { /* default: the file's base name */
         const char *base = strrchr(path, '/');
         base = base ? base + 1 : path;

@@ -11,20 +11,15 @@ labels, loss and gradients (raw float32/int32), then runs plain SGD (lr 0.05) fo
 same batch and records the loss at θ0..θ3 (each a training forward, so BN running statistics
 move 4 times). This script builds the same architecture in PyTorch (written here; no torchvision),
 copies the flat parameter vector and the BN buffers in model.parameters()/buffers() order, and
-compares:
+compares, each against PyTorch in float64 with a tolerance tied to PyTorch float32's own error
+(see "Tolerances" below):
   * the loss;
   * every parameter tensor's gradient, as  max|g_c − g_t| / max|g_t|  (per tensor);
   * the BN running statistics after the step (running_mean, running_var of each BN);
   * the 4 losses of the SGD trajectory (torch.optim.SGD, lr 0.05) and the final BN statistics.
-One line per check with the measured value and the tolerance. Last line
+One line per check with the measured values and the tolerance. Last line
 "torch_models_check: N passed, M failed"; exit 1 on failure, 77 when torch or the tool is missing.
-
-Tolerances (TOL) were set from measurements on this machine (Debian PyTorch 1.13, oneDNN; OpenBLAS
-0.3.21, AVX-512): the measured maxima over all cases are in the comments; each tolerance is
-~10× above them. The two sides sum float32 products in different orders (im2col+sgemm vs oneDNN
-direct convolution, double vs float BN reductions), so agreement is at float32 rounding level,
-amplified by depth: the 20 BN layers of ResNet-18 divide by batch standard deviations, which
-magnifies relative differences in small-gradient tensors.
+Environment: LQA_MODELS_SEED (default 1) and LQA_MODELS_ONLY (a model name) for re-measuring.
 """
 import os
 import subprocess
@@ -60,16 +55,37 @@ ONLY = os.environ.get("LQA_MODELS_ONLY")  # e.g. "resnet18": run only that model
 # batch, computed in double), and the C error  e_C = max|c − t64| / max|t64|  must satisfy
 #     e_C ≤ max(FLOOR[kind], K_TORCH32 · e_32),   e_32 = max|t32 − t64| / max|t64|,
 # i.e. lqabench is never more than K_TORCH32 times less accurate than PyTorch's own float32
-# computation of the same quantity, and always passes below the floor. Why not a fixed tolerance
-# against float32 PyTorch: a few ResNet-18 gradients are ill-conditioned sums (a BN bias gradient
-# is Σ over N = B·H·W of a gradient whose per-channel mean BN backward has just removed), and
-# float32 PyTorch itself is off by up to 8e-3 (measured: layer2.0.conv2.weight at batch 8) where
-# lqabench is at 1e-6 — and vice versa on other tensors; the SGD trajectory on one batch of 8
-# (loss 2.31 → 0.016 in 3 steps) amplifies differences to ~5e-3. Measured (all cases, seed 1):
-#   loss:  e_C ≤ 4e-7;  grads: e_C ≤ 3e-6 except the ill-conditioned ResNet tensors, where
-#   e_C ≤ 2.8e-3 with e_32 ≥ 1.1e-3 on the same tensor (ratio ≤ 2.5);  BN stats: e_C ≤ 2e-5.
-FLOOR = {"loss": 1e-5, "grad": 1e-4, "bn": 1e-4}
+# computation of the same quantity, and always passes below the floor. (C − t32 is printed too.)
+# Why not a fixed tolerance against float32 PyTorch: some ResNet-18 gradients are ill-conditioned
+# sums (a BN bias gradient is Σ over N = B·H·W of a gradient whose per-channel mean the next BN's
+# backward has just removed): float32 PyTorch itself is off by up to 8e-3 there (measured:
+# layer2.0.conv2.weight, batch 8, seed 1) where lqabench is at 1e-6, and vice versa on other
+# tensors; and the SGD trajectory on one batch of 8 (loss 2.31 → 0.016 in 3 steps) amplifies
+# rounding to ~1e-2 by θ3. Measured on this machine, seeds 1 and 2 (LQA_MODELS_SEED):
+#   loss at θ0: e_C ≤ 4e-7                                        → floor 5e-6
+#   grads: e_C ≤ 1.8e-5 where PyTorch float32 is accurate (toy ResNet); on the ill-conditioned
+#          full-width tensors e_C ≤ 2.8e-3 with e_32 ≥ 1.1e-3 on the same tensor (ratio ≤ 2.5)
+#                                                                 → floor 1e-4, K_TORCH32 = 5
+#   BN running stats after one step: e_C ≤ 1.2e-7                 → floor 2e-6
+#   SGD losses at θ1..θ3: e_C ≤ 1.1e-5 where e_32 is 1.7e-6; BN stats after 4 forwards e_C ≤ 8e-3
+#          with e_32 ≥ 4e-3                                       → floor 1e-4
+# A ReLU that switches between the two computations (a pre-activation within float32 rounding of
+# 0) is a genuine non-differentiable point, not an error: with seed 3, one stem activation of
+# 1.8e-8 (float64) comes out −4.9e-8 in lqabench and the stem gradients then differ by 2e-2.
+# The script prints the smallest |pre-ReLU| / max over the float64 forward so such a case is
+# recognisable; with the default seed 1 it does not occur.
+FLOOR = {"loss": 5e-6, "grad": 1e-4, "bn": 2e-6, "sgd": 1e-4}
 K_TORCH32 = 5.0
+
+_RELU_NEAR = []  # min |x|/max|x| of each relu() input while recording (the float64 forward)
+_RELU_NEAR_ON = [False]
+
+
+def relu(x):
+    if _RELU_NEAR_ON[0]:
+        a = x.detach().abs()
+        _RELU_NEAR.append(float(a.min() / a.max().clamp_min(1e-300)))
+    return F.relu(x)
 
 
 class LeNet(nn.Module):
@@ -88,11 +104,11 @@ class LeNet(nn.Module):
         self.fc3 = nn.Linear(84, classes)
 
     def forward(self, x):
-        x = self.pool(F.relu(self.conv1(x)), 2)
-        x = self.pool(F.relu(self.conv2(x)), 2)
+        x = self.pool(relu(self.conv1(x)), 2)
+        x = self.pool(relu(self.conv2(x)), 2)
         x = torch.flatten(x, 1)
-        x = F.relu(self.fc1(x))
-        x = F.relu(self.fc2(x))
+        x = relu(self.fc1(x))
+        x = relu(self.fc2(x))
         return self.fc3(x)
 
 
@@ -109,10 +125,10 @@ class BasicBlock(nn.Module):
                                             nn.BatchNorm2d(cout))
 
     def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
+        out = relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         sc = x if self.downsample is None else self.downsample(x)
-        return F.relu(out + sc)
+        return relu(out + sc)
 
 
 class ResNet18(nn.Module):
@@ -133,7 +149,7 @@ class ResNet18(nn.Module):
         self.fc = nn.Linear(cin, classes)
 
     def forward(self, x):
-        x = F.relu(self.bn1(self.conv1(x)))
+        x = relu(self.bn1(self.conv1(x)))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
         return self.fc(x)
@@ -222,7 +238,11 @@ def run_case(ck, tool, tmp, model, c, h, w, batch, width):
         with torch.no_grad():
             load_flat(blist, state0)
         net.train()
+        _RELU_NEAR.clear()
+        _RELU_NEAR_ON[0] = dtype == torch.float64
         loss = F.cross_entropy(net(x.to(dtype)), y)
+        _RELU_NEAR_ON[0] = False
+        near = min(_RELU_NEAR) if _RELU_NEAR else 1.0
         loss.backward()
         grads_t = [(n, p.grad.reshape(-1).double().numpy().copy())
                    for n, p in net.named_parameters()]
@@ -239,7 +259,7 @@ def run_case(ck, tool, tmp, model, c, h, w, batch, width):
             if k < SGD_STEPS:
                 lk.backward()
                 opt.step()
-        return loss.item(), grads_t, st1, losses, flat_of(blist).astype(np.float64)
+        return loss.item(), grads_t, st1, losses, flat_of(blist).astype(np.float64), near
 
     # layout: sizes must agree before anything is compared
     net = build(model, c, h, w, width)
@@ -251,6 +271,8 @@ def run_case(ck, tool, tmp, model, c, h, w, batch, width):
     if not ok:
         return
     t32, t64 = torch_run(torch.float32), torch_run(torch.float64)
+    print(f"info {tag}: smallest |pre-ReLU|/max in the float64 forward: {t64[5]:.1e}"
+          + (" (below float32 rounding: a ReLU may switch)" if t64[5] < 1e-6 else ""))
 
     def cmp(what, kind, c_val, v32, v64):
         """C against float64 PyTorch, tolerance max(floor, K × PyTorch-float32's own error)"""
@@ -269,10 +291,11 @@ def run_case(ck, tool, tmp, model, c, h, w, batch, width):
     if n_s:
         cmp("BN running stats after the step", "bn", state1, t32[2], t64[2])
     for k in range(SGD_STEPS + 1):
-        cmp(f"SGD loss at θ{k}: {sgd[k]:.6f} vs torch {t32[3][k]:.6f}", "loss", [sgd[k]],
+        cmp(f"SGD loss at θ{k}: {sgd[k]:.6f} vs torch {t32[3][k]:.6f}", "sgd" if k else "loss",
+            [sgd[k]],
             [t32[3][k]], [t64[3][k]])
     if n_s:
-        cmp(f"BN running stats after {SGD_STEPS + 1} training forwards", "bn",
+        cmp(f"BN running stats after {SGD_STEPS + 1} training forwards", "sgd",
             rd("statefinal.f32"), t32[4], t64[4])
 
 
