@@ -6,7 +6,7 @@ PKGS    := openblas libcjson zlib libpng
 BUILD   ?= build
 OPT     ?= -O3 -march=native
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -Wall -Wextra -D_POSIX_C_SOURCE=200809L -Isrc -Idata_loaders -Imodels
+CFLAGS  += -std=c11 -fno-math-errno -Wall -Wextra -D_POSIX_C_SOURCE=200809L -Isrc -Idata_loaders -Imodels
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS  += $(PKG_LIBS) -lm
@@ -85,3 +85,14 @@ help:
 GIT_REV := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 $(BUILD)/src/sweep.o: CFLAGS += -DLQA_GIT_REV=\"$(GIT_REV)\"
 $(BUILD)/src/sweep.o: $(wildcard .git/HEAD .git/index)
+
+# Reproduction figures and tables (scripts/figures.sh): run whatever sweeps are missing
+# (lqabench resumes complete runs), then regenerate every figure (PNG + PDF) and table.
+# figures: the full configs into results/figures-full/ (ResNet-18 sweeps take hours);
+# figures-quick: the configs/*_quick.json sweeps into results/figures/.
+.PHONY: figures figures-quick
+figures: lqabench
+	@bash scripts/figures.sh --full
+
+figures-quick: lqabench
+	@bash scripts/figures.sh --quick
