@@ -96,3 +96,11 @@ figures: lqabench
 
 figures-quick: lqabench
 	@bash scripts/figures.sh --quick
+
+# Loss-curve regression (docs/regression.md): rerun configs/regress/*.json (1 thread,
+# --no-timing) and compare every per-step/per-epoch CSV with results/reference/.
+.PHONY: regress
+regress: data
+	@$(MAKE) --no-print-directory all
+	@bash scripts/fetch_data.sh cifar10
+	@python3 scripts/regress.py

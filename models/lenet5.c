@@ -146,9 +146,9 @@ static void conv_block(const Lenet *net, const Conv2d *c, const float *theta, si
     conv2d_forward(c, a, in, theta + w_off, theta + b_off, B, net->ws, net->ws_n);
     if (net->maxpool) {
         maxpool2_forward(p, idx, a, planes, c->out_h, c->out_w);
-        relu_forward(p, p, (size_t)planes * (c->out_h / 2) * (c->out_w / 2));
+        act_relu_forward(p, p, (size_t)planes * (c->out_h / 2) * (c->out_w / 2));
     } else {
-        relu_forward(a, a, na);
+        act_relu_forward(a, a, na);
         avgpool2_forward(p, a, planes, c->out_h, c->out_w);
     }
 }
@@ -179,9 +179,9 @@ double lenet_family_forward(Model *m, const float *theta, const float *x, const 
     conv_block(net, &net->c2, theta, net->c2w, net->c2b, p1, a2, p2, i2, B);
     cnhw_to_nchw(f, p2, 16, B, net->ph2 * net->pw2); /* flatten in PyTorch order */
     linear_forward(h1, f, theta + net->fw[0], theta + net->fb[0], B, net->dim[0], net->dim[1]);
-    relu_forward(h1, h1, (size_t)B * net->dim[1]);
+    act_relu_forward(h1, h1, (size_t)B * net->dim[1]);
     linear_forward(h2, h1, theta + net->fw[1], theta + net->fb[1], B, net->dim[1], net->dim[2]);
-    relu_forward(h2, h2, (size_t)B * net->dim[2]);
+    act_relu_forward(h2, h2, (size_t)B * net->dim[2]);
     linear_forward(logits, h2, theta + net->fw[2], theta + net->fb[2], B, net->dim[2],
                    net->dim[3]);
     if (!train) return softmax_xent_forward(NULL, logits, y, B, s->n_classes, n_correct);

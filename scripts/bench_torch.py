@@ -20,6 +20,12 @@ timed with perf_counter; WARMUP untimed steps first. Then forward-only timings
 under torch.no_grad(): eval mode (the FWD_EVAL analogue) and train mode (batch
 statistics: the FWD_PROBE analogue). base_rss_mib is the resident size after
 `import torch`, before the model exists.
+
+--omp-wait passive runs the child with OMP_WAIT_POLICY=PASSIVE. Debian's torch
+runs its own OpenMP pool next to OpenBLAS's thread pool (its Linear layers call
+OpenBLAS); with libgomp's default policy the idle OpenMP workers spin and take
+the cores from OpenBLAS's workers, which on 2 cores can cost PyTorch many times
+its step time. Passive is PyTorch given a fair chance; make bench reports both.
 """
 import argparse
 import json
@@ -207,21 +213,29 @@ def main():
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--json", help="append the JSON lines to this file")
     ap.add_argument("--timeout", type=float, default=600, help="seconds per config")
+    ap.add_argument("--omp-wait", choices=("default", "passive"), default="default",
+                    help="libgomp wait policy for the child: default (spin, then sleep) or passive "
+                         "(OMP_WAIT_POLICY=PASSIVE: torch's OpenMP workers stop spinning, leaving the "
+                         "cores to OpenBLAS's own threads)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     if args.child:
-        print(json.dumps(child(parse_config(args.configs[0]), args.threads, args.lr)), flush=True)
+        res = child(parse_config(args.configs[0]), args.threads, args.lr)
+        res["omp_wait"] = args.omp_wait
+        print(json.dumps(res), flush=True)
         return 0
 
     env = dict(os.environ)
     for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[k] = str(args.threads)
+    if args.omp_wait == "passive":
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
     rc = 0
     for text in args.configs:
         parse_config(text)  # validate before spawning
         cmd = [sys.executable, os.path.abspath(__file__), "--child", "--threads", str(args.threads),
-               "--lr", str(args.lr), text]
+               "--lr", str(args.lr), "--omp-wait", args.omp_wait, text]
         try:
             p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, timeout=args.timeout, text=True)
         except subprocess.TimeoutExpired:
@@ -236,7 +250,8 @@ def main():
             rc = 1
             print(f"bench_torch.py: {text}: {res['error']}", file=sys.stderr)
         else:
-            print(f"torch {res['model']:<8} B={res['batch']} {res['input']} T={res['threads']}: "
+            print(f"torch {res['model']:<8} B={res['batch']} {res['input']} T={res['threads']} "
+                  f"omp_wait={res['omp_wait']}: "
                   f"step {res['step_ms']:.3f} ms (fwd {res['fwd_train_ms']:.3f}, bwd {res['bwd_ms']:.3f}, "
                   f"opt {res['opt_ms']:.3f})  eval fwd {res['fwd_eval_ms'] or float('nan'):.3f} ms  "
                   f"peak RSS {res['peak_rss_mib']:.1f} MiB", file=sys.stderr)

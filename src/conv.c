@@ -1,14 +1,226 @@
 /* conv.c — convolution (im2col + sgemm), pooling, batch norm, residual add,
  * global average pooling, all in the channel-major layout x[C][B][H][W]
  * (see conv.h for why). Batch-norm semantics follow PyTorch's BatchNorm2d
- * (https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html). */
+ * (https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html).
+ *
+ * Speed. The GEMMs run on OpenBLAS's threads; everything else (im2col, the
+ * batch-norm passes, pooling, element-wise work) would leave all but one core
+ * idle, and on 2 cores that was a third of a ResNet-18 step. Those loops run
+ * on a small pool of worker threads (as many as blas_get_threads()), each
+ * taking a fixed contiguous share of independent items — channels, im2col
+ * rows, planes — so every output element is computed by the same code in the
+ * same order whatever the thread count: these loops give bit-identical results
+ * for 1 or N threads (conv_set_threads). (OpenBLAS's sgemm does not promise
+ * that across its own thread counts.) Input gradients of stride-1 convolutions are computed as the
+ * transposed convolution (im2col of dY, one GEMM with K = out_c·kh·kw) rather
+ * than GEMM + col2im: a deeper GEMM and no scatter-add. */
 #include "conv.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "blas.h"
 #include "common.h"
+
+/* ---- worker pool ------------------------------------------------------------ */
+
+typedef void (*ParFn)(void *arg, size_t lo, size_t hi);
+
+#define POOL_MAX 16
+/* below this many element operations a loop stays on the calling thread */
+#define PAR_MIN_WORK ((size_t)1 << 15)
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t start, done;
+    int n_workers;   /* started so far (thread ids 1..n_workers) */
+    unsigned gen;    /* job generation */
+    unsigned start_gen[POOL_MAX]; /* gen when worker id was created (it waits for the next) */
+    int pending;     /* workers still running the current job */
+    ParFn fn;
+    void *arg;
+    size_t n;
+    int parts;
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER,
+         .start = PTHREAD_COND_INITIALIZER,
+         .done = PTHREAD_COND_INITIALIZER};
+
+static void part_range(size_t n, int parts, int id, size_t *lo, size_t *hi)
+{
+    *lo = n * (size_t)id / (size_t)parts;
+    *hi = n * (size_t)(id + 1) / (size_t)parts;
+}
+
+static void *pool_worker(void *p)
+{
+    const int id = (int)(intptr_t)p;
+    pthread_mutex_lock(&pool.mu);
+    unsigned seen = pool.start_gen[id];
+    for (;;) {
+        while (pool.gen == seen) pthread_cond_wait(&pool.start, &pool.mu);
+        seen = pool.gen;
+        ParFn fn = pool.fn;
+        void *arg = pool.arg;
+        size_t n = pool.n;
+        int parts = pool.parts;
+        pthread_mutex_unlock(&pool.mu);
+        if (id < parts) {
+            size_t lo, hi;
+            part_range(n, parts, id, &lo, &hi);
+            if (lo < hi) fn(arg, lo, hi);
+        }
+        pthread_mutex_lock(&pool.mu);
+        if (--pool.pending == 0) pthread_cond_signal(&pool.done);
+    }
+    return NULL;
+}
+
+static int g_threads; /* conv_set_threads; 0: follow blas_get_threads() */
+
+void conv_set_threads(int n) { g_threads = n < 0 ? 0 : n; }
+
+/* fn(arg, lo, hi) over [0, n) split into contiguous shares; `work` is the
+ * total number of element operations (decides whether to go parallel). */
+static void par_for(size_t n, size_t work, ParFn fn, void *arg)
+{
+    int T = g_threads > 0 ? g_threads : blas_get_threads();
+    if (T > POOL_MAX) T = POOL_MAX;
+    if ((size_t)T > n) T = (int)n;
+    if (T <= 1 || work < PAR_MIN_WORK) {
+        if (n) fn(arg, 0, n);
+        return;
+    }
+    pthread_mutex_lock(&pool.mu);
+    while (pool.n_workers < T - 1) {
+        pthread_t th;
+        pool.start_gen[pool.n_workers + 1] = pool.gen;
+        if (pthread_create(&th, NULL, pool_worker, (void *)(intptr_t)(pool.n_workers + 1)) != 0)
+            break;
+        pthread_detach(th);
+        pool.n_workers++;
+    }
+    if (pool.n_workers < T - 1) T = pool.n_workers + 1;
+    if (T <= 1) {
+        pthread_mutex_unlock(&pool.mu);
+        fn(arg, 0, n);
+        return;
+    }
+    pool.fn = fn;
+    pool.arg = arg;
+    pool.n = n;
+    pool.parts = T;
+    pool.pending = pool.n_workers;
+    pool.gen++;
+    pthread_cond_broadcast(&pool.start);
+    pthread_mutex_unlock(&pool.mu);
+    size_t lo, hi;
+    part_range(n, T, 0, &lo, &hi);
+    if (lo < hi) fn(arg, lo, hi);
+    pthread_mutex_lock(&pool.mu);
+    while (pool.pending > 0) pthread_cond_wait(&pool.done, &pool.mu);
+    pthread_mutex_unlock(&pool.mu);
+}
+
+/* ---- gate tape (see conv.h) -------------------------------------------------- */
+
+static GateTape *g_tape;
+
+void gate_tape_set(GateTape *t)
+{
+    g_tape = t;
+    if (t) {
+        t->pos = 0;
+        t->overflow = false;
+        if (t->mode == GATE_RECORD) t->len = 0;
+    }
+}
+
+/* the next choice: record `c`, or return the replayed one */
+static int tape_choice(int c)
+{
+    GateTape *t = g_tape;
+    if (t->mode == GATE_RECORD) {
+        if (t->len < t->cap) t->bits[t->len++] = (uint8_t)c;
+        else t->overflow = true;
+        return c;
+    }
+    if (t->pos < t->len) return t->bits[t->pos++];
+    t->overflow = true;
+    return c;
+}
+
+/* in place: y = gate ? y : 0 with gate = (y > 0) recorded, or replayed (serial) */
+static void tape_relu(float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = tape_choice(y[i] > 0.0f) ? y[i] : 0.0f;
+}
+
+/* ---- element-wise kernels ----------------------------------------------------- */
+
+typedef struct EwArgs {
+    float *y;
+    const float *a, *b;
+} EwArgs;
+
+static void relu_range(void *p, size_t lo, size_t hi)
+{
+    EwArgs *e = p;
+    for (size_t i = lo; i < hi; i++) e->y[i] = e->a[i] > 0.0f ? e->a[i] : 0.0f;
+}
+
+void act_relu_forward(float *y, const float *x, size_t n)
+{
+    if (g_tape) {
+        if (y != x) memcpy(y, x, n * sizeof(float));
+        tape_relu(y, n);
+        return;
+    }
+    EwArgs e = {y, x, NULL};
+    par_for(n, n, relu_range, &e);
+}
+
+static void add_range(void *p, size_t lo, size_t hi)
+{
+    EwArgs *e = p;
+    for (size_t i = lo; i < hi; i++) e->y[i] = e->a[i] + e->b[i];
+}
+
+static void add_relu_range(void *p, size_t lo, size_t hi)
+{
+    EwArgs *e = p;
+    for (size_t i = lo; i < hi; i++) {
+        float v = e->a[i] + e->b[i];
+        e->y[i] = v > 0.0f ? v : 0.0f;
+    }
+}
+
+void residual_add_forward(float *y, const float *a, const float *b, bool relu, size_t n)
+{
+    EwArgs e = {y, a, b};
+    if (relu && g_tape) {
+        add_range(&e, 0, n);
+        tape_relu(y, n);
+    } else {
+        par_for(n, n, relu ? add_relu_range : add_range, &e);
+    }
+}
+
+static void acc_range(void *p, size_t lo, size_t hi)
+{
+    EwArgs *e = p;
+    for (size_t i = lo; i < hi; i++) e->y[i] += e->a[i];
+}
+
+void residual_add_backward(float *da, bool accumulate, const float *dy, size_t n)
+{
+    if (accumulate) {
+        EwArgs e = {da, dy, NULL};
+        par_for(n, n, acc_range, &e);
+    } else if (da != dy) {
+        memcpy(da, dy, sizeof(float) * n);
+    }
+}
 
 /* ---- 2-D convolution ---------------------------------------------------- */
 
@@ -38,30 +250,54 @@ static bool conv_is_pointwise(const Conv2d *c)
     return c->kh == 1 && c->kw == 1 && c->stride == 1 && c->pad == 0;
 }
 
+/* The input gradient as a transposed convolution: stride 1, square kernel,
+ * pad ≤ k − 1 (then pad' = k − 1 − pad restores the input size). */
+static bool conv_transposable(const Conv2d *c)
+{
+    return c->stride == 1 && c->kh == c->kw && c->pad <= c->kh - 1 && !conv_is_pointwise(c);
+}
+
+/* geometry of that transposed convolution: dY[out_c][OH][OW] → dX[in_c][H][W] */
+static void conv_transposed(const Conv2d *c, Conv2d *t)
+{
+    conv2d_setup(t, c->out_c, c->out_h, c->out_w, c->in_c, c->kh, c->kw, 1, c->kh - 1 - c->pad);
+    LQA_CHECK(t->out_h == c->in_h && t->out_w == c->in_w);
+}
+
 /* floats of one sample's im2col matrix */
 static size_t col_per_sample(const Conv2d *c)
 {
     return (size_t)c->in_c * c->kh * c->kw * c->out_h * c->out_w;
 }
 
+/* transposed weights sit at the start of the workspace, 16-float aligned */
+static size_t wt_floats(const Conv2d *c) { return (conv2d_n_weights(c) + 15) & ~(size_t)15; }
+
 size_t conv2d_ws_floats(const Conv2d *c, int B, size_t cap_floats)
 {
     if (conv_is_pointwise(c)) return 0;
     size_t one = col_per_sample(c), all = one * (size_t)B;
     size_t want = all < cap_floats ? all : cap_floats;
-    return want > one ? want : one;
+    if (want < one) want = one;
+    if (conv_transposable(c)) { /* backward: transposed weights + one sample of dY's im2col */
+        Conv2d t;
+        conv_transposed(c, &t);
+        size_t tone = col_per_sample(&t), need = wt_floats(c) + tone;
+        size_t tall = wt_floats(c) + tone * (size_t)B;
+        if (want < need) want = need < tall ? need : tall;
+    }
+    return want;
 }
 
-/* Samples per chunk that fit the workspace. */
-static int conv_chunk(const Conv2d *c, int B, size_t ws_floats)
+/* Samples per chunk whose im2col (one_floats each) fits `avail` floats. */
+static int chunk_of(size_t one_floats, int B, size_t avail)
 {
-    size_t one = col_per_sample(c);
-    LQA_CHECK(ws_floats >= one);
-    size_t nb = ws_floats / one;
+    LQA_CHECK(avail >= one_floats);
+    size_t nb = avail / one_floats;
     return nb >= (size_t)B ? B : (int)nb;
 }
 
-/* Output columns [lo, hi) whose input column ow·s − pad + kj lies in [0, W). */
+/* Output columns [lo, hi) whose input column ow·s − pad + k lies in [0, in). */
 static void valid_range(int *lo, int *hi, int out, int in, int s, int pad, int k)
 {
     /* ow·s − pad + k ≥ 0  ⇔  ow ≥ ceil((pad − k)/s) */
@@ -74,70 +310,85 @@ static void valid_range(int *lo, int *hi, int out, int in, int s, int pad, int k
     *hi = h;
 }
 
+typedef struct ColArgs {
+    float *col;       /* im2col: output; col2im: input */
+    float *xw;        /* col2im: dx */
+    const float *x;   /* im2col: input */
+    const Conv2d *c;
+    int B, n0, nb;
+} ColArgs;
+
 /* col[(ci·kh+ki)·kw+kj][n·OHOW + oh·OW + ow] = x[ci][n0+n][oh·s−p+ki][ow·s−p+kj]
- * (zero outside), for n in [0, nb). x has plane stride given by B. */
-static void im2col(float *col, const float *x, const Conv2d *c, int B, int n0, int nb)
+ * (zero outside), for rows [lo, hi) and n in [0, nb). */
+static void im2col_rows(void *p, size_t lo, size_t hi)
 {
+    const ColArgs *a = p;
+    const Conv2d *c = a->c;
     const int H = c->in_h, W = c->in_w, OH = c->out_h, OW = c->out_w, s = c->stride,
-              p = c->pad;
-    const size_t ohw = (size_t)OH * OW, ld = ohw * nb, hw = (size_t)H * W;
-    for (int ci = 0; ci < c->in_c; ci++) {
-        const float *xc = x + ((size_t)ci * B + n0) * hw;
-        for (int ki = 0; ki < c->kh; ki++) {
-            int oh_lo, oh_hi;
-            valid_range(&oh_lo, &oh_hi, OH, H, s, p, ki);
-            for (int kj = 0; kj < c->kw; kj++) {
-                int ow_lo, ow_hi;
-                valid_range(&ow_lo, &ow_hi, OW, W, s, p, kj);
-                float *row = col + ((size_t)(ci * c->kh + ki) * c->kw + kj) * ld;
-                for (int n = 0; n < nb; n++) {
-                    const float *xp = xc + (size_t)n * hw;
-                    float *o = row + (size_t)n * ohw;
-                    if (oh_lo > 0) memset(o, 0, sizeof(float) * (size_t)oh_lo * OW);
-                    for (int oh = oh_lo; oh < oh_hi; oh++) {
-                        float *orow = o + (size_t)oh * OW;
-                        const float *xr = xp + (size_t)(oh * s - p + ki) * W;
-                        const int off = kj - p; /* input column = ow·s + off */
-                        for (int ow = 0; ow < ow_lo; ow++) orow[ow] = 0.0f;
-                        if (s == 1) {
-                            memcpy(orow + ow_lo, xr + ow_lo + off,
-                                   sizeof(float) * (size_t)(ow_hi - ow_lo));
-                        } else {
-                            for (int ow = ow_lo; ow < ow_hi; ow++) orow[ow] = xr[ow * s + off];
-                        }
-                        for (int ow = ow_hi; ow < OW; ow++) orow[ow] = 0.0f;
-                    }
-                    if (oh_hi < OH)
-                        memset(o + (size_t)oh_hi * OW, 0, sizeof(float) * (size_t)(OH - oh_hi) * OW);
+              pd = c->pad, kk = c->kh * c->kw;
+    const size_t ohw = (size_t)OH * OW, ld = ohw * a->nb, hw = (size_t)H * W;
+    for (size_t r = lo; r < hi; r++) {
+        const int ci = (int)(r / kk), ki = (int)(r % kk) / c->kw, kj = (int)(r % c->kw);
+        int oh_lo, oh_hi, ow_lo, ow_hi;
+        valid_range(&oh_lo, &oh_hi, OH, H, s, pd, ki);
+        valid_range(&ow_lo, &ow_hi, OW, W, s, pd, kj);
+        const float *xc = a->x + ((size_t)ci * a->B + a->n0) * hw;
+        float *row = a->col + r * ld;
+        const int off = kj - pd; /* input column = ow·s + off */
+        for (int n = 0; n < a->nb; n++) {
+            const float *xp = xc + (size_t)n * hw;
+            float *o = row + (size_t)n * ohw;
+            if (oh_lo > 0) memset(o, 0, sizeof(float) * (size_t)oh_lo * OW);
+            for (int oh = oh_lo; oh < oh_hi; oh++) {
+                float *orow = o + (size_t)oh * OW;
+                const float *xr = xp + (size_t)(oh * s - pd + ki) * W;
+                for (int ow = 0; ow < ow_lo; ow++) orow[ow] = 0.0f;
+                if (s == 1) {
+                    memcpy(orow + ow_lo, xr + ow_lo + off, sizeof(float) * (size_t)(ow_hi - ow_lo));
+                } else {
+                    for (int ow = ow_lo; ow < ow_hi; ow++) orow[ow] = xr[ow * s + off];
                 }
+                for (int ow = ow_hi; ow < OW; ow++) orow[ow] = 0.0f;
             }
+            if (oh_hi < OH)
+                memset(o + (size_t)oh_hi * OW, 0, sizeof(float) * (size_t)(OH - oh_hi) * OW);
         }
     }
 }
 
-/* Inverse of im2col: dx[ci][n0+n][..] += col[..] (dx pre-zeroed by the caller
- * or holding values to accumulate onto). Deterministic fixed order. */
-static void col2im(float *dx, const float *col, const Conv2d *c, int B, int n0, int nb)
+static void im2col(float *col, const float *x, const Conv2d *c, int B, int n0, int nb)
 {
+    ColArgs a = {col, NULL, x, c, B, n0, nb};
+    size_t rows = (size_t)c->in_c * c->kh * c->kw;
+    par_for(rows, rows * c->out_h * c->out_w * nb, im2col_rows, &a);
+}
+
+/* Inverse of im2col for input channels [lo, hi): dx[ci][n0+n][..] += col[..]
+ * (dx pre-zeroed or holding values to add onto). A channel's rows are added in
+ * a fixed order by one thread. */
+static void col2im_channels(void *p, size_t lo, size_t hi)
+{
+    const ColArgs *a = p;
+    const Conv2d *c = a->c;
     const int H = c->in_h, W = c->in_w, OH = c->out_h, OW = c->out_w, s = c->stride,
-              p = c->pad;
-    const size_t ohw = (size_t)OH * OW, ld = ohw * nb, hw = (size_t)H * W;
-    for (int ci = 0; ci < c->in_c; ci++) {
-        float *xc = dx + ((size_t)ci * B + n0) * hw;
+              pd = c->pad;
+    const size_t ohw = (size_t)OH * OW, ld = ohw * a->nb, hw = (size_t)H * W;
+    for (size_t ci = lo; ci < hi; ci++) {
+        float *xc = a->xw + (ci * a->B + a->n0) * hw;
         for (int ki = 0; ki < c->kh; ki++) {
             int oh_lo, oh_hi;
-            valid_range(&oh_lo, &oh_hi, OH, H, s, p, ki);
+            valid_range(&oh_lo, &oh_hi, OH, H, s, pd, ki);
             for (int kj = 0; kj < c->kw; kj++) {
                 int ow_lo, ow_hi;
-                valid_range(&ow_lo, &ow_hi, OW, W, s, p, kj);
-                const float *row = col + ((size_t)(ci * c->kh + ki) * c->kw + kj) * ld;
-                for (int n = 0; n < nb; n++) {
+                valid_range(&ow_lo, &ow_hi, OW, W, s, pd, kj);
+                const float *row = a->col + ((ci * c->kh + ki) * c->kw + kj) * ld;
+                const int off = kj - pd;
+                for (int n = 0; n < a->nb; n++) {
                     float *xp = xc + (size_t)n * hw;
                     const float *o = row + (size_t)n * ohw;
                     for (int oh = oh_lo; oh < oh_hi; oh++) {
                         const float *orow = o + (size_t)oh * OW;
-                        float *xr = xp + (size_t)(oh * s - p + ki) * W;
-                        const int off = kj - p;
+                        float *xr = xp + (size_t)(oh * s - pd + ki) * W;
                         if (s == 1) {
                             float *xo = xr + ow_lo + off;
                             const float *oo = orow + ow_lo;
@@ -152,6 +403,44 @@ static void col2im(float *dx, const float *col, const Conv2d *c, int B, int n0, 
     }
 }
 
+typedef struct RowArgs {
+    float *y;
+    const float *x;
+    const float *v; /* per-row value (bias) */
+    float *out;     /* per-row result (bias gradient) */
+    size_t len;     /* row length */
+    size_t stride;  /* distance between rows */
+    size_t nrows;   /* rows per item (zeroing: samples) */
+} RowArgs;
+
+static void fill_rows(void *p, size_t lo, size_t hi)
+{
+    RowArgs *a = p;
+    for (size_t k = lo; k < hi; k++) {
+        float *yk = a->y + k * a->stride, bk = a->v[k];
+        for (size_t i = 0; i < a->len; i++) yk[i] = bk;
+    }
+}
+
+static void sum_rows(void *p, size_t lo, size_t hi)
+{
+    RowArgs *a = p;
+    for (size_t k = lo; k < hi; k++) {
+        const float *g = a->x + k * a->stride;
+        double s0 = 0, s1 = 0;
+        size_t i = 0;
+        for (; i + 2 <= a->len; i += 2) s0 += g[i], s1 += g[i + 1];
+        for (; i < a->len; i++) s0 += g[i];
+        a->out[k] = (float)(s0 + s1);
+    }
+}
+
+static void zero_rows(void *p, size_t lo, size_t hi)
+{
+    RowArgs *a = p;
+    for (size_t k = lo; k < hi; k++) memset(a->y + k * a->stride, 0, sizeof(float) * a->len);
+}
+
 void conv2d_forward(const Conv2d *c, float *y, const float *x, const float *w, const float *b,
                     int B, float *ws, size_t ws_floats)
 {
@@ -159,10 +448,8 @@ void conv2d_forward(const Conv2d *c, float *y, const float *x, const float *w, c
     const size_t ohw = (size_t)c->out_h * c->out_w, ldy = ohw * B;
     float beta = 0.0f;
     if (b) {
-        for (int k = 0; k < K; k++) {
-            float *yk = y + (size_t)k * ldy, bk = b[k];
-            for (size_t i = 0; i < ldy; i++) yk[i] = bk;
-        }
+        RowArgs a = {.y = y, .v = b, .len = ldy, .stride = ldy};
+        par_for((size_t)K, (size_t)K * ldy, fill_rows, &a);
         beta = 1.0f;
     }
     if (conv_is_pointwise(c)) {
@@ -170,7 +457,7 @@ void conv2d_forward(const Conv2d *c, float *y, const float *x, const float *w, c
         blas_sgemm(false, false, K, (int)ldy, CKK, 1.0f, w, CKK, x, (int)ldy, beta, y, (int)ldy);
         return;
     }
-    int nb = conv_chunk(c, B, ws_floats);
+    int nb = chunk_of(col_per_sample(c), B, ws_floats);
     for (int n0 = 0; n0 < B; n0 += nb) {
         int m = LQA_MIN(nb, B - n0);
         im2col(ws, x, c, B, n0, m);
@@ -183,15 +470,12 @@ void conv2d_backward(const Conv2d *c, float *dx, bool dx_accumulate, float *dw, 
                      const float *dy, const float *x, const float *w, int B, float *ws,
                      size_t ws_floats)
 {
-    const int K = c->out_c, CKK = c->in_c * c->kh * c->kw;
+    const int K = c->out_c, C = c->in_c, CKK = C * c->kh * c->kw;
     const size_t ohw = (size_t)c->out_h * c->out_w, ldy = ohw * B;
+    const size_t hw = (size_t)c->in_h * c->in_w, ldx = hw * B;
     if (db) {
-        for (int k = 0; k < K; k++) {
-            const float *g = dy + (size_t)k * ldy;
-            double s = 0.0;
-            for (size_t i = 0; i < ldy; i++) s += g[i];
-            db[k] = (float)s;
-        }
+        RowArgs a = {.x = dy, .out = db, .len = ldy, .stride = ldy};
+        par_for((size_t)K, (size_t)K * ldy, sum_rows, &a);
     }
     if (conv_is_pointwise(c)) {
         /* dW[K][C] = dY[K][B·HW] · X[C][B·HW]ᵀ;  dX[C][B·HW] (+)= Wᵀ · dY */
@@ -201,74 +485,120 @@ void conv2d_backward(const Conv2d *c, float *dx, bool dx_accumulate, float *dw, 
                        dx_accumulate ? 1.0f : 0.0f, dx, (int)ldy);
         return;
     }
-    if (!dw && !dx) return;
-    const size_t hw = (size_t)c->in_h * c->in_w;
-    int nb = conv_chunk(c, B, ws_floats);
-    for (int n0 = 0; n0 < B; n0 += nb) {
-        int m = LQA_MIN(nb, B - n0);
-        int ncol = (int)(m * ohw);
-        const float *dyc = dy + n0 * ohw;
-        if (dw) {
+    if (dw) { /* dW (+)= dY_chunk · colᵀ over chunks of samples */
+        int nb = chunk_of(col_per_sample(c), B, ws_floats);
+        for (int n0 = 0; n0 < B; n0 += nb) {
+            int m = LQA_MIN(nb, B - n0), ncol = (int)(m * ohw);
             im2col(ws, x, c, B, n0, m);
-            blas_sgemm(false, true, K, CKK, ncol, 1.0f, dyc, (int)ldy, ws, ncol,
+            blas_sgemm(false, true, K, CKK, ncol, 1.0f, dy + n0 * ohw, (int)ldy, ws, ncol,
                        n0 == 0 ? 0.0f : 1.0f, dw, CKK);
         }
-        if (dx) {
-            /* dcol[CKK][m·OHOW] = Wᵀ · dY_chunk, then scatter-add into dx */
-            blas_sgemm(true, false, CKK, ncol, K, 1.0f, w, CKK, dyc, (int)ldy, 0.0f, ws, ncol);
-            if (!dx_accumulate)
-                for (int ci = 0; ci < c->in_c; ci++)
-                    memset(dx + ((size_t)ci * B + n0) * hw, 0, sizeof(float) * hw * m);
-            col2im(dx, ws, c, B, n0, m);
+    }
+    if (!dx) return;
+    if (conv_transposable(c) && ws_floats >= wt_floats(c) + (size_t)K * c->kh * c->kw * hw) {
+        /* dX = conv(dY, W') with W'[c][k][i][j] = W[k][c][kh−1−i][kw−1−j], pad' = k−1−pad:
+         * dX_chunk[C][m·HW] (+)= W'[C][K·kh·kw] · im2col(dY)[K·kh·kw][m·HW] */
+        Conv2d t;
+        conv_transposed(c, &t);
+        const int kk = c->kh * c->kw, KKK = K * kk;
+        float *wt = ws, *col = ws + wt_floats(c);
+        for (int ci = 0; ci < C; ci++)
+            for (int k = 0; k < K; k++)
+                for (int q = 0; q < kk; q++)
+                    wt[((size_t)ci * K + k) * kk + q] = w[((size_t)k * C + ci) * kk + (kk - 1 - q)];
+        int nb = chunk_of(col_per_sample(&t), B, ws_floats - wt_floats(c));
+        for (int n0 = 0; n0 < B; n0 += nb) {
+            int m = LQA_MIN(nb, B - n0), ncol = (int)(m * hw);
+            im2col(col, dy, &t, B, n0, m);
+            blas_sgemm(false, false, C, ncol, KKK, 1.0f, wt, KKK, col, ncol,
+                       dx_accumulate ? 1.0f : 0.0f, dx + n0 * hw, (int)ldx);
         }
+        return;
+    }
+    /* general case: dcol[CKK][m·OHOW] = Wᵀ · dY_chunk, then scatter-add into dx */
+    int nb = chunk_of(col_per_sample(c), B, ws_floats);
+    for (int n0 = 0; n0 < B; n0 += nb) {
+        int m = LQA_MIN(nb, B - n0), ncol = (int)(m * ohw);
+        blas_sgemm(true, false, CKK, ncol, K, 1.0f, w, CKK, dy + n0 * ohw, (int)ldy, 0.0f, ws, ncol);
+        if (!dx_accumulate) {
+            RowArgs z = {.y = dx + n0 * hw, .len = hw * m, .stride = ldx};
+            par_for((size_t)C, (size_t)C * hw * m, zero_rows, &z);
+        }
+        ColArgs a = {ws, dx, NULL, c, B, n0, m};
+        par_for((size_t)C, (size_t)CKK * ncol, col2im_channels, &a);
     }
 }
 
 /* ---- pooling ------------------------------------------------------------ */
 
-void maxpool2_forward(float *y, uint8_t *idx, const float *x, int planes, int H, int W)
+typedef struct PoolArgs {
+    float *y;
+    const float *x;
+    uint8_t *idx;
+    const uint8_t *cidx;
+    int H, W;
+} PoolArgs;
+
+static void maxpool_planes(void *p, size_t lo, size_t hi)
 {
-    const int OH = H / 2, OW = W / 2;
-    for (int p = 0; p < planes; p++) {
-        const float *xp = x + (size_t)p * H * W;
-        float *yp = y + (size_t)p * OH * OW;
-        uint8_t *ip = idx ? idx + (size_t)p * OH * OW : NULL;
+    const PoolArgs *a = p;
+    const int H = a->H, W = a->W, OH = H / 2, OW = W / 2;
+    for (size_t pl = lo; pl < hi; pl++) {
+        const float *xp = a->x + pl * H * W;
+        float *yp = a->y + pl * OH * OW;
+        uint8_t *ip = a->idx ? a->idx + pl * OH * OW : NULL;
         for (int oh = 0; oh < OH; oh++) {
             const float *r0 = xp + (size_t)(2 * oh) * W, *r1 = r0 + W;
             for (int ow = 0; ow < OW; ow++) {
                 float v[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
-                int a = 0;
+                int m = 0;
                 for (int k = 1; k < 4; k++)
-                    if (v[k] > v[a] || (v[k] != v[k] && v[a] == v[a])) a = k; /* NaN wins */
-                yp[oh * OW + ow] = v[a];
-                if (ip) ip[oh * OW + ow] = (uint8_t)a;
+                    if (v[k] > v[m] || (v[k] != v[k] && v[m] == v[m])) m = k; /* NaN wins */
+                if (g_tape) m = tape_choice(m) & 3;
+                yp[oh * OW + ow] = v[m];
+                if (ip) ip[oh * OW + ow] = (uint8_t)m;
             }
         }
     }
 }
 
-void maxpool2_backward(float *dx, const float *dy, const uint8_t *idx, int planes, int H, int W)
+void maxpool2_forward(float *y, uint8_t *idx, const float *x, int planes, int H, int W)
 {
-    const int OH = H / 2, OW = W / 2;
-    memset(dx, 0, sizeof(float) * (size_t)planes * H * W);
-    for (int p = 0; p < planes; p++) {
-        float *xp = dx + (size_t)p * H * W;
-        const float *gp = dy + (size_t)p * OH * OW;
-        const uint8_t *ip = idx + (size_t)p * OH * OW;
+    PoolArgs a = {y, x, idx, NULL, H, W};
+    if (g_tape) maxpool_planes(&a, 0, (size_t)planes); /* the tape is sequential */
+    else par_for((size_t)planes, (size_t)planes * H * W, maxpool_planes, &a);
+}
+
+static void maxpool_back_planes(void *p, size_t lo, size_t hi)
+{
+    const PoolArgs *a = p;
+    const int H = a->H, W = a->W, OH = H / 2, OW = W / 2;
+    for (size_t pl = lo; pl < hi; pl++) {
+        float *xp = a->y + pl * H * W;
+        const float *gp = a->x + pl * OH * OW;
+        const uint8_t *ip = a->cidx + pl * OH * OW;
+        memset(xp, 0, sizeof(float) * (size_t)H * W);
         for (int oh = 0; oh < OH; oh++)
             for (int ow = 0; ow < OW; ow++) {
-                int a = ip[oh * OW + ow];
-                xp[(size_t)(2 * oh + (a >> 1)) * W + 2 * ow + (a & 1)] = gp[oh * OW + ow];
+                int m = ip[oh * OW + ow];
+                xp[(size_t)(2 * oh + (m >> 1)) * W + 2 * ow + (m & 1)] = gp[oh * OW + ow];
             }
     }
 }
 
-void avgpool2_forward(float *y, const float *x, int planes, int H, int W)
+void maxpool2_backward(float *dx, const float *dy, const uint8_t *idx, int planes, int H, int W)
 {
-    const int OH = H / 2, OW = W / 2;
-    for (int p = 0; p < planes; p++) {
-        const float *xp = x + (size_t)p * H * W;
-        float *yp = y + (size_t)p * OH * OW;
+    PoolArgs a = {dx, dy, NULL, idx, H, W};
+    par_for((size_t)planes, (size_t)planes * H * W, maxpool_back_planes, &a);
+}
+
+static void avgpool_planes(void *p, size_t lo, size_t hi)
+{
+    const PoolArgs *a = p;
+    const int H = a->H, W = a->W, OH = H / 2, OW = W / 2;
+    for (size_t pl = lo; pl < hi; pl++) {
+        const float *xp = a->x + pl * H * W;
+        float *yp = a->y + pl * OH * OW;
         for (int oh = 0; oh < OH; oh++) {
             const float *r0 = xp + (size_t)(2 * oh) * W, *r1 = r0 + W;
             for (int ow = 0; ow < OW; ow++)
@@ -278,13 +608,20 @@ void avgpool2_forward(float *y, const float *x, int planes, int H, int W)
     }
 }
 
-void avgpool2_backward(float *dx, const float *dy, int planes, int H, int W)
+void avgpool2_forward(float *y, const float *x, int planes, int H, int W)
 {
-    const int OH = H / 2, OW = W / 2;
-    if ((H & 1) || (W & 1)) memset(dx, 0, sizeof(float) * (size_t)planes * H * W);
-    for (int p = 0; p < planes; p++) {
-        float *xp = dx + (size_t)p * H * W;
-        const float *gp = dy + (size_t)p * OH * OW;
+    PoolArgs a = {y, x, NULL, NULL, H, W};
+    par_for((size_t)planes, (size_t)planes * H * W, avgpool_planes, &a);
+}
+
+static void avgpool_back_planes(void *p, size_t lo, size_t hi)
+{
+    const PoolArgs *a = p;
+    const int H = a->H, W = a->W, OH = H / 2, OW = W / 2;
+    for (size_t pl = lo; pl < hi; pl++) {
+        float *xp = a->y + pl * H * W;
+        const float *gp = a->x + pl * OH * OW;
+        if ((H & 1) || (W & 1)) memset(xp, 0, sizeof(float) * (size_t)H * W);
         for (int oh = 0; oh < OH; oh++) {
             float *r0 = xp + (size_t)(2 * oh) * W, *r1 = r0 + W;
             for (int ow = 0; ow < OW; ow++) {
@@ -295,14 +632,29 @@ void avgpool2_backward(float *dx, const float *dy, int planes, int H, int W)
     }
 }
 
+void avgpool2_backward(float *dx, const float *dy, int planes, int H, int W)
+{
+    PoolArgs a = {dx, dy, NULL, NULL, H, W};
+    par_for((size_t)planes, (size_t)planes * H * W, avgpool_back_planes, &a);
+}
+
 /* ---- batch norm --------------------------------------------------------- */
 
-void bn2d_batch_stats(float *mean, float *var, float *invstd, const float *x, int C, int B,
-                      int HW)
+typedef struct BnArgs {
+    float *y;
+    const float *x, *res, *dy, *relu_y;
+    float *mean, *var, *invstd, *dgamma, *dbeta;
+    const float *cmean, *cinvstd, *gamma, *beta;
+    bool relu;
+    size_t N;
+} BnArgs;
+
+static void bn_stats_channels(void *p, size_t lo, size_t hi)
 {
-    const size_t N = (size_t)B * HW;
-    for (int c = 0; c < C; c++) {
-        const float *xc = x + (size_t)c * N;
+    BnArgs *a = p;
+    const size_t N = a->N;
+    for (size_t c = lo; c < hi; c++) {
+        const float *xc = a->x + c * N;
         /* shifted sums (shift = first value) keep the one-pass variance exact
          * enough in double even when |mean| ≫ std */
         const double k = xc[0];
@@ -323,10 +675,17 @@ void bn2d_batch_stats(float *mean, float *var, float *invstd, const float *x, in
         double s = (s0 + s1) / (double)N, q = (q0 + q1) / (double)N;
         double v = q - s * s;
         if (v < 0) v = 0;
-        mean[c] = (float)(k + s);
-        if (var) var[c] = (float)v;
-        if (invstd) invstd[c] = (float)(1.0 / sqrt(v + BN_EPS));
+        a->mean[c] = (float)(k + s);
+        if (a->var) a->var[c] = (float)v;
+        if (a->invstd) a->invstd[c] = (float)(1.0 / sqrt(v + BN_EPS));
     }
+}
+
+void bn2d_batch_stats(float *mean, float *var, float *invstd, const float *x, int C, int B,
+                      int HW)
+{
+    BnArgs a = {.x = x, .mean = mean, .var = var, .invstd = invstd, .N = (size_t)B * HW};
+    par_for((size_t)C, (size_t)C * a.N, bn_stats_channels, &a);
 }
 
 void bn2d_update_running(float *run_mean, float *run_var, const float *mean, const float *var,
@@ -344,45 +703,53 @@ void bn2d_eval_invstd(float *invstd, const float *run_var, int C)
     for (int c = 0; c < C; c++) invstd[c] = (float)(1.0 / sqrt((double)run_var[c] + BN_EPS));
 }
 
-void bn2d_apply(float *y, const float *x, const float *mean, const float *invstd,
-                const float *gamma, const float *beta, const float *res, bool relu, int C, int B,
-                int HW)
+static void bn_apply_channels(void *p, size_t lo, size_t hi)
 {
-    const size_t N = (size_t)B * HW;
-    for (int c = 0; c < C; c++) {
-        /* y = (x − mean)·a + β with a = γ·invstd */
-        const float a = gamma[c] * invstd[c], mu = mean[c], bb = beta[c];
-        const float *xc = x + (size_t)c * N;
-        float *yc = y + (size_t)c * N;
-        if (res) {
-            const float *rc = res + (size_t)c * N;
-            if (relu)
+    BnArgs *a = p;
+    const size_t N = a->N;
+    for (size_t c = lo; c < hi; c++) {
+        /* y = (x − mean)·g + β with g = γ·invstd */
+        const float g = a->gamma[c] * a->cinvstd[c], mu = a->cmean[c], bb = a->beta[c];
+        const float *xc = a->x + c * N;
+        float *yc = a->y + c * N;
+        if (a->res) {
+            const float *rc = a->res + c * N;
+            if (a->relu)
                 for (size_t i = 0; i < N; i++) {
-                    float v = (xc[i] - mu) * a + bb + rc[i];
+                    float v = (xc[i] - mu) * g + bb + rc[i];
                     yc[i] = v > 0.0f ? v : 0.0f;
                 }
             else
-                for (size_t i = 0; i < N; i++) yc[i] = (xc[i] - mu) * a + bb + rc[i];
-        } else if (relu) {
+                for (size_t i = 0; i < N; i++) yc[i] = (xc[i] - mu) * g + bb + rc[i];
+        } else if (a->relu) {
             for (size_t i = 0; i < N; i++) {
-                float v = (xc[i] - mu) * a + bb;
+                float v = (xc[i] - mu) * g + bb;
                 yc[i] = v > 0.0f ? v : 0.0f;
             }
         } else {
-            for (size_t i = 0; i < N; i++) yc[i] = (xc[i] - mu) * a + bb;
+            for (size_t i = 0; i < N; i++) yc[i] = (xc[i] - mu) * g + bb;
         }
     }
 }
 
-void bn2d_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *relu_y,
-                   const float *x, const float *mean, const float *invstd, const float *gamma,
-                   int C, int B, int HW)
+void bn2d_apply(float *y, const float *x, const float *mean, const float *invstd,
+                const float *gamma, const float *beta, const float *res, bool relu, int C, int B,
+                int HW)
 {
-    const size_t N = (size_t)B * HW;
-    for (int c = 0; c < C; c++) {
-        const float *g = dy + (size_t)c * N, *xc = x + (size_t)c * N;
-        const float *ry = relu_y ? relu_y + (size_t)c * N : NULL;
-        const float mu = mean[c], is = invstd[c];
+    BnArgs a = {.y = y, .x = x, .res = res, .cmean = mean, .cinvstd = invstd, .gamma = gamma,
+                .beta = beta, .relu = relu && !g_tape, .N = (size_t)B * HW};
+    par_for((size_t)C, (size_t)C * a.N, bn_apply_channels, &a);
+    if (relu && g_tape) tape_relu(y, (size_t)C * a.N);
+}
+
+static void bn_backward_channels(void *p, size_t lo, size_t hi)
+{
+    BnArgs *a = p;
+    const size_t N = a->N;
+    for (size_t c = lo; c < hi; c++) {
+        const float *g = a->dy + c * N, *xc = a->x + c * N;
+        const float *ry = a->relu_y ? a->relu_y + c * N : NULL;
+        const float mu = a->cmean[c], is = a->cinvstd[c];
         /* Σg and Σg·(x−μ), in double */
         double sg0 = 0, sg1 = 0, sx0 = 0, sx1 = 0;
         size_t i = 0;
@@ -405,13 +772,13 @@ void bn2d_backward(float *dx, float *dgamma, float *dbeta, const float *dy, cons
             }
         }
         double sg = sg0 + sg1, sgx = (sx0 + sx1) * is; /* Σ g·x̂ */
-        if (dbeta) dbeta[c] = (float)sg;
-        if (dgamma) dgamma[c] = (float)sgx;
-        if (!dx) continue;
+        if (a->dbeta) a->dbeta[c] = (float)sg;
+        if (a->dgamma) a->dgamma[c] = (float)sgx;
+        if (!a->y) continue;
         /* dx = γ·is·(g − Σg/N − x̂·Σgx̂/N), x̂ = (x−μ)·is */
-        const float k1 = gamma[c] * is, mg = (float)(sg / (double)N),
+        const float k1 = a->gamma[c] * is, mg = (float)(sg / (double)N),
                     kx = (float)(sgx / (double)N) * is;
-        float *dxc = dx + (size_t)c * N;
+        float *dxc = a->y + c * N;
         if (ry)
             for (i = 0; i < N; i++) {
                 float gi = ry[i] > 0.0f ? g[i] : 0.0f;
@@ -422,26 +789,16 @@ void bn2d_backward(float *dx, float *dgamma, float *dbeta, const float *dy, cons
     }
 }
 
-/* ---- residual add, global average pooling, layouts ---------------------- */
-
-void residual_add_forward(float *y, const float *a, const float *b, bool relu, size_t n)
+void bn2d_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *relu_y,
+                   const float *x, const float *mean, const float *invstd, const float *gamma,
+                   int C, int B, int HW)
 {
-    if (relu)
-        for (size_t i = 0; i < n; i++) {
-            float v = a[i] + b[i];
-            y[i] = v > 0.0f ? v : 0.0f;
-        }
-    else
-        for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+    BnArgs a = {.y = dx, .x = x, .dy = dy, .relu_y = relu_y, .dgamma = dgamma, .dbeta = dbeta,
+                .cmean = mean, .cinvstd = invstd, .gamma = gamma, .N = (size_t)B * HW};
+    par_for((size_t)C, (size_t)C * a.N * 2, bn_backward_channels, &a);
 }
 
-void residual_add_backward(float *da, bool accumulate, const float *dy, size_t n)
-{
-    if (accumulate)
-        for (size_t i = 0; i < n; i++) da[i] += dy[i];
-    else if (da != dy)
-        memcpy(da, dy, sizeof(float) * n);
-}
+/* ---- global average pooling, layouts ------------------------------------ */
 
 void gap_forward(float *y, const float *x, int C, int B, int HW)
 {
@@ -464,18 +821,38 @@ void gap_backward(float *dx, const float *dy, int C, int B, int HW)
         }
 }
 
+typedef struct TrArgs {
+    float *dst;
+    const float *src;
+    int B, C, HW;
+} TrArgs;
+
+static void to_cnhw_samples(void *p, size_t lo, size_t hi)
+{
+    const TrArgs *a = p;
+    for (size_t n = lo; n < hi; n++)
+        for (int c = 0; c < a->C; c++)
+            memcpy(a->dst + ((size_t)c * a->B + n) * a->HW, a->src + (n * a->C + c) * a->HW,
+                   sizeof(float) * (size_t)a->HW);
+}
+
+static void to_nchw_samples(void *p, size_t lo, size_t hi)
+{
+    const TrArgs *a = p;
+    for (size_t n = lo; n < hi; n++)
+        for (int c = 0; c < a->C; c++)
+            memcpy(a->dst + (n * a->C + c) * a->HW, a->src + ((size_t)c * a->B + n) * a->HW,
+                   sizeof(float) * (size_t)a->HW);
+}
+
 void nchw_to_cnhw(float *dst, const float *src, int B, int C, int HW)
 {
-    for (int n = 0; n < B; n++)
-        for (int c = 0; c < C; c++)
-            memcpy(dst + ((size_t)c * B + n) * HW, src + ((size_t)n * C + c) * HW,
-                   sizeof(float) * (size_t)HW);
+    TrArgs a = {dst, src, B, C, HW};
+    par_for((size_t)B, (size_t)B * C * HW, to_cnhw_samples, &a);
 }
 
 void cnhw_to_nchw(float *dst, const float *src, int C, int B, int HW)
 {
-    for (int c = 0; c < C; c++)
-        for (int n = 0; n < B; n++)
-            memcpy(dst + ((size_t)n * C + c) * HW, src + ((size_t)c * B + n) * HW,
-                   sizeof(float) * (size_t)HW);
+    TrArgs a = {dst, src, B, C, HW};
+    par_for((size_t)B, (size_t)B * C * HW, to_nchw_samples, &a);
 }

@@ -28,6 +28,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Threads for this file's own loops (im2col, batch norm, pooling, element-wise;
+ * the GEMMs use OpenBLAS's). 0 (default): blas_get_threads(). Results do not
+ * depend on it: each thread takes whole channels / rows / planes. */
+void conv_set_threads(int n);
+
 /* ---- 2-D convolution ---------------------------------------------------- */
 
 typedef struct Conv2d {
@@ -120,5 +125,30 @@ void gap_backward(float *dx, const float *dy, int C, int B, int HW);
 /* dst[C][B][HW] ← src[B][C][HW] and back. */
 void nchw_to_cnhw(float *dst, const float *src, int B, int C, int HW);
 void cnhw_to_nchw(float *dst, const float *src, int C, int B, int HW);
+
+/* y = max(x, 0) (y may alias x), through the gate tape below; models use this
+ * instead of layers.h's relu_forward so that every non-smooth choice of a
+ * forward can be recorded. Backward: relu_backward (layers.h). */
+void act_relu_forward(float *y, const float *x, size_t n);
+
+/* ---- gate tape: a test seam ----------------------------------------------- */
+/* The non-smooth choices of a forward — each ReLU's on/off state (act_relu_forward,
+ * bn2d_apply and residual_add_forward with relu) and each max-pool window's
+ * argmax — can be recorded on a tape and replayed. Replaying freezes them: the
+ * forward then computes a smooth function of the parameters that equals the
+ * network at the recorded point and has the same gradient there, which is what
+ * finite-difference tests need. With no tape installed (the default) nothing
+ * changes. One global tape, not thread-safe: for tests only. */
+typedef enum { GATE_RECORD = 0, GATE_REPLAY = 1 } GateMode;
+typedef struct GateTape {
+    GateMode mode;
+    uint8_t *bits; /* one byte per choice */
+    size_t cap;    /* capacity of bits */
+    size_t len;    /* RECORD: choices recorded; REPLAY: choices available */
+    size_t pos;    /* REPLAY: next choice */
+    bool overflow; /* RECORD ran past cap, or REPLAY past len (a caller error) */
+} GateTape;
+/* Install t (NULL: remove). Resets t->pos, and t->len in RECORD mode. */
+void gate_tape_set(GateTape *t);
 
 #endif

@@ -60,12 +60,39 @@ static void host_name(char *buf, size_t n)
     buf[n - 1] = 0;
 }
 
-/* 1: claimed by us, 0: held by a live process, -1: error */
+/* 1: the lock at path is stale (its owner is gone), 0: held by a live process
+ * (or being written), -1: no lock there any more. */
+static int lock_stale(const char *path, const char *me)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long pid = 0;
+    char host[256] = "";
+    if (fscanf(f, "%ld %255s", &pid, host) != 2) pid = 0;
+    fclose(f);
+    struct stat st;
+    if (stat(path, &st) != 0) return -1;
+    bool alive;
+    if (pid > 0 && strcmp(host, me) == 0)
+        alive = pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+    else if (pid > 0)
+        alive = difftime(time(NULL), st.st_mtime) < LOCK_STALE_SECONDS;
+    else
+        alive = difftime(time(NULL), st.st_mtime) < 5; /* being written */
+    return alive ? 0 : 1;
+}
+
+/* 1: claimed by us, 0: held by a live process, -1: error.
+ * A stale lock is removed only while holding <run>.lock.break (O_EXCL) and
+ * after re-checking it under that guard: otherwise two processes that both saw
+ * the same stale lock could both take it over, the second deleting the first
+ * one's fresh lock (and then its temporary files) and running the run twice. */
 static int lock_claim(const char *path, char *err)
 {
-    char me[256];
+    char me[256], brk[1300];
     host_name(me, sizeof me);
-    for (int attempt = 0; attempt < 3; attempt++) {
+    snprintf(brk, sizeof brk, "%s.break", path);
+    for (int attempt = 0; attempt < 200; attempt++) {
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
         if (fd >= 0) {
             char line[320];
@@ -75,23 +102,22 @@ static int lock_claim(const char *path, char *err)
             return w == len ? 1 : lqa_errf(err, "%s: cannot write lock", path);
         }
         if (errno != EEXIST) return lqa_errf(err, "%s: cannot create lock: %s", path, strerror(errno));
-        FILE *f = fopen(path, "r");
-        long pid = 0;
-        char host[256] = "";
-        if (f) {
-            if (fscanf(f, "%ld %255s", &pid, host) != 2) pid = 0;
-            fclose(f);
+        int stale = lock_stale(path, me);
+        if (stale == 0) return 0;
+        if (stale < 0) continue; /* released meanwhile: try again */
+        const char *delay = getenv("LQA_TEST_LOCK_DELAY_MS"); /* test seam: widen the race window */
+        if (delay) nanosleep(&(struct timespec){0, atol(delay) % 1000 * 1000000L}, NULL);
+        int b = open(brk, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        if (b < 0) {
+            if (errno != EEXIST) return lqa_errf(err, "%s: cannot create: %s", brk, strerror(errno));
+            struct stat st; /* another process is breaking the lock; a guard this old is a dead one's */
+            if (stat(brk, &st) == 0 && difftime(time(NULL), st.st_mtime) > 10) unlink(brk);
+            else nanosleep(&(struct timespec){0, 5000000}, NULL);
+            continue;
         }
-        struct stat st;
-        bool alive;
-        if (pid > 0 && strcmp(host, me) == 0)
-            alive = pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-        else if (pid > 0)
-            alive = stat(path, &st) == 0 && difftime(time(NULL), st.st_mtime) < LOCK_STALE_SECONDS;
-        else
-            alive = stat(path, &st) == 0 && difftime(time(NULL), st.st_mtime) < 5; /* being written */
-        if (alive) return 0;
-        unlink(path); /* stale: its owner died */
+        close(b);
+        if (lock_stale(path, me) == 1) unlink(path); /* stale: its owner died */
+        unlink(brk);
     }
     return 0;
 }

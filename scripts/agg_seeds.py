@@ -1,0 +1,501 @@
+#!/usr/bin/env python3
+"""agg_seeds.py — turn one sweep's CSVs into the data files the gnuplot scripts read.
+
+    python3 scripts/agg_seeds.py RESULTS_DIR DATA_DIR [--name NAME] [--kind KIND]
+
+RESULTS_DIR holds a sweep's summary.csv and the per-run <run>.steps.csv and
+<run>.epochs.csv it lists. The runs are grouped by (label, lr); the seeds of a
+group are aggregated step by step (and epoch by epoch) into mean, min and max,
+so the plots can draw the mean with a min-max band. Written to DATA_DIR:
+
+  <series>.steps.dat   step fwdbwd loss_mean loss_min loss_max ma_mean ma_min ma_max
+                       lr_mean lr_min lr_max abar_mean nseeds
+                       (ma = trailing moving average of the batch loss over W steps,
+                       taken per seed, then aggregated; fwdbwd = fwd+bwd, mean over seeds)
+  <series>.epochs.dat  epoch step train_mean train_min train_max acc_mean nseeds
+  manifest.gp          gnuplot definitions: the series (file, title, colour, whether it
+                       diverged and where) and the panels of each figure of KIND
+  lr_stats.csv         per series: start lr, median/min/max lr over the last 10% of steps
+  figures.txt          one line per figure of KIND: name (without extension), the
+                       gnuplot script that draws it, width and height in pixels
+
+KIND (default: from NAME): lqa (NAME starts with lqa_), findplr (contains findplr),
+qlab (starts with qlab_), newton (starts with newton_), generic otherwise.
+
+Diverged runs (status "diverged") end where their CSVs end; their titles say
+"diverged at step N" and the manifest gives their last finite point for a marker.
+Any missing file, missing column or malformed number is an error naming the file
+(and line); exit status 1. Python 3 standard library only.
+"""
+import csv
+import math
+import os
+import re
+import statistics
+import sys
+
+PROG = "agg_seeds.py"
+
+SUMMARY_COLS = ["run", "model", "dataset", "optimizer", "label", "lr", "seed", "status",
+                "steps", "final_loss", "train_loss", "test_acc", "sec_per_step", "csv",
+                "epochs_csv"]
+STEPS_COLS = ["step", "epoch", "loss", "lr", "fwd", "bwd"]
+EPOCHS_COLS = ["epoch", "step", "train_loss"]
+ADAPTIVE = ("hgd", "l4gd", "lqa", "qlabgrad", "newton-lr")
+LQA_COMPETITORS = ["sgd", "sgd-m", "sgd-nag", "adagrad", "rmsprop", "adam"]
+NICE = {"sgd": "SGD", "sgd-m": "SGD-M", "sgd-nag": "SGD-NAG", "adagrad": "AdaGrad",
+        "rmsprop": "RMSProp", "adam": "Adam", "hgd": "HGD", "l4gd": "L4GD",
+        "lqa": "LQA", "lqa-paper": "LQA (paper)", "lqa-reference": "LQA (reference)",
+        "qlabgrad": "QLABGrad", "qlabgrad-paper": "QLABGrad (paper)",
+        "qlabgrad-reference": "QLABGrad (reference)", "newton-lr": "Newton-lr",
+        "sgd-ssdecay": "SGD SS-decay", "sgd-edecay": "SGD E-decay",
+        "sgd-cadecay": "SGD CA-decay", "qlabgrad-nofindplr": "QLABGrad without FindPLR"}
+# colour-blind-friendly-ish palette; lr curves of one competitor take the first three
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#A08C00",
+           "#7F7F7F", "#8C564B", "#9467BD", "#17BECF", "#BCBD22", "#1F77B4", "#FF7F0E",
+           "#2CA02C", "#E377C2"]
+
+
+class InputError(Exception):
+    pass
+
+
+def die(msg):
+    sys.stderr.write(f"{PROG}: {msg}\n")
+    sys.exit(1)
+
+
+def num(text, path, line, col):
+    """A CSV cell as float: empty means not measured (NaN); anything unparsable is an error."""
+    t = text.strip()
+    if t == "":
+        return math.nan
+    try:
+        return float(t)
+    except ValueError:
+        raise InputError(f"{path}:{line}: column '{col}': not a number ({t!r})")
+
+
+def read_csv(path, required, what):
+    """Header-checked rows of a CSV file as dicts; errors name the file."""
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: missing ({what})")
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise InputError(f"{path}: cannot read ({what}): {e}")
+    if not rows:
+        raise InputError(f"{path}: empty file ({what})")
+    header = [h.strip() for h in rows[0]]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise InputError(f"{path}: malformed ({what}): missing column(s) {', '.join(missing)}")
+    out = []
+    for i, r in enumerate(rows[1:], start=2):
+        if not r:
+            continue
+        if len(r) != len(header):
+            raise InputError(f"{path}:{i}: malformed ({what}): {len(r)} fields, "
+                             f"header has {len(header)}")
+        out.append(dict(zip(header, r)))
+    return out
+
+
+def finite(x):
+    return x == x and not math.isinf(x)
+
+
+def fmt(x):
+    return "NaN" if not finite(x) else f"{x:.9g}"
+
+
+def gp_str(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def gp_array(name, values):
+    vals = ", ".join(gp_str(v) if isinstance(v, str) else fmt(v) for v in values)
+    if not values:
+        return f"array {name}[1] = [{gp_str('')}]\n"
+    return f"array {name}[{len(values)}] = [{vals}]\n"
+
+
+def ma_window(nsteps):
+    return max(5, min(200, nsteps // 30))
+
+
+def moving_average(values, w):
+    out, acc, q = [], 0.0, []
+    for v in values:
+        if finite(v):
+            q.append(v)
+            acc += v
+            if len(q) > w:
+                acc -= q.pop(0)
+            out.append(acc / len(q))
+        else:
+            out.append(math.nan)
+    return out
+
+
+def load_steps(path):
+    rows = read_csv(path, STEPS_COLS, "per-step CSV")
+    data = []
+    has_abar = bool(rows) and "abar" in rows[0]
+    for i, r in enumerate(rows, start=2):
+        step = num(r["step"], path, i, "step")
+        if not finite(step):
+            raise InputError(f"{path}:{i}: column 'step': empty")
+        data.append((int(step), num(r["loss"], path, i, "loss"), num(r["lr"], path, i, "lr"),
+                     num(r["fwd"], path, i, "fwd") + num(r["bwd"], path, i, "bwd"),
+                     num(r["abar"], path, i, "abar") if has_abar else math.nan))
+    return data
+
+
+def load_epochs(path):
+    rows = read_csv(path, EPOCHS_COLS, "per-epoch CSV")
+    data = []
+    for i, r in enumerate(rows, start=2):
+        acc = num(r["test_acc"], path, i, "test_acc") if "test_acc" in r else math.nan
+        data.append((num(r["epoch"], path, i, "epoch"), num(r["step"], path, i, "step"),
+                     num(r["train_loss"], path, i, "train_loss"), acc))
+    return data
+
+
+def agg(vals):
+    v = [x for x in vals if finite(x)]
+    if not v:
+        return math.nan, math.nan, math.nan
+    return sum(v) / len(v), min(v), max(v)
+
+
+def sanitize(s):
+    return re.sub(r"[^A-Za-z0-9._+-]", "_", s)
+
+
+def kind_of(name):
+    if "findplr" in name:
+        return "findplr"
+    for k in ("lqa", "qlab", "newton"):
+        if name.startswith(k + "_"):
+            return k
+    return "generic"
+
+
+def main(argv):
+    args, name, kind = [], None, None
+    it = iter(argv)
+    for a in it:
+        if a == "--name":
+            name = next(it, None)
+        elif a == "--kind":
+            kind = next(it, None)
+        elif a in ("-h", "--help"):
+            print(__doc__)
+            return 0
+        else:
+            args.append(a)
+    if len(args) != 2:
+        die("usage: agg_seeds.py RESULTS_DIR DATA_DIR [--name NAME] [--kind KIND]")
+    res, out = args
+    name = name or os.path.basename(os.path.normpath(res))
+    kind = kind or kind_of(name)
+    if kind not in ("lqa", "qlab", "findplr", "newton", "generic"):
+        die(f"unknown kind '{kind}'")
+    try:
+        build(res, out, name, kind)
+    except InputError as e:
+        die(str(e))
+    return 0
+
+
+def build(res, out, name, kind):
+    summary_path = os.path.join(res, "summary.csv")
+    summary = read_csv(summary_path, SUMMARY_COLS, "sweep summary")
+    if not summary:
+        raise InputError(f"{summary_path}: no runs listed (sweep summary)")
+    # group by (label, lr), in file order
+    groups, order = {}, []
+    for i, r in enumerate(summary, start=2):
+        for c in ("lr", "seed", "steps"):
+            num(r[c], summary_path, i, c)
+        key = (r["label"], r["lr"])
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(r)
+
+    os.makedirs(out, exist_ok=True)
+    series = []
+    for key in order:
+        label, lr = key
+        runs = groups[key]
+        ok = [r for r in runs if r["status"] in ("done", "diverged")]
+        failed = [r for r in runs if r not in ok]
+        if not ok:
+            sys.stderr.write(f"{PROG}: {name}: {label} lr={lr}: every run failed; left out\n")
+            continue
+        steps_per_seed, epochs_per_seed = [], []
+        for r in ok:
+            steps_per_seed.append(load_steps(os.path.join(res, r["csv"])))
+            epochs_per_seed.append(load_epochs(os.path.join(res, r["epochs_csv"])))
+        nsteps = max((len(s) for s in steps_per_seed), default=0)
+        w = ma_window(max(int(float(r["steps"])) for r in ok) if ok else nsteps)
+        # per-step aggregation over seeds
+        by_step = {}
+        for s in steps_per_seed:
+            ma = moving_average([row[1] for row in s], w)
+            for row, m in zip(s, ma):
+                by_step.setdefault(row[0], []).append(row + (m,))
+        sid = sanitize(f"{label}_lr{lr}")
+        lines = []
+        last_ma = (math.nan, math.nan, math.nan)  # step, ma, fwdbwd of the last finite point
+        for step in sorted(by_step):
+            rows = by_step[step]
+            lm = agg([r[1] for r in rows])
+            mm = agg([r[5] for r in rows])
+            lrs = agg([r[2] for r in rows])
+            fb = agg([r[3] for r in rows])[0]
+            ab = agg([r[4] for r in rows])[0]
+            n = sum(1 for r in rows if finite(r[1]))
+            if not finite(lm[0]) and not finite(lrs[0]):
+                continue
+            lines.append(" ".join(fmt(x) for x in (step, fb) + lm + mm + lrs + (ab, n)))
+            if finite(mm[0]):
+                last_ma = (step, mm[0], fb)
+        with open(os.path.join(out, sid + ".steps.dat"), "w") as f:
+            f.write("# step fwdbwd loss_mean loss_min loss_max ma_mean ma_min ma_max "
+                    "lr_mean lr_min lr_max abar_mean nseeds  (moving average: %d steps)\n" % w)
+            f.write("\n".join(lines) + "\n")
+        # per-epoch aggregation
+        by_ep = {}
+        for e in epochs_per_seed:
+            for row in e:
+                by_ep.setdefault(row[0], []).append(row)
+        elines, last_ep = [], (math.nan, math.nan)
+        for ep in sorted(by_ep):
+            rows = by_ep[ep]
+            tl = agg([r[2] for r in rows])
+            if not finite(tl[0]):
+                continue
+            st = agg([r[1] for r in rows])[0]
+            acc = agg([r[3] for r in rows])[0]
+            n = sum(1 for r in rows if finite(r[2]))
+            elines.append(" ".join(fmt(x) for x in (ep, st) + tl + (acc, n)))
+            last_ep = (ep, tl[0])
+        with open(os.path.join(out, sid + ".epochs.dat"), "w") as f:
+            f.write("# epoch step train_mean train_min train_max acc_mean nseeds\n")
+            f.write("\n".join(elines) + ("\n" if elines else ""))
+        # lr statistics over the last 10% of steps (mean over seeds per step)
+        lr_vals = [float(l.split()[8]) for l in lines]
+        lr_vals = [x for x in lr_vals if finite(x)]
+        tail = lr_vals[len(lr_vals) - max(1, len(lr_vals) // 10):] if lr_vals else []
+        div = [r for r in ok if r["status"] == "diverged"]
+        seeds = len(ok)
+        nice = NICE.get(label, label)
+        note = ""
+        if div:
+            at = ", ".join(str(int(float(r["steps"]))) for r in div)
+            if seeds == 1:
+                note = f" - diverged at step {at}"
+            else:
+                note = f" - {len(div)}/{seeds} seeds diverged (step {at})"
+        if failed:
+            note += f" - {len(failed)} run(s) failed"
+        # the best final loss decides the lr shown in the passes plot
+        fl = [float(r["train_loss"]) if r["train_loss"].strip() else float(r["final_loss"] or "nan")
+              for r in ok]
+        fl = [x if finite(x) else math.inf for x in fl]
+        series.append(dict(
+            id=sid, label=label, lr=lr, optimizer=ok[0]["optimizer"], nice=nice, note=note,
+            diverged=1 if div else 0, nsteps=nsteps, seeds=seeds, window=w,
+            has_epochs=1 if elines else 0,
+            ep_vals=[float(l.split()[j]) for l in elines for j in (2, 3, 4)],
+            last_ep=last_ep, last_ma=last_ma,
+            score=math.inf if div else (sum(fl) / len(fl)),
+            lr_start=float(lr), lr_tail=(statistics.median(tail) if tail else math.nan,
+                                         min(tail) if tail else math.nan,
+                                         max(tail) if tail else math.nan),
+            lr_pos=all(x > 0 for x in lr_vals) if lr_vals else False,
+            lr_span=(max(lr_vals) / min(lr_vals)) if lr_vals and min(lr_vals) > 0 else 0.0,
+            has_abar=any(finite(float(l.split()[11])) for l in lines),
+            loss_max=max((float(l.split()[2]) for l in lines if finite(float(l.split()[2]))),
+                         default=math.nan),
+            ma_min=min((float(l.split()[5]) for l in lines if finite(float(l.split()[5]))),
+                       default=math.nan),
+            ma_max=max((float(l.split()[5]) for l in lines if finite(float(l.split()[5]))),
+                       default=math.nan),
+            first_loss=float(lines[0].split()[2]) if lines else math.nan))
+
+    if not series:
+        raise InputError(f"{summary_path}: no complete runs to plot")
+    write_manifest(out, name, kind, series)
+    with open(os.path.join(out, "lr_stats.csv"), "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["sweep", "label", "optimizer", "lr", "steps", "lr_tail_median",
+                    "lr_tail_min", "lr_tail_max", "status"])
+        for s in series:
+            w.writerow([name, s["label"], s["optimizer"], s["lr"], s["nsteps"]]
+                       + [fmt(x) for x in s["lr_tail"]]
+                       + ["diverged" if s["diverged"] else "done"])
+
+
+def assign_colors(series, kind):
+    """LQA layout: the i-th lr of a competitor gets palette colour i; LQA black/red.
+    Otherwise one colour per label, in order."""
+    labels = []
+    for s in series:
+        if s["label"] not in labels:
+            labels.append(s["label"])
+    lrs_of = {}
+    for s in series:
+        lrs_of.setdefault(s["label"], []).append(s["lr"])
+    for s in series:
+        s["dt"] = 1
+        if s["optimizer"] == "lqa" and kind == "lqa":
+            ref = "reference" in s["label"]
+            s["color"] = "#C00000" if ref else "#000000"
+            s["dt"] = 2 if ref else 1
+        elif kind == "lqa":
+            s["color"] = PALETTE[lrs_of[s["label"]].index(s["lr"]) % len(PALETTE)]
+        else:
+            k = labels.index(s["label"])
+            if len(lrs_of[s["label"]]) > 1:  # several lrs of one label: vary the dash
+                s["dt"] = 1 + lrs_of[s["label"]].index(s["lr"])
+            s["color"] = PALETTE[k % len(PALETTE)]
+        # the passes plot shows one lr per label: one colour per label there
+        if s["optimizer"] == "lqa" and kind == "lqa":
+            s["pcolor"] = s["color"]
+        else:
+            s["pcolor"] = PALETTE[labels.index(s["label"]) % len(PALETTE)]
+
+
+def write_manifest(out, name, kind, series):
+    assign_colors(series, kind)
+    labels = []
+    for s in series:
+        if s["label"] not in labels:
+            labels.append(s["label"])
+    multi_lr = {l: sum(1 for s in series if s["label"] == l) > 1 for l in labels}
+    nseeds = sorted({s["seeds"] for s in series})
+    seednote = ""
+    if nseeds != [1]:
+        if len(nseeds) == 1:
+            seednote = f" (mean of {nseeds[0]} seeds, min-max band)"
+        else:
+            seednote = " (mean over seeds, min-max band)"
+            for s in series:
+                s["note"] += f" [{s['seeds']} seeds]"
+    for s in series:
+        s["title"] = (s["nice"] + (f" lr={s['lr']}" if multi_lr[s["label"]] or kind == "lqa"
+                                   and s["optimizer"] != "lqa" else "")
+                      + s["note"])
+        s["lrtitle"] = s["title"]
+    idx = {id(s): i + 1 for i, s in enumerate(series)}
+    figs = []
+    m = []
+    m.append(f"# generated by scripts/agg_seeds.py from {name}; do not edit\n")
+    m.append(f"cfg = {gp_str(name)}\nkind = {gp_str(kind)}\nNS = {len(series)}\n")
+    m.append(f"SEEDNOTE = {gp_str(seednote)}\n")
+    m.append("set datafile missing NaN\n")
+    m.append(gp_array("S_id", [s["id"] for s in series]))
+    m.append(gp_array("S_title", [s["title"] for s in series]))
+    m.append(gp_array("S_color", [s["color"] for s in series]))
+    m.append(gp_array("S_dt", [float(s["dt"]) for s in series]))
+    m.append(gp_array("S_div", [float(s["diverged"]) for s in series]))
+    m.append(gp_array("S_epx", [s["last_ep"][0] for s in series]))
+    m.append(gp_array("S_epy", [s["last_ep"][1] for s in series]))
+    m.append(gp_array("S_stx", [s["last_ma"][0] for s in series]))
+    m.append(gp_array("S_sty", [s["last_ma"][1] for s in series]))
+    m.append(gp_array("S_fbx", [s["last_ma"][2] for s in series]))
+    m.append(f"MAW = {series[0]['window']}\n")
+    first = [s["first_loss"] for s in series if finite(s["first_loss"])]
+    mamin = [s["ma_min"] for s in series if finite(s["ma_min"]) and s["ma_min"] > 0]
+    mamax = [s["ma_max"] for s in series if finite(s["ma_max"])]
+    ylo = min(mamin) / 2 if mamin else 1e-3
+    yhi = max(mamax + first) * 1.5 if (mamax or first) else 10
+    if first:
+        yhi = min(yhi, 10 * max(first))
+    m.append(f"YLO = {fmt(ylo)}\nYHI = {fmt(yhi)}\n")
+
+    def panels(prefix, plist, cols=None):
+        """plist: [(title, [series...], logy)]; the layout (cols x rows) goes along."""
+        n = len(plist)
+        cols = cols or (n if n <= 3 else math.ceil(math.sqrt(n)))
+        rows = math.ceil(n / cols)
+        m.append(f"{prefix}N = {n}\n{prefix}cols = {cols}\n{prefix}rows = {rows}\n")
+        m.append(gp_array(prefix + "title", [p[0] for p in plist]))
+        m.append(gp_array(prefix + "series",
+                          [" ".join(str(idx[id(s)]) for s in p[1]) for p in plist]))
+        m.append(gp_array(prefix + "logy", [float(p[2]) for p in plist]))
+
+    adaptive = [s for s in series if s["optimizer"] in ADAPTIVE]
+
+    def span_logy(group, key):
+        """log y when the curves of a panel span more than a factor 8"""
+        v = []
+        for s in group:
+            v += [x for x in (s["ep_vals"] if key == "ep" else [s["ma_min"], s["ma_max"]])
+                  if finite(x) and x > 0]
+        return 1 if v and max(v) / min(v) > 8 else 0
+
+    def lr_logy(group):
+        return all(s["lr_pos"] for s in group) and \
+            max((s["lr_span"] for s in group), default=0) > 30
+
+    if kind == "lqa":
+        comps = [l for l in LQA_COMPETITORS if l in labels]
+        comps += [l for l in labels if l not in comps and
+                  not any(s["optimizer"] == "lqa" for s in series if s["label"] == l)]
+        lqa = [s for s in series if s["optimizer"] == "lqa"]
+        use_steps = not all(s["has_epochs"] for s in series)
+        plist = [(NICE.get(c, c), [s for s in series if s["label"] == c] + lqa)
+                 for c in comps] or [("LQA", lqa)]
+        plist = [(t, g, span_logy(g, "ma" if use_steps else "ep")) for t, g in plist]
+        panels("LQ_", plist, min(3, len(plist)))
+        c = min(3, len(plist))
+        figs.append(("loss", "plot_lqa.gp", 500 * c, 60 + 460 * math.ceil(len(plist) / c)))
+        m.append(f"LQ_use_steps = {1 if use_steps else 0}\n")
+    if kind in ("qlab", "generic"):
+        ref = [s for s in series if s["label"] in ("qlabgrad-paper", "qlabgrad")]
+        m.append(f"QL_ref = {idx[id(ref[0])] if ref else 0}\n")
+        panels("QL_", [(s["title"], [s], 1 if yhi / ylo > 8 else 0) for s in series])
+        c = len(series) if len(series) <= 3 else math.ceil(math.sqrt(len(series)))
+        figs.append(("loss", "plot_qlab.gp", 350 * c, 60 + 280 * math.ceil(len(series) / c)))
+    if kind in ("lqa", "qlab", "generic") and adaptive:
+        panels("LR_", [(s["title"], [s], lr_logy([s])) for s in adaptive])
+        c = len(adaptive) if len(adaptive) <= 3 else math.ceil(math.sqrt(len(adaptive)))
+        figs.append(("lr", "plot_lr.gp", 450 * c, 60 + 320 * math.ceil(len(adaptive) / c)))
+    if kind == "findplr":
+        panels("FP_", [("learning rate (solid) and pre-learning rate abar (dashed)",
+                        series, lr_logy(series) or any(s["has_abar"] for s in series)),
+                       ("batch loss (thin) and its moving average", series,
+                        span_logy(series, "ma"))])
+        figs.append(("findplr", "plot_findplr.gp", 1400, 560))
+    if kind == "newton":
+        newton = [s for s in series if s["optimizer"] == "newton-lr"]
+        panels("NW_", [("eta of newton-lr", newton or series, lr_logy(newton or series)),
+                       ("batch loss, moving average", series, span_logy(series, "ma"))])
+        figs.append(("eta", "plot_newton.gp", 1400, 560))
+    # passes: with several lrs per label, the best lr of each label (by final loss)
+    best = []
+    for l in labels:
+        g = [s for s in series if s["label"] == l]
+        b = min(g, key=lambda s: s["score"])
+        best.append(b)
+    for s in series:
+        s["ptitle"] = s["title"] + (" (best lr)" if multi_lr[s["label"]] else "")
+    m.append(gp_array("S_ptitle", [s["ptitle"] for s in series]))
+    m.append(gp_array("S_pcolor", [s["pcolor"] for s in series]))
+    panels("PS_", [("batch loss (moving average) vs forward+backward passes", best,
+                    span_logy(best, "ma"))])
+    figs.append(("passes", "plot_passes.gp", 1100, 650))
+    with open(os.path.join(out, "manifest.gp"), "w") as f:
+        f.write("".join(m))
+    with open(os.path.join(out, "figures.txt"), "w") as f:
+        f.write("".join(f"{name}_{x} {gp} {w} {h}\n" for x, gp, w, h in figs))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# figures.sh — run whatever sweeps are missing and regenerate every figure and table.
+#
+#   scripts/figures.sh [--quick | --full] [--no-run] [--out DIR] [CONFIG ...]
+#
+#   --quick    the configs/*_quick.json sweeps, figures into results/figures/ (default)
+#   --full     the full configs (configs/{lqa,qlab,newton}_*.json without _quick),
+#              figures into results/figures-full/ (ResNet-18 sweeps take hours on 2 cores)
+#   --no-run   do not run sweeps; plot what results/ already holds
+#   --out DIR  where figures, tables and the aggregated data go
+#   CONFIG     config names or paths (default: every config of the mode)
+#
+# Environment: LQA_FIGURES_CONFIGS (space-separated configs, as CONFIG), LQA_FIGURES_OUT
+# (as --out), LQA_BIN (the lqabench binary, default ./lqabench), LQA_FIGURES_PALETTE=0
+# (keep pngcairo's RGB PNGs instead of rewriting them as palette PNGs), LQA_FIGURES_SCALE
+# (multiply every figure's pixel size, e.g. 0.5 for fast checks; default 1).
+#
+# Per config: `lqabench --config C` (it resumes: complete runs are skipped), then
+# scripts/agg_seeds.py (mean/min/max over seeds into DIR/data/<sweep>/), then the
+# scripts/plot_*.gp gnuplot scripts, each to <sweep>_<figure>.png and .pdf in DIR; then
+# scripts/tables.py writes DIR/table_*.md and .csv from the sweeps' summary.csv files.
+# The figures of a sweep depend on its name: lqa_* (LQA paper layout), qlab_* (QLABGrad
+# layout + lr traces), *findplr* (FindPLR start-up), newton_* (eta traces); every sweep
+# also gets <sweep>_passes (loss vs forward+backward passes).
+# A missing or malformed CSV is an error naming the file. The script goes on with the
+# other configs and exits 1 at the end if anything failed.
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+mode=quick run=1 out=${LQA_FIGURES_OUT:-} cfgs=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) mode=quick ;;
+        --full) mode=full ;;
+        --no-run) run=0 ;;
+        --out) out=${2:?--out needs a directory}; shift ;;
+        --out=*) out=${1#--out=} ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+        -*) echo "figures.sh: unknown option '$1'" >&2; exit 2 ;;
+        *) cfgs+=("$1") ;;
+    esac
+    shift
+done
+if [ ${#cfgs[@]} -eq 0 ] && [ -n "${LQA_FIGURES_CONFIGS:-}" ]; then
+    read -r -a cfgs <<< "$LQA_FIGURES_CONFIGS"
+fi
+if [ ${#cfgs[@]} -eq 0 ]; then
+    # cheap sweeps first, ResNet-18 last
+    for f in configs/lqa_*.json configs/qlab_*.json configs/newton_*.json; do
+        case "$f" in *_quick.json) [ $mode = quick ] || continue ;;
+                     *) [ $mode = full ] || continue ;; esac
+        cfgs+=("$f")
+    done
+    mapfile -t cfgs < <(printf '%s\n' "${cfgs[@]}" | awk '{print (/resnet/ ? 1 : 0) "\t" $0}' |
+                        sort -s -k1,1n | cut -f2)
+fi
+[ -n "$out" ] || { [ $mode = quick ] && out=results/figures || out=results/figures-full; }
+BIN=${LQA_BIN:-./lqabench}
+mkdir -p "$out/data" || exit 1
+
+for tool in gnuplot python3; do
+    command -v $tool >/dev/null || { echo "figures.sh: $tool not found (make deps)" >&2; exit 1; }
+done
+if [ $run = 1 ] && [ ! -x "$BIN" ]; then
+    echo "figures.sh: $BIN not found (make lqabench)" >&2; exit 1
+fi
+
+failed=() written=() summaries=() t_all=$SECONDS
+note() { echo "figures.sh: $*" >&2; }
+
+# name, model and results directory of a config, as lqabench resolves them
+cfg_info() {
+    python3 - "$1" <<'EOF'
+import json, os, sys
+p = sys.argv[1]
+if not os.path.isfile(p) and os.path.isfile(os.path.join("configs", p)):
+    p = os.path.join("configs", p)
+if not os.path.isfile(p) and os.path.isfile(os.path.join("configs", p + ".json")):
+    p = os.path.join("configs", p + ".json")
+try:
+    c = json.load(open(p))
+except OSError:
+    sys.exit(f"{sys.argv[1]}: no such config")
+except ValueError as e:
+    sys.exit(f"{p}: not valid JSON: {e}")
+name = c.get("name") or os.path.splitext(os.path.basename(p))[0]
+print(p, name, c.get("output_dir") or os.path.join("results", name), sep="\t")
+EOF
+}
+
+for cfg in "${cfgs[@]}"; do
+    info=$(cfg_info "$cfg") || { failed+=("$cfg"); continue; }
+    IFS=$'\t' read -r path name res <<< "$info"
+    if [ $run = 1 ]; then
+        t0=$SECONDS
+        echo "== $name: sweep ($path)" >&2
+        "$BIN" --config "$path" --quiet
+        rc=$?
+        echo "== $name: sweep finished in $((SECONDS - t0)) s (rc $rc)" >&2
+        [ $rc = 0 ] || { note "$name: lqabench exited with status $rc"; failed+=("$name"); }
+    fi
+    if [ ! -f "$res/summary.csv" ]; then
+        note "$name: $res/summary.csv: missing (sweep summary; run the sweep first)"
+        failed+=("$name"); continue
+    fi
+    data="$out/data/$name"
+    rm -rf "$data"
+    if ! python3 scripts/agg_seeds.py "$res" "$data" --name "$name"; then
+        note "$name: cannot aggregate $res (see the error above)"
+        failed+=("$name"); continue
+    fi
+    summaries+=("$name=$res/summary.csv")
+    while read -r fig gp w h; do
+        [ -n "$fig" ] || continue
+        w=$(awk -v v="$w" -v s="${LQA_FIGURES_SCALE:-1}" 'BEGIN { printf "%d", v * s }')
+        h=$(awk -v v="$h" -v s="${LQA_FIGURES_SCALE:-1}" 'BEGIN { printf "%d", v * s }')
+        for fmt in png pdf; do
+            f="$out/$fig.$fmt"
+            rm -f "$f"
+            if ! msg=$(gnuplot -e "scriptdir='scripts'; datadir='$data'; out='$f'; fmt='$fmt'; W=$w; H=$h" \
+                       "scripts/$gp" 2>&1) || [ ! -s "$f" ]; then
+                note "$name: gnuplot scripts/$gp failed for $f:"; echo "$msg" >&2
+                failed+=("$fig.$fmt"); continue
+            fi
+            [ -z "$msg" ] || echo "$msg" | sed "s|^|figures.sh: $fig.$fmt: gnuplot: |" >&2
+            if [ $fmt = png ] && [ "${LQA_FIGURES_PALETTE:-1}" != 0 ]; then
+                python3 scripts/png_palette.py "$f" || failed+=("$fig.$fmt")
+            fi
+            written+=("$f")
+        done
+    done < "$data/figures.txt"
+done
+
+# tables
+tab() { # kind name inputs...
+    local kind=$1 tname=$2; shift 2
+    [ $# -gt 0 ] || return 0
+    if python3 scripts/tables.py "$kind" "$out/$tname" "$@"; then
+        written+=("$out/$tname.md" "$out/$tname.csv")
+    else
+        failed+=("$tname")
+    fi
+}
+acc=() lqa=() lrs=()
+for s in "${summaries[@]}"; do
+    n=${s%%=*}
+    case "$n" in qlab_fig4*|qlab_fig5*) acc+=("$s") ;; esac
+    case "$n" in lqa_*) lqa+=("$s") ;; esac
+    lrs+=("$n=$out/data/$n/lr_stats.csv")
+done
+rm -f "$out"/table_*.md "$out"/table_*.csv
+tab accuracy table_test_accuracy "${acc[@]}"
+tab overhead table_time_per_step "${summaries[@]}"
+tab passes table_passes_per_step "${summaries[@]}"
+tab bestlr table_best_lr "${lqa[@]}"
+tab sweeps table_sweeps "${summaries[@]}"
+tab lrtraces table_lr_traces "${lrs[@]}"
+
+printf '%s\n' "${written[@]}" > "$out/files.txt"
+echo "figures.sh: ${#written[@]} files in $out ($((SECONDS - t_all)) s); list: $out/files.txt" >&2
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "figures.sh: FAILED: ${failed[*]}" >&2
+    exit 1
+fi
