@@ -417,7 +417,10 @@ def write_manifest(out, name, kind, series):
     yhi = max(mamax + first) * 1.5 if (mamax or first) else 10
     if first:
         yhi = min(yhi, 10 * max(first))
-    m.append(f"YLO = {fmt(ylo)}\nYHI = {fmt(yhi)}\n")
+    # losses above YCAP (10x the largest initial loss) are off the scale of every loss plot:
+    # an exploding run leaves the top of the panel instead of flattening the other curves
+    ycap = 10 * max(first) if first else math.inf
+    m.append(f"YLO = {fmt(ylo)}\nYHI = {fmt(yhi)}\nYCAP = {fmt(ycap) if finite(ycap) else '1e300'}\n")
 
     def panels(prefix, plist, cols=None):
         """plist: [(title, [series...], logy)]; the layout (cols x rows) goes along."""
@@ -436,7 +439,7 @@ def write_manifest(out, name, kind, series):
         """log y when the curves of a panel span more than a factor 8"""
         v = []
         for s in group:
-            v += [x for x in (s["ep_vals"] if key == "ep" else [s["ma_min"], s["ma_max"]])
+            v += [min(x, ycap) for x in (s["ep_vals"] if key == "ep" else [s["ma_min"], s["ma_max"]])
                   if finite(x) and x > 0]
         return 1 if v and max(v) / min(v) > 8 else 0
 

@@ -18,7 +18,9 @@
 #                          figures; none: never override; NAME: force that core.
 #   BENCH_REPEAT=2         runs of each cheap config (logreg, MLP, LeNet-5, sgemm),
 #                          lqabench and PyTorch alternately; each side's best counts
-#   BENCH_RESNET_TIMEOUT=300  seconds allowed to each ResNet-18 run
+#   BENCH_RESNET_TIMEOUT=300  seconds allowed to each ResNet-18 run (other runs:
+#                          120 s for lqabench, 180 s for PyTorch; a run that
+#                          overruns is killed and noted in the table)
 #   BENCH_TORCH_WAITS="default passive"  PyTorch runs with libgomp's default wait
 #                          policy and with OMP_WAIT_POLICY=PASSIVE (see
 #                          bench_torch.py); a target counts as PASS only against both
@@ -105,13 +107,13 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 c_run() {
     local tag=$1; shift
     local out rc
-    out=$(timeout "${C_TIMEOUT:-600}" "$BIN" --threads "$T" "$@")
+    out=$(timeout "${C_TIMEOUT:-120}" "$BIN" --threads "$T" "$@")
     rc=$?
     if [ $rc -eq 3 ]; then
         note "$tag" "model '$(printf '%s\n' "$@" | sed -n '/^--model$/{n;p}')' is not registered yet: skipped"
         return 3
     elif [ $rc -eq 124 ]; then
-        note "$tag" "lqabench run timed out after ${C_TIMEOUT:-600} s: $*"
+        note "$tag" "lqabench run timed out after ${C_TIMEOUT:-120} s: $*"
         return $rc
     elif [ $rc -ne 0 ]; then
         note "$tag" "lqabench run failed (exit $rc): $*"
@@ -126,7 +128,7 @@ t_run() {
     [ $HAVE_TORCH = 1 ] || return 0
     local w
     for w in $TORCH_WAITS; do
-        "$PY" scripts/bench_torch.py --threads "$T" --omp-wait "$w" --timeout "${T_TIMEOUT:-600}" "$@" |
+        "$PY" scripts/bench_torch.py --threads "$T" --omp-wait "$w" --timeout "${T_TIMEOUT:-180}" "$@" |
             grep '^{' | sed "s/^{/{\"tag\":\"$tag\",/" >>"$RAW"
     done
 }
@@ -386,14 +388,17 @@ if cost:
           f"{verdicts([('sgd', None if t is None or x is None else x <= t)]) if t else '–'} | "
           f"{f(r['fwd_per_step'],0)} | {f(r['opt_ms'],3)} | {f(pc,3)} |")
     q = next((r for r in cost if r["optimizer"] == "qlabgrad"), None)
-    if q and base and q.get("first_step_ms") is not None:
-        extra = q["first_step_ms"] - q["step_ms"]
+    if q and base and q.get("first_step_fwd") is not None:
+        trials = q["first_step_fwd"] - q["fwd_per_step"]
+        per = (q["opt_ms"] - base["opt_ms"]) / max(q["fwd_per_step"] - 1, 1)  # one probe, as timed
         A("")
         A(f"QLABGrad runs FindPLR at the start of each epoch (findplr_every = −1; here step 0, the first "
-          f"warm-up step), so no timed step contains it. That first step took {q['first_step_ms']:.2f} ms with "
-          f"{q['first_step_fwd']:.0f} forwards (FindPLR from ā = lr = 0.01 on random data; its trial count "
-          f"depends on the data and ā); spread over an MNIST epoch (937 steps) it adds "
-          f"≈ {100*extra/937/q['step_ms']:.2f}% to QLABGrad's per-step cost.")
+          f"warm-up step), so no timed step contains it. That step made {q['first_step_fwd']:.0f} forwards, "
+          f"i.e. {trials:.0f} FindPLR trial(s) on top of the usual {q['fwd_per_step']:.0f} (from ā = lr = 0.01 "
+          f"on random data; the count depends on the data and ā), ≈ {trials * per:.1f} ms at the probe cost "
+          f"above (the step itself took {q['first_step_ms']:.1f} ms, cold caches included). Spread over an "
+          f"MNIST epoch of 937 steps that is ≈ {100 * trials * per / 937 / q['step_ms']:.2f}% of QLABGrad's step; "
+          f"a FindPLR of k trials costs ≈ k × {per:.1f} ms once per epoch.")
 else:
     A("(not measured)")
 
@@ -426,13 +431,14 @@ if asis:
     A("`lqabench` itself runs with the as-is kernels on this CPU unless OPENBLAS_CORETYPE is set in its "
       "environment.")
 
-notes = [r for r in rows if r.get("kind") == "note"]
+notes = [r["text"] for r in rows if r.get("kind") == "note"]
+notes += [f"PyTorch run {r.get('config')} ({r.get('omp_wait', 'default')}): {r['error']}" for r in rows if "error" in r]
 if notes:
     A("")
     A("## Notes")
     A("")
     for n in notes:
-        A(f"- {n['text']}")
+        A(f"- {n}")
 A("")
 A(f"Raw measurements: `{raw}` (one JSON object per line).")
 text = "\n".join(L) + "\n"

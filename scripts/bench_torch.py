@@ -239,11 +239,13 @@ def main():
         try:
             p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, timeout=args.timeout, text=True)
         except subprocess.TimeoutExpired:
-            res = {"kind": "torch_step", "config": text, "error": f"timed out after {args.timeout:g} s"}
+            res = {"kind": "torch_step", "config": text, "omp_wait": args.omp_wait,
+                   "error": f"timed out after {args.timeout:g} s"}
         else:
             lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
             if p.returncode != 0 or not lines:
-                res = {"kind": "torch_step", "config": text, "error": f"exit status {p.returncode}"}
+                res = {"kind": "torch_step", "config": text, "omp_wait": args.omp_wait,
+                       "error": f"exit status {p.returncode}"}
             else:
                 res = json.loads(lines[-1])
         if "error" in res:

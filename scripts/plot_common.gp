@@ -21,6 +21,7 @@ set border 3
 # file of series i; faded colour (alpha) of series i
 sf(i, ext) = datadir."/".S_id[i].".".ext.".dat"
 fade(c) = "#80".c[2:]
+capy(y) = (y < YCAP) ? y : YCAP
 band(c) = "#C8".c[2:]
 
 # the indices in the word list S that have more than one seed (drawn with a min-max band)

@@ -18,9 +18,10 @@ set offsets 0, 0, 0, 0
 set title FP_title[2] font ",10"
 if (FP_logy[2]) { set logscale y } else { unset logscale y }
 set ylabel "batch loss"
+set yrange [*:* < YCAP]
 do for [k in S] {
     i = k+0
-    if (S_div[i]) { set label i "" at S_stx[i],S_sty[i] point pt 2 ps 2 lw 2 lc rgb S_color[i] front }
+    if (S_div[i]) { set label i "" at S_stx[i],capy(S_sty[i]) point pt 2 ps 2 lw 2 lc rgb S_color[i] front }
 }
 plot for [k in S] sf(k+0, "steps") using 1:3 with lines lw 0.5 lc rgb fade(S_color[k+0]) notitle, \
      for [k in S] sf(k+0, "steps") using 1:6 with lines lw 1.5 lc rgb S_color[k+0] title S_title[k+0]

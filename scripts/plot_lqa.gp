@@ -7,6 +7,7 @@
 load scriptdir."/plot_common.gp"
 set multiplot layout LQ_rows,LQ_cols title cfg.": training loss (full training set) vs epoch".SEEDNOTE font ",11"
 set format y "%g"
+set yrange [*:* < YCAP]
 set xlabel (LQ_use_steps ? "step" : "epoch")
 set ylabel "training loss"
 set key below left Left reverse maxrows 3 width 2
@@ -17,8 +18,8 @@ do for [p=1:LQ_N] {
     unset label
     do for [k in S] {
         i = k+0
-        if (S_div[i] && !LQ_use_steps) { set label i "" at S_epx[i],S_epy[i] point pt 2 ps 2 lw 2 lc rgb S_color[i] front }
-        if (S_div[i] && LQ_use_steps) { set label i "" at S_stx[i],S_sty[i] point pt 2 ps 2 lw 2 lc rgb S_color[i] front }
+        if (S_div[i] && !LQ_use_steps) { set label i "" at S_epx[i],capy(S_epy[i]) point pt 2 ps 2 lw 2 lc rgb S_color[i] front }
+        if (S_div[i] && LQ_use_steps) { set label i "" at S_stx[i],capy(S_sty[i]) point pt 2 ps 2 lw 2 lc rgb S_color[i] front }
     }
     if (!LQ_use_steps) {
         plot for [k in S] sf(k+0, "epochs") using 1:4:5 with filledcurves lc rgb band(S_color[k+0]) notitle, \

@@ -8,11 +8,12 @@ S = PS_series[1]
 set title sprintf("%s: batch loss (moving average over %d steps) vs forward+backward passes", cfg, MAW).SEEDNOTE font ",11"
 if (PS_logy[1]) { set logscale y }
 set format y "%g"
+set yrange [*:* < YCAP]
 set xlabel "forward + backward passes (cumulative)"
 set ylabel "batch loss"
 do for [k in S] {
     i = k+0
-    if (S_div[i]) { set label i "" at S_fbx[i],S_sty[i] point pt 2 ps 2 lw 2 lc rgb S_pcolor[i] front }
+    if (S_div[i]) { set label i "" at S_fbx[i],capy(S_sty[i]) point pt 2 ps 2 lw 2 lc rgb S_pcolor[i] front }
 }
 plot for [k in S] sf(k+0, "steps") using 2:7:8 with filledcurves lc rgb band(S_pcolor[k+0]) notitle, \
      for [k in S] sf(k+0, "steps") using 2:6 with lines lw 1.5 lc rgb S_pcolor[k+0] dt S_dt[k+0] title S_ptitle[k+0]

@@ -16,7 +16,7 @@ do for [p=1:QL_N] {
     set title QL_title[p] font ",9"
     if (QL_logy[p]) { set logscale y; set yrange [YLO:YHI] } else { unset logscale y; set yrange [0:YHI] }
     unset label
-    if (S_div[i]) { set label 1 "" at S_stx[i],S_sty[i] point pt 2 ps 2 lw 2 lc rgb S_color[i] front }
+    if (S_div[i]) { set label 1 "" at S_stx[i],capy(S_sty[i]) point pt 2 ps 2 lw 2 lc rgb S_color[i] front }
     if (QL_ref > 0 && QL_ref != i) {
         plot sf(i, "steps") using 1:3 with lines lw 0.5 lc rgb fade(S_color[i]) title "batch loss", \
              sf(i, "steps") using 1:7:8 with filledcurves lc rgb band(S_color[i]) notitle, \

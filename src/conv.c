@@ -11,9 +11,12 @@
  * rows, planes — so every output element is computed by the same code in the
  * same order whatever the thread count: these loops give bit-identical results
  * for 1 or N threads (conv_set_threads). (OpenBLAS's sgemm does not promise
- * that across its own thread counts.) Input gradients of stride-1 convolutions are computed as the
- * transposed convolution (im2col of dY, one GEMM with K = out_c·kh·kw) rather
- * than GEMM + col2im: a deeper GEMM and no scatter-add. */
+ * that across its own thread counts.)
+ *
+ * Tried and dropped: the input gradient of stride-1 convolutions as a
+ * transposed convolution (im2col of dY, one GEMM with K = out_c·kh·kw instead
+ * of GEMM + col2im) — the same CPU time within noise (OpenBLAS then packs the
+ * 9× larger operand), more code. */
 #include "conv.h"
 
 #include <math.h>
@@ -250,18 +253,245 @@ static bool conv_is_pointwise(const Conv2d *c)
     return c->kh == 1 && c->kw == 1 && c->stride == 1 && c->pad == 0;
 }
 
-/* The input gradient as a transposed convolution: stride 1, square kernel,
- * pad ≤ k − 1 (then pad' = k − 1 − pad restores the input size). */
-static bool conv_transposable(const Conv2d *c)
+/* ---- direct convolution for few channels ------------------------------------ */
+/* im2col + GEMM is a poor fit when out_c is small (LeNet: 6 and 16): every
+ * element of the 25–150-row im2col matrix is written, packed by OpenBLAS and
+ * used for only out_c multiply-adds, so the step is memory-bound. These
+ * kernels compute stride-1 convolutions directly from zero-padded copies of
+ * input rows, with the outputs of up to DIRECT_KB channels × DIRECT_MAXV
+ * 16-float vectors held in registers (GCC vector extensions: AVX-512 where
+ * available, split into narrower vectors elsewhere). Each output element is
+ * summed in a fixed order by one thread. */
+
+#define DIRECT_MAX_C 16  /* out_c (forward, dW) or in_c (dX) at most this */
+#define DIRECT_MAXV 4    /* output rows up to 64 wide */
+#define DIRECT_KB 8      /* output channels per register block (forward) */
+#define DIRECT_KBW 4     /* output channels per register block (dW) */
+#define DIRECT_MAXK 7    /* kernels up to 7×7 */
+#define ROWBUF (16 * DIRECT_MAXV + 2 * DIRECT_MAXK + 16)
+
+typedef float v16 __attribute__((vector_size(64)));
+
+/* FMA contraction for the vector kernels below (ISO C mode turns it off):
+ * a fixed, deterministic choice per build */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast", "no-tree-loop-distribute-patterns")
+#endif
+
+static inline v16 v16_load(const float *p)
 {
-    return c->stride == 1 && c->kh == c->kw && c->pad <= c->kh - 1 && !conv_is_pointwise(c);
+    v16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
 }
 
-/* geometry of that transposed convolution: dY[out_c][OH][OW] → dX[in_c][H][W] */
-static void conv_transposed(const Conv2d *c, Conv2d *t)
+static inline v16 v16_splat(float x)
 {
-    conv2d_setup(t, c->out_c, c->out_h, c->out_w, c->in_c, c->kh, c->kw, 1, c->kh - 1 - c->pad);
-    LQA_CHECK(t->out_h == c->in_h && t->out_w == c->in_w);
+    v16 v = {x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x};
+    return v;
+}
+
+static inline float v16_sum(v16 v)
+{
+    /* fixed pairwise order */
+    float a[16];
+    memcpy(a, &v, sizeof a);
+    for (int w = 8; w >= 1; w /= 2)
+        for (int i = 0; i < w; i++) a[i] += a[i + w];
+    return a[0];
+}
+
+static bool conv_direct_ok(const Conv2d *c, int nch)
+{
+    return c->stride == 1 && nch <= DIRECT_MAX_C && c->kh <= DIRECT_MAXK &&
+           c->kw <= DIRECT_MAXK && c->out_w <= 16 * DIRECT_MAXV &&
+           c->in_w + 2 * c->pad <= ROWBUF && 16 * ((c->out_w + 15) / 16) + c->kw <= ROWBUF &&
+           !conv_is_pointwise(c);
+}
+
+/* buf[t] = row[t − pad] for t in [0, len), zero outside the row (row NULL: all
+ * zero); len covers every vector load of the kernels */
+static inline void padded_row(float *buf, const float *row, int W, int pad, int len)
+{
+    int t = 0;
+    if (!row) {
+        for (; t < len; t++) buf[t] = 0.0f;
+        return;
+    }
+    for (; t < pad; t++) buf[t] = 0.0f;
+    for (int q = 0; q < W; q++) buf[pad + q] = row[q];
+    for (t = pad + W; t < len; t++) buf[t] = 0.0f;
+}
+
+typedef struct DirectArgs {
+    const Conv2d *c;
+    float *y;
+    const float *x, *w, *b, *dy;
+    bool accumulate;
+    int B;
+} DirectArgs;
+
+/* y[k][n] (+)= b[k] + Σ w[k][c][i][j]·xpad[c][n][oh+i][ow+j], samples [lo, hi).
+ * NV (16-float vectors per output row) is a constant in each instantiation, so
+ * the accumulators stay in registers. */
+static inline __attribute__((always_inline)) void direct_fwd_nv(const DirectArgs *a, size_t lo,
+                                                                size_t hi, const int NV)
+{
+    const Conv2d *c = a->c;
+    const int K = c->out_c, C = c->in_c, kh = c->kh, kw = c->kw, H = c->in_h, W = c->in_w;
+    const int OH = c->out_h, OW = c->out_w, B = a->B;
+    const int len = LQA_MAX(16 * NV + kw, W + 2 * c->pad);
+    const size_t hw = (size_t)H * W, wk = (size_t)C * kh * kw;
+    float row[ROWBUF], out[16 * DIRECT_MAXV] = {0};
+    for (size_t n = lo; n < hi; n++)
+        for (int k0 = 0; k0 < K; k0 += DIRECT_KB) {
+            const int KB = LQA_MIN(DIRECT_KB, K - k0);
+            for (int oh = 0; oh < OH; oh++) {
+                v16 acc[DIRECT_KB][DIRECT_MAXV];
+                for (int kb = 0; kb < DIRECT_KB; kb++)
+                    for (int v = 0; v < NV; v++) acc[kb][v] = v16_splat(0.0f);
+                for (int ci = 0; ci < C; ci++) {
+                    const float *plane = a->x + ((size_t)ci * B + n) * hw;
+                    for (int i = 0; i < kh; i++) {
+                        const int ih = oh + i - c->pad;
+                        if (ih < 0 || ih >= H) continue;
+                        padded_row(row, plane + (size_t)ih * W, W, c->pad, len);
+                        const float *wr = a->w + (((size_t)k0 * C + ci) * kh + i) * kw;
+                        for (int j = 0; j < kw; j++) {
+                            v16 xv[DIRECT_MAXV];
+                            for (int v = 0; v < NV; v++) xv[v] = v16_load(row + 16 * v + j);
+                            for (int kb = 0; kb < DIRECT_KB; kb++) {
+                                if (kb >= KB) break;
+                                const v16 wv = v16_splat(wr[kb * wk + j]);
+                                for (int v = 0; v < NV; v++) acc[kb][v] += wv * xv[v];
+                            }
+                        }
+                    }
+                }
+                for (int kb = 0; kb < KB; kb++) {
+                    float *yr = a->y + (((size_t)(k0 + kb) * B + n) * OH + oh) * OW;
+                    memcpy(out, acc[kb], sizeof(v16) * NV);
+                    const float bias = a->b ? a->b[k0 + kb] : 0.0f;
+                    if (a->accumulate)
+                        for (int ow = 0; ow < OW; ow++) yr[ow] += out[ow] + bias;
+                    else
+                        for (int ow = 0; ow < OW; ow++) yr[ow] = out[ow] + bias;
+                }
+            }
+        }
+}
+
+static void direct_fwd_samples(void *p, size_t lo, size_t hi)
+{
+    const DirectArgs *a = p;
+    switch ((a->c->out_w + 15) / 16) {
+    case 1: direct_fwd_nv(a, lo, hi, 1); break;
+    case 2: direct_fwd_nv(a, lo, hi, 2); break;
+    case 3: direct_fwd_nv(a, lo, hi, 3); break;
+    default: direct_fwd_nv(a, lo, hi, 4); break;
+    }
+}
+
+static void conv_direct_forward(const Conv2d *c, float *y, const float *x, const float *w,
+                                const float *b, bool accumulate, int B)
+{
+    DirectArgs a = {.c = c, .y = y, .x = x, .w = w, .b = b, .accumulate = accumulate, .B = B};
+    size_t work = conv2d_n_weights(c) * c->out_h * c->out_w * (size_t)B;
+    par_for((size_t)B, work, direct_fwd_samples, &a);
+}
+
+/* dW[k][c][i][j] = Σ_{n,oh,ow} dy[k][n][oh][ow]·xpad[c][n][oh+i][ow+j]; items are
+ * (channel block, c, i) triples */
+static inline __attribute__((always_inline)) void direct_dw_nv(const DirectArgs *a, size_t lo,
+                                                               size_t hi, const int NV)
+{
+    const Conv2d *c = a->c;
+    const int K = c->out_c, C = c->in_c, kh = c->kh, kw = c->kw, H = c->in_h, W = c->in_w;
+    const int OH = c->out_h, OW = c->out_w, B = a->B;
+    const int len = LQA_MAX(16 * NV + kw, W + 2 * c->pad);
+    const size_t hw = (size_t)H * W;
+    float row[ROWBUF], dyb[DIRECT_KBW][16 * DIRECT_MAXV];
+    for (size_t it = lo; it < hi; it++) {
+        const int i = (int)(it % kh), ci = (int)(it / kh % C);
+        const int k0 = (int)(it / kh / C) * DIRECT_KBW, KB = LQA_MIN(DIRECT_KBW, K - k0);
+        v16 acc[DIRECT_KBW][DIRECT_MAXK];
+        for (int kb = 0; kb < DIRECT_KBW; kb++)
+            for (int j = 0; j < DIRECT_MAXK; j++) acc[kb][j] = v16_splat(0.0f);
+        for (int kb = 0; kb < DIRECT_KBW; kb++)
+            for (int t = 0; t < 16 * NV; t++) dyb[kb][t] = 0.0f;
+        for (int n = 0; n < B; n++) {
+            const float *plane = a->x + ((size_t)ci * B + n) * hw;
+            for (int oh = 0; oh < OH; oh++) {
+                const int ih = oh + i - c->pad;
+                if (ih < 0 || ih >= H) continue;
+                padded_row(row, plane + (size_t)ih * W, W, c->pad, len);
+                for (int kb = 0; kb < KB; kb++) {
+                    const float *g = a->dy + (((size_t)(k0 + kb) * B + n) * OH + oh) * OW;
+                    for (int t = 0; t < OW; t++) dyb[kb][t] = g[t];
+                }
+                for (int v = 0; v < NV; v++) {
+                    v16 g[DIRECT_KBW];
+                    for (int kb = 0; kb < DIRECT_KBW; kb++) g[kb] = v16_load(dyb[kb] + 16 * v);
+                    for (int j = 0; j < DIRECT_MAXK; j++) {
+                        if (j >= kw) break;
+                        const v16 xv = v16_load(row + 16 * v + j);
+                        for (int kb = 0; kb < DIRECT_KBW; kb++) acc[kb][j] += g[kb] * xv;
+                    }
+                }
+            }
+        }
+        for (int kb = 0; kb < KB; kb++)
+            for (int j = 0; j < kw; j++)
+                a->y[(((size_t)(k0 + kb) * C + ci) * kh + i) * kw + j] = v16_sum(acc[kb][j]);
+    }
+}
+
+static void direct_dw_items(void *p, size_t lo, size_t hi)
+{
+    const DirectArgs *a = p;
+    switch ((a->c->out_w + 15) / 16) {
+    case 1: direct_dw_nv(a, lo, hi, 1); break;
+    case 2: direct_dw_nv(a, lo, hi, 2); break;
+    case 3: direct_dw_nv(a, lo, hi, 3); break;
+    default: direct_dw_nv(a, lo, hi, 4); break;
+    }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+
+static void conv_direct_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B)
+{
+    DirectArgs a = {.c = c, .y = dw, .x = x, .dy = dy, .B = B};
+    const int nkb = (c->out_c + DIRECT_KBW - 1) / DIRECT_KBW;
+    size_t work = conv2d_n_weights(c) * c->out_h * c->out_w * (size_t)B;
+    par_for((size_t)nkb * c->in_c * c->kh, work, direct_dw_items, &a);
+}
+
+/* dX as the stride-1 transposed convolution: a direct forward over dY with
+ * W'[c][k][i][j] = W[k][c][kh−1−i][kw−1−j] and pad' = k − 1 − pad. */
+static bool conv_direct_dx_ok(const Conv2d *c)
+{
+    if (c->stride != 1 || c->kh != c->kw || c->pad > c->kh - 1) return false;
+    Conv2d t;
+    conv2d_setup(&t, c->out_c, c->out_h, c->out_w, c->in_c, c->kh, c->kw, 1, c->kh - 1 - c->pad);
+    return conv_direct_ok(&t, t.out_c);
+}
+
+static void conv_direct_dx(const Conv2d *c, float *dx, bool accumulate, const float *dy,
+                           const float *w, float *wt, int B)
+{
+    Conv2d t;
+    conv2d_setup(&t, c->out_c, c->out_h, c->out_w, c->in_c, c->kh, c->kw, 1, c->kh - 1 - c->pad);
+    LQA_CHECK(t.out_h == c->in_h && t.out_w == c->in_w);
+    const int K = c->out_c, C = c->in_c, kk = c->kh * c->kw;
+    for (int ci = 0; ci < C; ci++)
+        for (int k = 0; k < K; k++)
+            for (int q = 0; q < kk; q++)
+                wt[((size_t)ci * K + k) * kk + q] = w[((size_t)k * C + ci) * kk + (kk - 1 - q)];
+    conv_direct_forward(&t, dx, dy, wt, NULL, accumulate, B);
 }
 
 /* floats of one sample's im2col matrix */
@@ -270,23 +500,16 @@ static size_t col_per_sample(const Conv2d *c)
     return (size_t)c->in_c * c->kh * c->kw * c->out_h * c->out_w;
 }
 
-/* transposed weights sit at the start of the workspace, 16-float aligned */
-static size_t wt_floats(const Conv2d *c) { return (conv2d_n_weights(c) + 15) & ~(size_t)15; }
-
 size_t conv2d_ws_floats(const Conv2d *c, int B, size_t cap_floats)
 {
     if (conv_is_pointwise(c)) return 0;
+    /* direct kernels need only the flipped weights (for dX) */
+    const size_t wt = conv_direct_dx_ok(c) ? conv2d_n_weights(c) : 0;
+    if (conv_direct_ok(c, c->out_c) && conv_direct_dx_ok(c)) return wt;
     size_t one = col_per_sample(c), all = one * (size_t)B;
     size_t want = all < cap_floats ? all : cap_floats;
-    if (want < one) want = one;
-    if (conv_transposable(c)) { /* backward: transposed weights + one sample of dY's im2col */
-        Conv2d t;
-        conv_transposed(c, &t);
-        size_t tone = col_per_sample(&t), need = wt_floats(c) + tone;
-        size_t tall = wt_floats(c) + tone * (size_t)B;
-        if (want < need) want = need < tall ? need : tall;
-    }
-    return want;
+    want = want > one ? want : one;
+    return want > wt ? want : wt;
 }
 
 /* Samples per chunk whose im2col (one_floats each) fits `avail` floats. */
@@ -342,9 +565,11 @@ static void im2col_rows(void *p, size_t lo, size_t hi)
             for (int oh = oh_lo; oh < oh_hi; oh++) {
                 float *orow = o + (size_t)oh * OW;
                 const float *xr = xp + (size_t)(oh * s - pd + ki) * W;
+                /* inline loops, not memcpy: rows are short (LeNet: 10–28 floats) */
                 for (int ow = 0; ow < ow_lo; ow++) orow[ow] = 0.0f;
                 if (s == 1) {
-                    memcpy(orow + ow_lo, xr + ow_lo + off, sizeof(float) * (size_t)(ow_hi - ow_lo));
+                    const float *xo = xr + off;
+                    for (int ow = ow_lo; ow < ow_hi; ow++) orow[ow] = xo[ow];
                 } else {
                     for (int ow = ow_lo; ow < ow_hi; ow++) orow[ow] = xr[ow * s + off];
                 }
@@ -446,6 +671,10 @@ void conv2d_forward(const Conv2d *c, float *y, const float *x, const float *w, c
 {
     const int K = c->out_c, CKK = c->in_c * c->kh * c->kw;
     const size_t ohw = (size_t)c->out_h * c->out_w, ldy = ohw * B;
+    if (conv_direct_ok(c, K)) {
+        conv_direct_forward(c, y, x, w, b, false, B);
+        return;
+    }
     float beta = 0.0f;
     if (b) {
         RowArgs a = {.y = y, .v = b, .len = ldy, .stride = ldy};
@@ -485,6 +714,14 @@ void conv2d_backward(const Conv2d *c, float *dx, bool dx_accumulate, float *dw, 
                        dx_accumulate ? 1.0f : 0.0f, dx, (int)ldy);
         return;
     }
+    if (dw && conv_direct_ok(c, K)) {
+        conv_direct_dw(c, dw, dy, x, B);
+        dw = NULL;
+    }
+    if (dx && conv_direct_dx_ok(c) && ws_floats >= conv2d_n_weights(c)) {
+        conv_direct_dx(c, dx, dx_accumulate, dy, w, ws, B);
+        dx = NULL;
+    }
     if (dw) { /* dW (+)= dY_chunk · colᵀ over chunks of samples */
         int nb = chunk_of(col_per_sample(c), B, ws_floats);
         for (int n0 = 0; n0 < B; n0 += nb) {
@@ -495,27 +732,7 @@ void conv2d_backward(const Conv2d *c, float *dx, bool dx_accumulate, float *dw, 
         }
     }
     if (!dx) return;
-    if (conv_transposable(c) && ws_floats >= wt_floats(c) + (size_t)K * c->kh * c->kw * hw) {
-        /* dX = conv(dY, W') with W'[c][k][i][j] = W[k][c][kh−1−i][kw−1−j], pad' = k−1−pad:
-         * dX_chunk[C][m·HW] (+)= W'[C][K·kh·kw] · im2col(dY)[K·kh·kw][m·HW] */
-        Conv2d t;
-        conv_transposed(c, &t);
-        const int kk = c->kh * c->kw, KKK = K * kk;
-        float *wt = ws, *col = ws + wt_floats(c);
-        for (int ci = 0; ci < C; ci++)
-            for (int k = 0; k < K; k++)
-                for (int q = 0; q < kk; q++)
-                    wt[((size_t)ci * K + k) * kk + q] = w[((size_t)k * C + ci) * kk + (kk - 1 - q)];
-        int nb = chunk_of(col_per_sample(&t), B, ws_floats - wt_floats(c));
-        for (int n0 = 0; n0 < B; n0 += nb) {
-            int m = LQA_MIN(nb, B - n0), ncol = (int)(m * hw);
-            im2col(col, dy, &t, B, n0, m);
-            blas_sgemm(false, false, C, ncol, KKK, 1.0f, wt, KKK, col, ncol,
-                       dx_accumulate ? 1.0f : 0.0f, dx + n0 * hw, (int)ldx);
-        }
-        return;
-    }
-    /* general case: dcol[CKK][m·OHOW] = Wᵀ · dY_chunk, then scatter-add into dx */
+    /* dcol[CKK][m·OHOW] = Wᵀ · dY_chunk, then scatter-add into dx */
     int nb = chunk_of(col_per_sample(c), B, ws_floats);
     for (int n0 = 0; n0 < B; n0 += nb) {
         int m = LQA_MIN(nb, B - n0), ncol = (int)(m * ohw);
@@ -539,24 +756,56 @@ typedef struct PoolArgs {
     int H, W;
 } PoolArgs;
 
+/* first maximum of a 2×2 window in row-major order (PyTorch's choice); a NaN
+ * wins over numbers, so NaN propagates */
+static inline bool pick_later(float later, float first)
+{
+    /* non-short-circuit & and |: no branches (random data mispredicts them) */
+    return (later > first) | ((later != later) & (first == first));
+}
+
+/* one output row: branch-free so that GCC vectorises it (interleaved loads) */
+static void maxpool_row(float *restrict yr, uint8_t *restrict ir, const float *restrict r0,
+                        const float *restrict r1, int OW)
+{
+    for (int ow = 0; ow < OW; ow++) {
+        /* tournament (0 vs 1, 2 vs 3, then the pair winners, the later only
+         * when strictly greater) = the sequential first maximum */
+        const float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
+        const bool b01 = pick_later(v1, v0), b23 = pick_later(v3, v2);
+        const float m01 = b01 ? v1 : v0, m23 = b23 ? v3 : v2;
+        const bool b = pick_later(m23, m01);
+        yr[ow] = b ? m23 : m01;
+        ir[ow] = (uint8_t)(b ? 2 + b23 : b01);
+    }
+}
+
 static void maxpool_planes(void *p, size_t lo, size_t hi)
 {
     const PoolArgs *a = p;
     const int H = a->H, W = a->W, OH = H / 2, OW = W / 2;
+    uint8_t scratch[512];
     for (size_t pl = lo; pl < hi; pl++) {
         const float *xp = a->x + pl * H * W;
         float *yp = a->y + pl * OH * OW;
-        uint8_t *ip = a->idx ? a->idx + pl * OH * OW : NULL;
         for (int oh = 0; oh < OH; oh++) {
             const float *r0 = xp + (size_t)(2 * oh) * W, *r1 = r0 + W;
-            for (int ow = 0; ow < OW; ow++) {
-                float v[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
-                int m = 0;
-                for (int k = 1; k < 4; k++)
-                    if (v[k] > v[m] || (v[k] != v[k] && v[m] == v[m])) m = k; /* NaN wins */
-                if (g_tape) m = tape_choice(m) & 3;
-                yp[oh * OW + ow] = v[m];
-                if (ip) ip[oh * OW + ow] = (uint8_t)m;
+            float *yr = yp + oh * OW;
+            if (g_tape) { /* sequential record/replay of the choices */
+                for (int ow = 0; ow < OW; ow++) {
+                    const float v[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
+                    const bool b01 = pick_later(v[1], v[0]), b23 = pick_later(v[3], v[2]);
+                    int m = pick_later(v[2 + b23], v[b01]) ? 2 + b23 : b01;
+                    m = tape_choice(m) & 3;
+                    yr[ow] = v[m];
+                    if (a->idx) a->idx[(pl * OH + oh) * OW + ow] = (uint8_t)m;
+                }
+                continue;
+            }
+            for (int o0 = 0; o0 < OW; o0 += 512) { /* idx NULL: choices to scratch */
+                const int len = LQA_MIN(512, OW - o0);
+                uint8_t *ir = a->idx ? a->idx + (pl * OH + oh) * OW + o0 : scratch;
+                maxpool_row(yr + o0, ir, r0 + 2 * o0, r1 + 2 * o0, len);
             }
         }
     }

@@ -952,8 +952,8 @@ int main(void)
     test_conv_case(&r, 4, 5, 5, 3, 1, 1, 1, 0, false, 3, false); /* 1×1 pointwise (no im2col) */
     test_conv_case(&r, 4, 5, 6, 3, 1, 1, 2, 0, false, 2, false); /* 1×1 stride 2 (projection) */
     test_conv_case(&r, 2, 4, 4, 2, 3, 3, 3, 2, true, 2, false);  /* stride 3, pad 2 */
-    test_conv_case(&r, 2, 4, 4, 3, 3, 3, 1, 3, true, 2, false);  /* pad > k−1: col2im path */
-    test_conv_case(&r, 3, 6, 5, 4, 3, 3, 1, 1, false, 3, true);  /* transposed dX, chunked */
+    test_conv_case(&r, 2, 4, 4, 3, 3, 3, 1, 3, true, 2, false);  /* stride 1, pad > k − 1 */
+    test_conv_case(&r, 3, 6, 5, 4, 3, 3, 1, 1, false, 3, true);  /* stride 1, chunked workspace */
     test_pool(&r, true, 2, 3, 6, 6);
     test_pool(&r, true, 2, 2, 7, 5); /* odd: floor drops the last row/column */
     test_pool(&r, false, 2, 3, 6, 6);

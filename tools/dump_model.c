@@ -20,7 +20,8 @@
  *               on the same batch: sgd_loss k (k = 0..N, the TRAIN-forward loss
  *               at θ_k), and statefinal.f32 after the last forward.
  * Bench mode: times `steps` iterations (after one warm-up) of forward+backward
- * (train), or forward only (probe/eval), and prints ms per step and peak RSS. */
+ * (train), or forward only (probe/eval), and prints ms per step (mean, min),
+ * CPU time per step (all threads) and peak RSS. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -131,6 +132,8 @@ int main(int argc, char **argv)
                                                  : FWD_TRAIN;
         double loss = model_forward(&m, m.params, x, y, B, mode, NULL);
         if (mode == FWD_TRAIN) model_backward(&m);
+        struct rusage r0, r1;
+        getrusage(RUSAGE_SELF, &r0);
         double t0 = lqa_now(), tmin = 1e30;
         for (int s = 0; s < steps; s++) {
             double t1 = lqa_now();
@@ -140,12 +143,16 @@ int main(int argc, char **argv)
             if (dt < tmin) tmin = dt;
         }
         double per = (lqa_now() - t0) / steps;
-        struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
-        printf("%s %dx%dx%d batch %d %s threads %d: %.3f ms/step (min %.3f), loss %.6f, "
-               "peak RSS %.1f MB, params %zu\n",
-               name, C, H, W, B, mode_s, blas_get_threads(), per * 1e3, tmin * 1e3, loss,
-               ru.ru_maxrss / 1024.0, m.n_params);
+        getrusage(RUSAGE_SELF, &r1);
+        /* CPU time of all threads: with 1 thread, a load-independent measure */
+        double cpu = (r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec -
+                      r0.ru_stime.tv_sec) +
+                     1e-6 * (r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
+                             r0.ru_stime.tv_usec);
+        printf("%s %dx%dx%d batch %d %s threads %d: %.3f ms/step (min %.3f, CPU %.3f), "
+               "loss %.6f, peak RSS %.1f MB, params %zu\n",
+               name, C, H, W, B, mode_s, blas_get_threads(), per * 1e3, tmin * 1e3,
+               cpu / steps * 1e3, loss, r1.ru_maxrss / 1024.0, m.n_params);
         goto done;
     }
 
