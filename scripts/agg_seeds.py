@@ -416,10 +416,10 @@ def write_manifest(out, name, kind, series):
     ylo = min(mamin) / 2 if mamin else 1e-3
     yhi = max(mamax + first) * 1.5 if (mamax or first) else 10
     if first:
-        yhi = min(yhi, 10 * max(first))
-    # losses above YCAP (10x the largest initial loss) are off the scale of every loss plot:
+        yhi = min(yhi, 2 * max(first))
+    # losses above YCAP (twice the largest initial loss) are off the scale of every loss plot:
     # an exploding run leaves the top of the panel instead of flattening the other curves
-    ycap = 10 * max(first) if first else math.inf
+    ycap = 2 * max(first) if first else math.inf
     m.append(f"YLO = {fmt(ylo)}\nYHI = {fmt(yhi)}\nYCAP = {fmt(ycap) if finite(ycap) else '1e300'}\n")
 
     def panels(prefix, plist, cols=None):
@@ -435,13 +435,17 @@ def write_manifest(out, name, kind, series):
 
     adaptive = [s for s in series if s["optimizer"] in ADAPTIVE]
 
+    def yscale(span):
+        return 0 if span <= 8 else (2 if span <= 100 else 1)
+
     def span_logy(group, key):
-        """log y when the curves of a panel span more than a factor 8"""
+        """y axis of a panel: 0 linear; log when its curves span more than a factor 8,
+        2 with 1-2-5 tics when they span at most a factor 100, 1 with decade tics above"""
         v = []
         for s in group:
             v += [min(x, ycap) for x in (s["ep_vals"] if key == "ep" else [s["ma_min"], s["ma_max"]])
                   if finite(x) and x > 0]
-        return 1 if v and max(v) / min(v) > 8 else 0
+        return yscale(max(v) / min(v) if v else 1)
 
     def lr_logy(group):
         return all(s["lr_pos"] for s in group) and \
@@ -463,7 +467,7 @@ def write_manifest(out, name, kind, series):
     if kind in ("qlab", "generic"):
         ref = [s for s in series if s["label"] in ("qlabgrad-paper", "qlabgrad")]
         m.append(f"QL_ref = {idx[id(ref[0])] if ref else 0}\n")
-        panels("QL_", [(s["title"], [s], 1 if yhi / ylo > 8 else 0) for s in series])
+        panels("QL_", [(s["title"], [s], yscale(yhi / ylo)) for s in series])
         c = len(series) if len(series) <= 3 else math.ceil(math.sqrt(len(series)))
         figs.append(("loss", "plot_qlab.gp", 350 * c, 60 + 280 * math.ceil(len(series) / c)))
     if kind in ("lqa", "qlab", "generic") and adaptive:

@@ -8,7 +8,7 @@
 #              figures into results/figures-full/ (ResNet-18 sweeps take hours on 2 cores)
 #   --no-run   do not run sweeps; plot what results/ already holds
 #   --out DIR  where figures, tables and the aggregated data go
-#   CONFIG     config names or paths (default: every config of the mode)
+#   CONFIG     config names or paths (default: every config of the mode, cheapest first)
 #
 # Environment: LQA_FIGURES_CONFIGS (space-separated configs, as CONFIG), LQA_FIGURES_OUT
 # (as --out), LQA_BIN (the lqabench binary, default ./lqabench), LQA_FIGURES_PALETTE=0
@@ -18,7 +18,8 @@
 # Per config: `lqabench --config C` (it resumes: complete runs are skipped), then
 # scripts/agg_seeds.py (mean/min/max over seeds into DIR/data/<sweep>/), then the
 # scripts/plot_*.gp gnuplot scripts, each to <sweep>_<figure>.png and .pdf in DIR; then
-# scripts/tables.py writes DIR/table_*.md and .csv from the sweeps' summary.csv files.
+# scripts/tables.py rewrites DIR/table_*.md and .csv from the summary.csv files of every
+# sweep plotted so far (so an interrupted run leaves tables that match its figures).
 # The figures of a sweep depend on its name: lqa_* (LQA paper layout), qlab_* (QLABGrad
 # layout + lr traces), *findplr* (FindPLR start-up), newton_* (eta traces); every sweep
 # also gets <sweep>_passes (loss vs forward+backward passes).
@@ -28,7 +29,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-mode=quick run=1 out=${LQA_FIGURES_OUT:-} cfgs=()
+mode=quick run=1 out=${LQA_FIGURES_OUT:-} cfgs=() sort_by_cost=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) mode=quick ;;
@@ -46,14 +47,12 @@ if [ ${#cfgs[@]} -eq 0 ] && [ -n "${LQA_FIGURES_CONFIGS:-}" ]; then
     read -r -a cfgs <<< "$LQA_FIGURES_CONFIGS"
 fi
 if [ ${#cfgs[@]} -eq 0 ]; then
-    # cheap sweeps first, ResNet-18 last
     for f in configs/lqa_*.json configs/qlab_*.json configs/newton_*.json; do
         case "$f" in *_quick.json) [ $mode = quick ] || continue ;;
                      *) [ $mode = full ] || continue ;; esac
         cfgs+=("$f")
     done
-    mapfile -t cfgs < <(printf '%s\n' "${cfgs[@]}" | awk '{print (/resnet/ ? 1 : 0) "\t" $0}' |
-                        sort -s -k1,1n | cut -f2)
+    sort_by_cost=1
 fi
 [ -n "$out" ] || { [ $mode = quick ] && out=results/figures || out=results/figures-full; }
 BIN=${LQA_BIN:-./lqabench}
@@ -66,13 +65,14 @@ if [ $run = 1 ] && [ ! -x "$BIN" ]; then
     echo "figures.sh: $BIN not found (make lqabench)" >&2; exit 1
 fi
 
-failed=() written=() summaries=() t_all=$SECONDS
+failed=() written=() tables=() summaries=() infos=() t_all=$SECONDS
 note() { echo "figures.sh: $*" >&2; }
 
-# name, model and results directory of a config, as lqabench resolves them
+# path, name, results directory (as lqabench resolves them) and a rough cost (forward
+# sample-passes x model size; cheap sweeps run first) of a config
 cfg_info() {
-    python3 - "$1" <<'EOF'
-import json, os, sys
+    python3 - "$1" <<'PY'
+import json, math, os, sys
 p = sys.argv[1]
 if not os.path.isfile(p) and os.path.isfile(os.path.join("configs", p)):
     p = os.path.join("configs", p)
@@ -81,17 +81,64 @@ if not os.path.isfile(p) and os.path.isfile(os.path.join("configs", p + ".json")
 try:
     c = json.load(open(p))
 except OSError:
-    sys.exit(f"{sys.argv[1]}: no such config")
+    sys.exit(f"figures.sh: {sys.argv[1]}: no such config")
 except ValueError as e:
-    sys.exit(f"{p}: not valid JSON: {e}")
+    sys.exit(f"figures.sh: {p}: not valid JSON: {e}")
 name = c.get("name") or os.path.splitext(os.path.basename(p))[0]
-print(p, name, c.get("output_dir") or os.path.join("results", name), sep="\t")
-EOF
+try:
+    size = {"logreg": 8e3, "mlp": 1.8e6, "cnn2": 3e5, "lenet5": 6e5,
+            "resnet18": 5.6e8}.get(c.get("model"), 1e6)
+    ntrain = c.get("train_limit", 50000 if c.get("dataset") == "cifar10" else 60000)
+    b = c.get("batch_size", 64)
+    per_epoch = max(1, ntrain // b)
+    steps = c.get("steps") or c.get("epochs", 1) * per_epoch
+    runs = sum(len(o["lr"]) if isinstance(o.get("lr"), list) else 1
+               for o in c.get("optimizers", [])) * len(c.get("seeds", [1]))
+    evals = math.ceil(steps / per_epoch) * (ntrain * c.get("eval_train", True)
+                                            + c.get("test_limit", 10000))
+    cost = size * runs * (3 * steps * b + evals)
+except (TypeError, AttributeError, KeyError):
+    cost = 0  # lqabench reports what is wrong with the config
+print(p, name, c.get("output_dir") or os.path.join("results", name), f"{cost:.0f}", sep="\t")
+PY
+}
+
+tab() { # kind, table name, inputs...
+    local kind=$1 tname=$2; shift 2
+    [ $# -gt 0 ] || return 0
+    if python3 scripts/tables.py "$kind" "$out/$tname" "$@"; then
+        tables+=("$out/$tname.md" "$out/$tname.csv")
+    else
+        failed+=("$tname")
+    fi
+}
+make_tables() {
+    local acc=() lqa=() lrs=() s n
+    tables=()
+    for s in "${summaries[@]}"; do
+        n=${s%%=*}
+        case "$n" in qlab_fig4*|qlab_fig5*) acc+=("$s") ;; esac
+        case "$n" in lqa_*) lqa+=("$s") ;; esac
+        lrs+=("$n=$out/data/$n/lr_stats.csv")
+    done
+    rm -f "$out"/table_*.md "$out"/table_*.csv
+    tab accuracy table_test_accuracy "${acc[@]}"
+    tab overhead table_time_per_step "${summaries[@]}"
+    tab passes table_passes_per_step "${summaries[@]}"
+    tab bestlr table_best_lr "${lqa[@]}"
+    tab sweeps table_sweeps "${summaries[@]}"
+    tab lrtraces table_lr_traces "${lrs[@]}"
 }
 
 for cfg in "${cfgs[@]}"; do
-    info=$(cfg_info "$cfg") || { failed+=("$cfg"); continue; }
-    IFS=$'\t' read -r path name res <<< "$info"
+    if info=$(cfg_info "$cfg"); then infos+=("$info"); else failed+=("$cfg"); fi
+done
+if [ $sort_by_cost = 1 ] && [ ${#infos[@]} -gt 0 ]; then
+    mapfile -t infos < <(printf '%s\n' "${infos[@]}" | sort -s -t $'\t' -k4,4g)
+fi
+
+for info in "${infos[@]}"; do
+    IFS=$'\t' read -r path name res _ <<< "$info"
     if [ $run = 1 ]; then
         t0=$SECONDS
         echo "== $name: sweep ($path)" >&2
@@ -130,32 +177,9 @@ for cfg in "${cfgs[@]}"; do
             written+=("$f")
         done
     done < "$data/figures.txt"
+    make_tables
 done
-
-# tables
-tab() { # kind name inputs...
-    local kind=$1 tname=$2; shift 2
-    [ $# -gt 0 ] || return 0
-    if python3 scripts/tables.py "$kind" "$out/$tname" "$@"; then
-        written+=("$out/$tname.md" "$out/$tname.csv")
-    else
-        failed+=("$tname")
-    fi
-}
-acc=() lqa=() lrs=()
-for s in "${summaries[@]}"; do
-    n=${s%%=*}
-    case "$n" in qlab_fig4*|qlab_fig5*) acc+=("$s") ;; esac
-    case "$n" in lqa_*) lqa+=("$s") ;; esac
-    lrs+=("$n=$out/data/$n/lr_stats.csv")
-done
-rm -f "$out"/table_*.md "$out"/table_*.csv
-tab accuracy table_test_accuracy "${acc[@]}"
-tab overhead table_time_per_step "${summaries[@]}"
-tab passes table_passes_per_step "${summaries[@]}"
-tab bestlr table_best_lr "${lqa[@]}"
-tab sweeps table_sweeps "${summaries[@]}"
-tab lrtraces table_lr_traces "${lrs[@]}"
+written+=("${tables[@]}")
 
 printf '%s\n' "${written[@]}" > "$out/files.txt"
 echo "figures.sh: ${#written[@]} files in $out ($((SECONDS - t_all)) s); list: $out/files.txt" >&2

@@ -22,6 +22,10 @@ set border 3
 sf(i, ext) = datadir."/".S_id[i].".".ext.".dat"
 fade(c) = "#80".c[2:]
 capy(y) = (y < YCAP) ? y : YCAP
+# y axis from a panel's logy flag (agg_seeds.py): 0 linear, 1 log (decade tics), 2 log (1-2-5 tics)
+T125 = "set ytics (1e-4,2e-4,5e-4,0.001,0.002,0.005,0.01,0.02,0.05,0.1,0.2,0.5,1,2,5,10,20,50,100,200,500,1000)"
+yaxis(v) = (v == 0) ? "unset logscale y; set ytics autofreq" : \
+           ((v == 1) ? "set logscale y; set ytics autofreq" : "set logscale y; ".T125)
 band(c) = "#C8".c[2:]
 
 # the indices in the word list S that have more than one seed (drawn with a min-max band)

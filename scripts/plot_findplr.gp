@@ -16,9 +16,10 @@ plot for [k in S] sf(k+0, "steps") using 1:9 with linespoints pt 7 ps 0.35 lw 0.
 S = FP_series[2]
 set offsets 0, 0, 0, 0
 set title FP_title[2] font ",10"
-if (FP_logy[2]) { set logscale y } else { unset logscale y }
+eval yaxis(FP_logy[2])
 set ylabel "batch loss"
 set yrange [*:* < YCAP]
+set autoscale yfixmax
 do for [k in S] {
     i = k+0
     if (S_div[i]) { set label i "" at S_stx[i],capy(S_sty[i]) point pt 2 ps 2 lw 2 lc rgb S_color[i] front }

@@ -8,13 +8,14 @@ load scriptdir."/plot_common.gp"
 set multiplot layout LQ_rows,LQ_cols title cfg.": training loss (full training set) vs epoch".SEEDNOTE font ",11"
 set format y "%g"
 set yrange [*:* < YCAP]
+set autoscale yfixmax
 set xlabel (LQ_use_steps ? "step" : "epoch")
 set ylabel "training loss"
 set key below left Left reverse maxrows 3 width 2
 do for [p=1:LQ_N] {
     S = LQ_series[p]
     set title LQ_title[p] font ",10"
-    if (LQ_logy[p]) { set logscale y } else { unset logscale y }
+    eval yaxis(LQ_logy[p])
     unset label
     do for [k in S] {
         i = k+0

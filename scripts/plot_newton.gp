@@ -13,9 +13,10 @@ plot for [k in S] sf(k+0, "steps") using 1:10:11 with filledcurves lc rgb band(S
      for [k in S] sf(k+0, "steps") using 1:9 with lines lw 1 lc rgb S_color[k+0] dt S_dt[k+0] title S_title[k+0]
 S = NW_series[2]
 set title sprintf("%s over %d steps", NW_title[2], MAW) font ",10"
-if (NW_logy[2]) { set logscale y } else { unset logscale y }
+eval yaxis(NW_logy[2])
 set ylabel "batch loss"
 set yrange [*:* < YCAP]
+set autoscale yfixmax
 do for [k in S] {
     i = k+0
     if (S_div[i]) { set label i "" at S_stx[i],capy(S_sty[i]) point pt 2 ps 2 lw 2 lc rgb S_color[i] front }

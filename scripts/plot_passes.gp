@@ -6,9 +6,10 @@
 load scriptdir."/plot_common.gp"
 S = PS_series[1]
 set title sprintf("%s: batch loss (moving average over %d steps) vs forward+backward passes", cfg, MAW).SEEDNOTE font ",11"
-if (PS_logy[1]) { set logscale y }
+eval yaxis(PS_logy[1])
 set format y "%g"
 set yrange [*:* < YCAP]
+set autoscale yfixmax
 set xlabel "forward + backward passes (cumulative)"
 set ylabel "batch loss"
 do for [k in S] {

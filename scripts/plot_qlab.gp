@@ -14,7 +14,8 @@ do for [p=1:QL_N] {
     S = QL_series[p]
     i = S+0
     set title QL_title[p] font ",9"
-    if (QL_logy[p]) { set logscale y; set yrange [YLO:YHI] } else { unset logscale y; set yrange [0:YHI] }
+    eval yaxis(QL_logy[p])
+    if (QL_logy[p]) { set yrange [YLO:YHI] } else { set yrange [0:YHI] }
     unset label
     if (S_div[i]) { set label 1 "" at S_stx[i],capy(S_sty[i]) point pt 2 ps 2 lw 2 lc rgb S_color[i] front }
     if (QL_ref > 0 && QL_ref != i) {

@@ -11,6 +11,10 @@ void blas_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
                 const float *A, int lda, const float *B, int ldb, float beta,
                 float *C, int ldc);
 
+/* Re-execute with OPENBLAS_CORETYPE set when OpenBLAS fell back to its
+ * generic kernels on a CPU it does not recognise (call first thing in main). */
+void blas_fix_coretype(char **argv);
+const char *blas_corename(void);
 /* Set the OpenBLAS thread count (>= 1). */
 void blas_set_threads(int n);
 int blas_get_threads(void);

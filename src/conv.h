@@ -1,5 +1,7 @@
 /* conv.h — convolutional layers as forward/backward pairs: 2-D convolution
- * (im2col + sgemm with a bounded workspace), max and average pooling 2×2,
+ * (im2col + sgemm with a bounded workspace; direct vector kernels for
+ * stride-1 convolutions with ≤ 8 output channels, e.g. LeNet's first layer,
+ * where im2col + GEMM is memory-bound), max and average pooling 2×2,
  * batch normalisation 2-D (PyTorch semantics), residual addition, global
  * average pooling.
  *
@@ -50,13 +52,14 @@ size_t conv2d_n_weights(const Conv2d *c);
 int conv2d_fan_in(const Conv2d *c);
 /* Workspace (floats) this layer wants at batch B when the workspace may not
  * exceed cap_floats: min(cap, whole batch), but never less than one sample's
- * im2col matrix; 0 for 1×1 stride-1 unpadded convolutions (no im2col). */
+ * im2col matrix; 0 for 1×1 stride-1 unpadded convolutions (no im2col); only
+ * out_c·in_c·kh·kw (flipped weights) when the direct kernels do it all. */
 size_t conv2d_ws_floats(const Conv2d *c, int B, size_t cap_floats);
 
 /* y[out_c][B][out_h][out_w] = conv(x[in_c][B][in_h][in_w], w) + b.
- * b may be NULL (no bias). ws: ws_floats floats of scratch, at least one
- * sample's im2col (conv2d_ws_floats(c, 1, 0)); samples are processed in
- * chunks as large as ws allows. */
+ * b may be NULL (no bias). ws: ws_floats floats of scratch, at least
+ * conv2d_ws_floats(c, 1, 0); samples are processed in chunks as large as ws
+ * allows. */
 void conv2d_forward(const Conv2d *c, float *y, const float *x, const float *w, const float *b,
                     int B, float *ws, size_t ws_floats);
 /* dx (NULL: skip) = ∂/∂x, ADDED to dx when dx_accumulate, else overwritten;

@@ -311,6 +311,7 @@ static int write_meta(const SweepConfig *c, const RunSpec *r, const SweepOptions
     cJSON_AddStringToObject(env, "git", LQA_GIT_REV);
     cJSON_AddNumberToObject(env, "threads", opt->threads);
     cJSON_AddStringToObject(env, "openblas", blas_config());
+    cJSON_AddStringToObject(env, "openblas_core", blas_corename());
     cJSON_AddStringToObject(env, "cjson", cJSON_Version());
     cJSON_AddStringToObject(env, "zlib", zlibVersion());
     cJSON_AddStringToObject(env, "libpng", png_get_libpng_ver(NULL));
@@ -580,9 +581,16 @@ int sweep_summarize(const SweepConfig *c, const SweepOptions *opt, bool print_ta
                 c->dataset, row.opt, row.label, v[0], v[1], row.status, v[2], v[3], v[4], v[5], v[6],
                 v[7], v[8], v[9], bw, row.csv, row.ecsv);
         if (print_table && !opt->quiet)
-            printf("%-34s %-9s %7.0f %11.4g %11.4g %9.4f %10.3f\n", row.run, row.status, row.steps,
-                   row.final_loss, row.train_loss, row.test_acc,
-                   row.steps > 0 ? 1e3 * row.seconds / row.steps : NAN);
+        {
+            char fl[32] = "-", tl[32] = "-", ta[32] = "-", ms[32] = "-";
+            if (!isnan(row.final_loss)) snprintf(fl, sizeof fl, "%.4g", row.final_loss);
+            if (!isnan(row.train_loss)) snprintf(tl, sizeof tl, "%.4g", row.train_loss);
+            if (!isnan(row.test_acc)) snprintf(ta, sizeof ta, "%.4f", row.test_acc);
+            if (row.steps > 0 && !isnan(row.seconds))
+                snprintf(ms, sizeof ms, "%.3f", 1e3 * row.seconds / row.steps);
+            printf("%-34s %-9s %7.0f %11s %11s %9s %10s\n", row.run, row.status, row.steps, fl, tl,
+                   ta, ms);
+        }
     }
     if (afile_commit(&a, err)) return -1;
     if (print_table && !opt->quiet)

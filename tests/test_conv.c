@@ -1,7 +1,8 @@
 /* test_conv.c — the convolutional layers (src/conv.h) and the models lenet5,
  * cnn2, resnet18: forward against direct loops, finite-difference gradients,
  * parameter counts, batch-norm running statistics, and the probe/eval
- * contracts of model.h.
+ * contracts of model.h, and that conv.c's parallel loops give the same bits on
+ * any thread count.
  *
  * Finite differences. Every check differentiates a scalar loss that ends in
  * softmax cross-entropy (a layer composition → flatten → fixed random linear
@@ -24,19 +25,21 @@
  * and has the same gradient there, so no point has to be skipped; each line
  * also reports at how many points a switch would have occurred within ±h.
  *
- * Steps and tolerances |fd − g| ≤ atol + rtol·|g|, from measurements over 31
- * seeds of this file's random draws (LQA_TEST_SEED=n re-runs with another):
- *   layers, compositions   h = 1e-2, atol 1e-4 (2e-4 for the composition),
- *     rtol 2e-3: float32 rounding of O(1) logits (≈ 1.5e-7 in the loss) gives
- *     ≈ 3·1.5e-7/h ≈ 5e-5 of noise; worst measured 0.84 of the tolerance
- *     (BN with N = 3), typically ≤ 0.6;
+ * Steps and tolerances |fd − g| ≤ atol + rtol·|g|, set from measurements
+ * over 32 seeds of this file's random draws (LQA_TEST_SEED=n re-runs with
+ * another seed):
+ *   layers, compositions   h = 1e-2, atol 2e-4 (4e-4 for the composition),
+ *     rtol 4e-3: float32 rounding of O(1) logits (≈ 1.5e-7 in the loss) alone
+ *     gives ≈ 3·1.5e-7/h ≈ 5e-5; BN over 3–12 values is strongly curved;
+ *     worst measured 0.52 of the tolerance;
  *   lenet5 / cnn2          h = 1e-2, atol 1e-5, rtol 2e-3 (logits ≈ 0.1, so
- *     10× less rounding); worst measured ≈ 0.4 of the tolerance;
+ *     10× less rounding); worst measured 0.34 of the tolerance (with the
+ *     ResNet below);
  *   resnet18 (width 4, 3×8×8, batch 8)   h = 3e-3, atol 1e-3, rtol 1e-2:
  *     batch norm over as few as 8 values makes the frozen loss strongly
- *     curved and its gradients reach |g| ≈ 10, so a smaller step (less
- *     truncation) with a looser tolerance; worst measured 0.43 of it. (At
- *     batch 4 some draws give |g| ≈ 13 and 3% disagreement: too degenerate.)
+ *     curved and gradients reach |g| ≈ 10, so a smaller step (less
+ *     truncation) with a looser tolerance. (At batch 4 some draws give
+ *     |g| ≈ 13 and 3% disagreement: too degenerate to be a useful check.)
  * A gradient bug (a missing term, a wrong index, a wrong mask) is an O(|g|)
  * error and fails these by far. */
 #include <stdint.h>
@@ -78,8 +81,8 @@ typedef struct Fd {
     bool gated; /* has ReLUs / max-pools: evaluate with the gate tape frozen at v */
 } Fd;
 
-static const FdTol LAYER_TOL = {1e-2, 1e-4, 2e-3};
-static const FdTol COMP_TOL = {1e-2, 2e-4, 2e-3};
+static const FdTol LAYER_TOL = {1e-2, 2e-4, 4e-3};
+static const FdTol COMP_TOL = {1e-2, 4e-4, 4e-3};
 static const FdTol LENET_TOL = {1e-2, 1e-5, 2e-3};
 static const FdTol RESNET_TOL = {3e-3, 1e-3, 1e-2};
 
@@ -954,6 +957,10 @@ int main(void)
     test_conv_case(&r, 2, 4, 4, 2, 3, 3, 3, 2, true, 2, false);  /* stride 3, pad 2 */
     test_conv_case(&r, 2, 4, 4, 3, 3, 3, 1, 3, true, 2, false);  /* stride 1, pad > k − 1 */
     test_conv_case(&r, 3, 6, 5, 4, 3, 3, 1, 1, false, 3, true);  /* stride 1, chunked workspace */
+    test_conv_case(&r, 4, 20, 19, 6, 5, 5, 1, 2, true, 2, false); /* direct kernels (fwd, dW, dX) */
+    test_conv_case(&r, 1, 18, 20, 7, 3, 3, 1, 0, true, 2, false); /* direct, C = 1, no pad */
+    test_conv_case(&r, 1, 5, 40, 4, 3, 3, 1, 1, true, 2, false);  /* direct, rows of 3 vectors */
+    test_conv_case(&r, 2, 4, 60, 3, 3, 3, 1, 1, false, 2, true);  /* direct, rows of 4 vectors */
     test_pool(&r, true, 2, 3, 6, 6);
     test_pool(&r, true, 2, 2, 7, 5); /* odd: floor drops the last row/column */
     test_pool(&r, false, 2, 3, 6, 6);
