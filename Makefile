@@ -25,7 +25,7 @@ HEADERS  := $(wildcard src/*.h src/optim/*.h models/*.h data_loaders/*.h tests/*
 all: lqabench $(TOOL_BIN)
 
 lqabench: $(BUILD)/lqabench
-	cp $< $@
+	cp $< $@.new && mv -f $@.new $@
 
 $(BUILD)/lqabench: $(BUILD)/src/main.o $(BUILD)/liblqa.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
@@ -88,14 +88,16 @@ $(BUILD)/src/sweep.o: $(wildcard .git/HEAD .git/index)
 
 # Reproduction figures and tables (scripts/figures.sh): run whatever sweeps are missing
 # (lqabench resumes complete runs), then regenerate every figure (PNG + PDF) and table.
-# figures: the full configs into results/figures-full/ (ResNet-18 sweeps take hours);
+# figures: the full configs into results/figures-full/ (ResNet-18 sweeps take days here);
 # figures-quick: the configs/*_quick.json sweeps into results/figures/.
+# The sweeps use $(BUILD)/lqabench (LQA_BIN overrides), so that a rebuild does not have to
+# overwrite a ./lqabench that a running sweep is executing.
 .PHONY: figures figures-quick
-figures: lqabench
-	@bash scripts/figures.sh --full
+figures: $(BUILD)/lqabench
+	@LQA_BIN=$${LQA_BIN:-$(BUILD)/lqabench} bash scripts/figures.sh --full
 
-figures-quick: lqabench
-	@bash scripts/figures.sh --quick
+figures-quick: $(BUILD)/lqabench
+	@LQA_BIN=$${LQA_BIN:-$(BUILD)/lqabench} bash scripts/figures.sh --quick
 
 # Loss-curve regression (docs/regression.md): rerun configs/regress/*.json (1 thread,
 # --no-timing) and compare every per-step/per-epoch CSV with results/reference/.

@@ -52,8 +52,7 @@ NICE = {"sgd": "SGD", "sgd-m": "SGD-M", "sgd-nag": "SGD-NAG", "adagrad": "AdaGra
         "sgd-cadecay": "SGD CA-decay", "qlabgrad-nofindplr": "QLABGrad without FindPLR"}
 # colour-blind-friendly-ish palette; lr curves of one competitor take the first three
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#A08C00",
-           "#7F7F7F", "#8C564B", "#9467BD", "#17BECF", "#BCBD22", "#1F77B4", "#FF7F0E",
-           "#2CA02C", "#E377C2"]
+           "#7F7F7F", "#8C564B", "#9467BD"]
 
 
 class InputError(Exception):
@@ -249,7 +248,7 @@ def build(res, out, name, kind):
             for row, m in zip(s, ma):
                 by_step.setdefault(row[0], []).append(row + (m,))
         sid = sanitize(f"{label}_lr{lr}")
-        lines = []
+        recs = []  # step fwdbwd loss(mean,min,max) ma(mean,min,max) lr(mean,min,max) abar n
         last_ma = (math.nan, math.nan, math.nan)  # step, ma, fwdbwd of the last finite point
         for step in sorted(by_step):
             rows = by_step[step]
@@ -261,19 +260,19 @@ def build(res, out, name, kind):
             n = sum(1 for r in rows if finite(r[1]))
             if not finite(lm[0]) and not finite(lrs[0]):
                 continue
-            lines.append(" ".join(fmt(x) for x in (step, fb) + lm + mm + lrs + (ab, n)))
+            recs.append((step, fb) + lm + mm + lrs + (ab, n))
             if finite(mm[0]):
                 last_ma = (step, mm[0], fb)
         with open(os.path.join(out, sid + ".steps.dat"), "w") as f:
             f.write("# step fwdbwd loss_mean loss_min loss_max ma_mean ma_min ma_max "
                     "lr_mean lr_min lr_max abar_mean nseeds  (moving average: %d steps)\n" % w)
-            f.write("\n".join(lines) + "\n")
+            f.write("".join(" ".join(fmt(x) for x in r) + "\n" for r in recs))
         # per-epoch aggregation
         by_ep = {}
         for e in epochs_per_seed:
             for row in e:
                 by_ep.setdefault(row[0], []).append(row)
-        elines, last_ep = [], (math.nan, math.nan)
+        erecs, last_ep = [], (math.nan, math.nan)
         for ep in sorted(by_ep):
             rows = by_ep[ep]
             tl = agg([r[2] for r in rows])
@@ -282,14 +281,14 @@ def build(res, out, name, kind):
             st = agg([r[1] for r in rows])[0]
             acc = agg([r[3] for r in rows])[0]
             n = sum(1 for r in rows if finite(r[2]))
-            elines.append(" ".join(fmt(x) for x in (ep, st) + tl + (acc, n)))
+            erecs.append((ep, st) + tl + (acc, n))
             last_ep = (ep, tl[0])
         with open(os.path.join(out, sid + ".epochs.dat"), "w") as f:
             f.write("# epoch step train_mean train_min train_max acc_mean nseeds\n")
-            f.write("\n".join(elines) + ("\n" if elines else ""))
+            f.write("".join(" ".join(fmt(x) for x in r) + "\n" for r in erecs))
         # lr statistics over the last 10% of steps (mean over seeds per step)
-        lr_vals = [float(l.split()[8]) for l in lines]
-        lr_vals = [x for x in lr_vals if finite(x)]
+        lr_vals = [r[8] for r in recs if finite(r[8])]
+        ma_vals = [r[5] for r in recs if finite(r[5])]
         tail = lr_vals[len(lr_vals) - max(1, len(lr_vals) // 10):] if lr_vals else []
         div = [r for r in ok if r["status"] == "diverged"]
         seeds = len(ok)
@@ -310,8 +309,8 @@ def build(res, out, name, kind):
         series.append(dict(
             id=sid, label=label, lr=lr, optimizer=ok[0]["optimizer"], nice=nice, note=note,
             diverged=1 if div else 0, nsteps=nsteps, seeds=seeds, window=w,
-            has_epochs=1 if elines else 0,
-            ep_vals=[float(l.split()[j]) for l in elines for j in (2, 3, 4)],
+            has_epochs=1 if erecs else 0,
+            ep_vals=[r[j] for r in erecs for j in (2, 3, 4)],
             last_ep=last_ep, last_ma=last_ma,
             score=math.inf if div else (sum(fl) / len(fl)),
             lr_start=float(lr), lr_tail=(statistics.median(tail) if tail else math.nan,
@@ -319,14 +318,9 @@ def build(res, out, name, kind):
                                          max(tail) if tail else math.nan),
             lr_pos=all(x > 0 for x in lr_vals) if lr_vals else False,
             lr_span=(max(lr_vals) / min(lr_vals)) if lr_vals and min(lr_vals) > 0 else 0.0,
-            has_abar=any(finite(float(l.split()[11])) for l in lines),
-            loss_max=max((float(l.split()[2]) for l in lines if finite(float(l.split()[2]))),
-                         default=math.nan),
-            ma_min=min((float(l.split()[5]) for l in lines if finite(float(l.split()[5]))),
-                       default=math.nan),
-            ma_max=max((float(l.split()[5]) for l in lines if finite(float(l.split()[5]))),
-                       default=math.nan),
-            first_loss=float(lines[0].split()[2]) if lines else math.nan))
+            has_abar=any(finite(r[11]) for r in recs),
+            ma_min=min(ma_vals, default=math.nan), ma_max=max(ma_vals, default=math.nan),
+            first_loss=recs[0][2] if recs else math.nan))
 
     if not series:
         raise InputError(f"{summary_path}: no complete runs to plot")
@@ -361,8 +355,8 @@ def assign_colors(series, kind):
             s["color"] = PALETTE[lrs_of[s["label"]].index(s["lr"]) % len(PALETTE)]
         else:
             k = labels.index(s["label"])
-            if len(lrs_of[s["label"]]) > 1:  # several lrs of one label: vary the dash
-                s["dt"] = 1 + lrs_of[s["label"]].index(s["lr"])
+            # past the palette, the colours repeat dashed; several lrs of one label: dashes too
+            s["dt"] = 1 + k // len(PALETTE) + lrs_of[s["label"]].index(s["lr"])
             s["color"] = PALETTE[k % len(PALETTE)]
         # the passes plot shows one lr per label: one colour per label there
         if s["optimizer"] == "lqa" and kind == "lqa":
@@ -469,7 +463,7 @@ def write_manifest(out, name, kind, series):
         m.append(f"QL_ref = {idx[id(ref[0])] if ref else 0}\n")
         panels("QL_", [(s["title"], [s], yscale(yhi / ylo)) for s in series])
         c = len(series) if len(series) <= 3 else math.ceil(math.sqrt(len(series)))
-        figs.append(("loss", "plot_qlab.gp", 350 * c, 60 + 280 * math.ceil(len(series) / c)))
+        figs.append(("loss", "plot_qlab.gp", 330 * c, 60 + 260 * math.ceil(len(series) / c)))
     if kind in ("lqa", "qlab", "generic") and adaptive:
         panels("LR_", [(s["title"], [s], lr_logy([s])) for s in adaptive])
         c = len(adaptive) if len(adaptive) <= 3 else math.ceil(math.sqrt(len(adaptive)))

@@ -113,9 +113,11 @@ tab() { # kind, table name, inputs...
     fi
 }
 make_tables() {
-    local acc=() lqa=() lrs=() s n
+    local acc=() lqa=() lrs=() all=() s n
     tables=()
-    for s in "${summaries[@]}"; do
+    [ ${#summaries[@]} -gt 0 ] || return 0
+    mapfile -t all < <(printf '%s\n' "${summaries[@]}" | sort)
+    for s in "${all[@]}"; do
         n=${s%%=*}
         case "$n" in qlab_fig4*|qlab_fig5*) acc+=("$s") ;; esac
         case "$n" in lqa_*) lqa+=("$s") ;; esac
@@ -123,10 +125,10 @@ make_tables() {
     done
     rm -f "$out"/table_*.md "$out"/table_*.csv
     tab accuracy table_test_accuracy "${acc[@]}"
-    tab overhead table_time_per_step "${summaries[@]}"
-    tab passes table_passes_per_step "${summaries[@]}"
+    tab overhead table_time_per_step "${all[@]}"
+    tab passes table_passes_per_step "${all[@]}"
     tab bestlr table_best_lr "${lqa[@]}"
-    tab sweeps table_sweeps "${summaries[@]}"
+    tab sweeps table_sweeps "${all[@]}"
     tab lrtraces table_lr_traces "${lrs[@]}"
 }
 

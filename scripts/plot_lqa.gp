@@ -5,11 +5,11 @@
 # Mean over seeds with a min-max band; a diverged run ends with an x at its last
 # measured point and says "diverged at step N" in the key.
 load scriptdir."/plot_common.gp"
-set multiplot layout LQ_rows,LQ_cols title cfg.": training loss (full training set) vs epoch".SEEDNOTE font ",11"
+set multiplot layout LQ_rows,LQ_cols title cfg.": training loss (full training set) vs ".(LQ_use_steps ? "step" : "epoch").SEEDNOTE font ",11"
 set format y "%g"
 set yrange [*:* < YCAP]
 set autoscale yfixmax
-set xlabel (LQ_use_steps ? "step" : "epoch")
+unset xlabel
 set ylabel "training loss"
 set key below left Left reverse maxrows 3 width 2
 do for [p=1:LQ_N] {

@@ -31,9 +31,9 @@ error or lqabench failed.
 Update and calibrate. The references are the threads-1 run of ./lqabench. The
 same configs are also run as "variants" that must not count as changes: 2
 threads, the sanitizer build (build-asan/lqabench, if built) with 1 and 2
-threads, and other OpenBLAS kernels (OPENBLAS_CORETYPE=Sandybridge, Haswell,
-SkylakeX, where the CPU has the instructions) - a machine with another CPU
-gets another kernel. For each run and each cell the difference from the
+threads, and the other OpenBLAS kernels (OPENBLAS_CORETYPE=Prescott, Sandybridge,
+Haswell, SkylakeX, where the CPU has the instructions) - a machine with another
+CPU gets another kernel. For each run and each cell the difference from the
 reference is measured relative to max(|ref|, 1% of the largest |ref| of that
 column so far in the run). A run's horizon is the last step before any variant
 differs by more than --threshold (default 1e-4) in any cell, or by any string,
@@ -50,7 +50,6 @@ import datetime
 import json
 import math
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -127,8 +126,17 @@ def variants(binary, asan_binary):
     if asan_binary and os.access(asan_binary, os.X_OK):
         v += [("asan-threads1", asan_binary, 1, {}), ("asan-threads2", asan_binary, 2, {})]
     flags = cpu_flags()
-    for core, need in (("Sandybridge", "avx"), ("Haswell", "avx2"), ("SkylakeX", "avx512f")):
-        if need in flags:
+    own = ""  # the kernel the reference uses (lqabench --version names it), not repeated
+    try:
+        out = subprocess.run([binary, "--version"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, universal_newlines=True).stdout
+        if "OpenBLAS core: " in out:
+            own = out.split("OpenBLAS core: ", 1)[1].split(")")[0].strip().lower()
+    except OSError:
+        pass
+    for core, need in (("Prescott", "pni"), ("Sandybridge", "avx"), ("Haswell", "avx2"),
+                       ("SkylakeX", "avx512f")):
+        if need in flags and core.lower() != own:
             v.append(("openblas-%s" % core, binary, 1, {"OPENBLAS_CORETYPE": core}))
     return v
 
@@ -222,9 +230,8 @@ def compare_file(ref_path, new_path, entry, tols, label):
         if col in tols["exclude"] or col not in ni:
             continue
         exact = col in tols["exact"]
-        atol, rtol = (0.0, 0.0) if exact else entry["tol"].get(col, tols["default"][col]
-                                                             if col in tols["default"]
-                                                             else tols["default"]["*"])
+        atol, rtol = (0.0, 0.0) if exact else (entry["tol"].get(col) or tols["default"].get(col)
+                                                or tols["default"]["*"])
         first, count = None, 0
         for rr, nr in zip(rrows, nrows):
             rv = rr[ci] if ci < len(rr) else ""
@@ -415,7 +422,10 @@ def blas_core(tree, stems):
                 try:
                     with open(os.path.join(d, f)) as fh:
                         env = json.load(fh).get("environment", {})
-                    return env.get("openblas", "?"), env.get("cpu", "?"), env.get("git", "?")
+                    blas = env.get("openblas", "?")
+                    if env.get("openblas_core"):
+                        blas += " (kernel used: %s)" % env["openblas_core"]
+                    return blas, env.get("cpu", "?"), env.get("git", "?")
                 except (OSError, ValueError):
                     pass
     return "?", "?", "?"

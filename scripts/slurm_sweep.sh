@@ -25,7 +25,9 @@
 #
 # The array must be a contiguous range (0-15, or 1-16); N = SLURM_ARRAY_TASK_COUNT.
 # With a throttle (--array=0-63%8) all 64 shards still exist, 8 at a time.
-# Environment: LQA_BIN (default ./lqabench, relative to the submit directory).
+# Environment: LQA_BIN (default ./lqabench, relative to the submit directory);
+# OPENBLAS_CORETYPE (e.g. Haswell), exported before sbatch, fixes one OpenBLAS kernel
+# on a cluster of mixed CPUs so that the files are byte-identical wherever they ran.
 # See docs/scale.md for choosing the number of shards and CPUs per task.
 #
 #SBATCH --job-name=lqabench

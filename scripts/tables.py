@@ -24,8 +24,10 @@ KIND
   lrtraces  per adaptive run: its start lr and the median, min and max of the lr it applied
             over the last 10% of its steps.
 
-Methods are the summary's labels, columns in order of first appearance; a label run at
-several lrs becomes one column per lr ("label lr=X") in the accuracy table. Missing or
+Methods are the summary's labels, as columns in a fixed order (sgd, its decay schedules,
+sgd-m, sgd-nag, adagrad, rmsprop, adam, hgd, l4gd, lqa, qlabgrad, newton-lr), other labels
+after them; a label run at several lrs becomes one column per lr ("label lr=X") in the
+accuracy table. Rows follow the order of the inputs. Missing or
 malformed inputs are errors naming the file; exit status 1. Python 3 standard library only.
 """
 import csv
@@ -128,9 +130,16 @@ def write(prefix, title, header, rows, notes, align=None):
         w.writerows(rows)
 
 
+# the papers' methods in a fixed column order; other labels follow in order of appearance
+ORDER = ["sgd", "sgd-ssdecay", "sgd-edecay", "sgd-cadecay", "sgd-m", "sgd-nag", "adagrad",
+         "rmsprop", "adam", "hgd", "l4gd", "lqa", "lqa-paper", "lqa-reference", "qlabgrad",
+         "qlabgrad-paper", "qlabgrad-reference", "qlabgrad-nofindplr", "newton-lr"]
+
+
 def sweep_cols(sweeps, per_lr):
-    """Column keys in order of first appearance over the sweeps."""
-    cols = []
+    """Column keys: labels in ORDER, then the others in order of first appearance; a
+    label's lrs in order of appearance."""
+    cols, base = [], []
     for _, rows in sweeps:
         nlr = {}
         for r in rows:
@@ -139,7 +148,9 @@ def sweep_cols(sweeps, per_lr):
             k = f"{r['label']} lr={r['lr']}" if per_lr and len(nlr[r["label"]]) > 1 else r["label"]
             if k not in cols:
                 cols.append(k)
-    return cols
+                base.append(r["label"])
+    rank = {l: (ORDER.index(l) if l in ORDER else len(ORDER) + base.index(l)) for l in base}
+    return [c for _, c in sorted(zip(base, cols), key=lambda p: rank[p[0]])]
 
 
 def col_of(r, rows, per_lr):

@@ -116,7 +116,7 @@ int main(int argc, char **argv)
         case 'f': opt.force = true; break;
         case 'q': opt.quiet = true; break;
         case 'h': usage(stdout); return 0;
-        case 'V': printf("lqabench %s\n", LQA_VERSION); return 0;
+        case 'V': printf("lqabench %s (OpenBLAS core: %s)\n", LQA_VERSION, blas_corename()); return 0;
         case O_LIST: list = true; break;
         case O_RUN: opt.run_id = optarg; break;
         case O_SHARD:

@@ -961,6 +961,8 @@ int main(void)
     test_conv_case(&r, 1, 18, 20, 7, 3, 3, 1, 0, true, 2, false); /* direct, C = 1, no pad */
     test_conv_case(&r, 1, 5, 40, 4, 3, 3, 1, 1, true, 2, false);  /* direct, rows of 3 vectors */
     test_conv_case(&r, 2, 4, 60, 3, 3, 3, 1, 1, false, 2, true);  /* direct, rows of 4 vectors */
+    test_conv_case(&r, 16, 7, 6, 17, 3, 3, 1, 1, true, 2, false); /* Winograd F(2×2,3×3), odd H */
+    test_conv_case(&r, 17, 5, 5, 16, 3, 3, 1, 1, false, 3, true); /* Winograd, chunked, odd */
     test_pool(&r, true, 2, 3, 6, 6);
     test_pool(&r, true, 2, 2, 7, 5); /* odd: floor drops the last row/column */
     test_pool(&r, false, 2, 3, 6, 6);
