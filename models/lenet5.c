@@ -25,7 +25,7 @@
 #include "lenet.h"
 #include "model.h"
 
-#define LENET_WS_CAP ((size_t)8 << 20) /* floats of im2col workspace */
+#define LENET_WS_CAP ((size_t)8 << 20) /* floats (32 MB) of convolution workspace at most */
 
 typedef struct Lenet {
     bool maxpool;

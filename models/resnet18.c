@@ -35,7 +35,8 @@
 #include "layers.h"
 #include "model.h"
 
-/* im2col workspace cap (floats): 16 Mi floats = 64 MB. */
+/* convolution workspace cap (floats): 16 Mi floats = 64 MB (Winograd chunks of
+ * ~30 samples in the first stage at batch 128). */
 #define RESNET_WS_CAP ((size_t)16 << 20)
 #define RESNET_BLOCKS 8
 

@@ -281,6 +281,11 @@ static bool conv_is_pointwise(const Conv2d *c)
 #define ROWBUF (16 * DIRECT_MAXV + 2 * DIRECT_MAXK + 16)
 
 typedef float v16 __attribute__((vector_size(64)));
+#if defined(__GNUC__)
+/* 64-byte vectors pass only between static functions of this file: no ABI to
+ * keep stable when compiled without AVX-512 (e.g. the sanitizer build) */
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
 
 /* FMA contraction for the vector kernels below (ISO C mode turns it off):
  * a fixed, deterministic choice per build */
@@ -288,6 +293,7 @@ typedef float v16 __attribute__((vector_size(64)));
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=fast", "no-tree-loop-distribute-patterns")
 #endif
+
 
 static inline v16 v16_load(const float *p)
 {
@@ -505,6 +511,141 @@ static void conv_direct_dx(const Conv2d *c, float *dx, bool accumulate, const fl
             for (int q = 0; q < kk; q++)
                 wt[((size_t)ci * K + k) * kk + q] = w[((size_t)k * C + ci) * kk + (kk - 1 - q)];
     conv_direct_forward(&t, dx, dy, wt, NULL, accumulate, B);
+}
+
+/* ---- direct convolution vectorised over output channels ------------------------ */
+/* For 16, 32, ... output channels on narrow rows (LeNet's conv2: 16 channels,
+ * 10-wide rows) a vector holds 16 output channels of one output position:
+ * acc[ow] += W[c][i][j][k0..k0+15] · x[c][oh+i][ow+j], 16 positions of a row
+ * in registers, so no lane is wasted on row ends. Weights are first
+ * transposed to [c][i][j][k] (in the workspace); the weight gradient reads dY
+ * transposed to [n][oh][ow][k] the same way. */
+
+#define KVEC_OW 16 /* output positions per register block */
+
+static bool conv_kvec_ok(const Conv2d *c)
+{
+    return c->stride == 1 && c->out_c % 16 == 0 && c->out_c <= 64 && c->out_w <= KVEC_OW &&
+           c->kh <= DIRECT_MAXK && c->kw <= DIRECT_MAXK &&
+           c->in_w + 2 * c->pad <= ROWBUF && KVEC_OW + c->kw <= ROWBUF && !conv_is_pointwise(c);
+}
+
+typedef struct KvecArgs {
+    const Conv2d *c;
+    float *y;
+    const float *x, *wt, *b, *dyt;
+    int B;
+} KvecArgs;
+
+/* y[k][n][oh][:] = b[k] + Σ wt[c][i][j][k]·xpad[c][n][oh+i][ow+j]; items = samples */
+static void kvec_fwd_samples(void *p, size_t lo, size_t hi)
+{
+    const KvecArgs *a = p;
+    const Conv2d *c = a->c;
+    const int K = c->out_c, C = c->in_c, kh = c->kh, kw = c->kw, H = c->in_h, W = c->in_w;
+    const int OH = c->out_h, OW = c->out_w, B = a->B;
+    const int len = LQA_MAX(KVEC_OW + kw, W + 2 * c->pad);
+    const size_t hw = (size_t)H * W;
+    float row[ROWBUF], tile[KVEC_OW][16];
+    for (size_t n = lo; n < hi; n++)
+        for (int k0 = 0; k0 < K; k0 += 16)
+            for (int oh = 0; oh < OH; oh++) {
+                v16 acc[KVEC_OW];
+                const v16 bias = a->b ? v16_load(a->b + k0) : v16_splat(0.0f);
+                for (int o = 0; o < KVEC_OW; o++) acc[o] = bias;
+                for (int ci = 0; ci < C; ci++)
+                    for (int i = 0; i < kh; i++) {
+                        const int ih = oh + i - c->pad;
+                        if (ih < 0 || ih >= H) continue;
+                        padded_row(row, a->x + ((size_t)ci * B + n) * hw + (size_t)ih * W, W,
+                                   c->pad, len);
+                        const float *wr = a->wt + ((size_t)(ci * kh + i) * kw) * K + k0;
+                        for (int j = 0; j < kw; j++) {
+                            const v16 wv = v16_load(wr + (size_t)j * K);
+                            for (int o = 0; o < KVEC_OW; o++) acc[o] += wv * v16_splat(row[o + j]);
+                        }
+                    }
+                memcpy(tile, acc, sizeof tile);
+                for (int kb = 0; kb < 16; kb++) {
+                    float *yr = a->y + (((size_t)(k0 + kb) * B + n) * OH + oh) * OW;
+                    for (int ow = 0; ow < OW; ow++) yr[ow] = tile[ow][kb];
+                }
+            }
+}
+
+/* dW[k][c][i][j] = Σ dyt[n][oh][ow][k]·xpad[c][n][oh+i][ow+j]; items = (c, i) */
+static void kvec_dw_items(void *p, size_t lo, size_t hi)
+{
+    const KvecArgs *a = p;
+    const Conv2d *c = a->c;
+    const int K = c->out_c, C = c->in_c, kh = c->kh, kw = c->kw, H = c->in_h, W = c->in_w;
+    const int OH = c->out_h, OW = c->out_w, B = a->B;
+    const int len = LQA_MAX(OW + kw, W + 2 * c->pad);
+    const size_t hw = (size_t)H * W;
+    float row[ROWBUF], res[DIRECT_MAXK][16];
+    for (size_t it = lo; it < hi; it++) {
+        const int i = (int)(it % kh), ci = (int)(it / kh);
+        for (int k0 = 0; k0 < K; k0 += 16) {
+            v16 acc[DIRECT_MAXK];
+            for (int j = 0; j < DIRECT_MAXK; j++) acc[j] = v16_splat(0.0f);
+            for (int n = 0; n < B; n++)
+                for (int oh = 0; oh < OH; oh++) {
+                    const int ih = oh + i - c->pad;
+                    if (ih < 0 || ih >= H) continue;
+                    padded_row(row, a->x + ((size_t)ci * B + n) * hw + (size_t)ih * W, W, c->pad,
+                               len);
+                    const float *g = a->dyt + (((size_t)n * OH + oh) * OW) * K + k0;
+                    for (int ow = 0; ow < OW; ow++) {
+                        const v16 gv = v16_load(g + (size_t)ow * K);
+                        for (int j = 0; j < DIRECT_MAXK; j++) {
+                            if (j >= kw) break;
+                            acc[j] += gv * v16_splat(row[ow + j]);
+                        }
+                    }
+                }
+            memcpy(res, acc, sizeof(v16) * kw);
+            for (int kb = 0; kb < 16; kb++)
+                for (int j = 0; j < kw; j++)
+                    a->y[(((size_t)(k0 + kb) * C + ci) * kh + i) * kw + j] = res[j][kb];
+        }
+    }
+}
+
+typedef struct KvecPrep {
+    float *dst;
+    const float *src;
+    int K, R; /* src is [K][R]: dst[r][k] */
+} KvecPrep;
+
+static void kvec_transpose_rows(void *p, size_t lo, size_t hi)
+{
+    const KvecPrep *a = p;
+    for (size_t r = lo; r < hi; r++)
+        for (int k = 0; k < a->K; k++) a->dst[r * a->K + k] = a->src[(size_t)k * a->R + r];
+}
+
+/* ws holds K·C·kh·kw floats (transposed weights) */
+static void conv_kvec_forward(const Conv2d *c, float *y, const float *x, const float *w,
+                              const float *b, int B, float *ws)
+{
+    const int R = c->in_c * c->kh * c->kw;
+    KvecPrep tp = {ws, w, c->out_c, R};
+    par_for((size_t)R, (size_t)R * c->out_c, kvec_transpose_rows, &tp);
+    KvecArgs a = {.c = c, .y = y, .x = x, .wt = ws, .b = b, .B = B};
+    par_for((size_t)B, conv2d_n_weights(c) * c->out_h * c->out_w * (size_t)B, kvec_fwd_samples,
+            &a);
+}
+
+/* ws holds K·B·OH·OW floats (dY transposed to [n][oh][ow][k]) */
+static void conv_kvec_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B,
+                         float *ws)
+{
+    const int R = B * c->out_h * c->out_w;
+    KvecPrep tp = {ws, dy, c->out_c, R};
+    par_for((size_t)R, (size_t)R * c->out_c, kvec_transpose_rows, &tp);
+    KvecArgs a = {.c = c, .y = dw, .x = x, .dyt = ws, .B = B};
+    par_for((size_t)c->in_c * c->kh, conv2d_n_weights(c) * c->out_h * c->out_w * (size_t)B,
+            kvec_dw_items, &a);
 }
 
 /* ---- Winograd F(2×2, 3×3) -------------------------------------------------------- */
@@ -860,6 +1001,10 @@ size_t conv2d_ws_floats(const Conv2d *c, int B, size_t cap_floats)
         if (conv_direct_ok(c, c->out_c) && conv_direct_dx_ok(c)) return wt;
         fixed = 0;
         one = LQA_MAX(col_per_sample(c), wt);
+        if (conv_kvec_ok(c)) { /* transposed weights; dY transposed, whole batch */
+            const size_t dyt = (size_t)c->out_c * c->out_h * c->out_w * (size_t)B;
+            fixed = LQA_MAX(conv2d_n_weights(c), dyt);
+        }
     }
     size_t all = fixed + one * (size_t)B;
     size_t want = all < cap_floats ? all : cap_floats;
@@ -1033,6 +1178,10 @@ void conv2d_forward(const Conv2d *c, float *y, const float *x, const float *w, c
         wino_conv(c, y, x, w, b, false, false, B, ws, ws_floats);
         return;
     }
+    if (conv_kvec_ok(c) && ws_floats >= conv2d_n_weights(c)) {
+        conv_kvec_forward(c, y, x, w, b, B, ws);
+        return;
+    }
     float beta = 0.0f;
     if (b) {
         RowArgs a = {.y = y, .v = b, .len = ldy, .stride = ldy};
@@ -1085,6 +1234,10 @@ void conv2d_backward(const Conv2d *c, float *dx, bool dx_accumulate, float *dw, 
         conv_direct_dw(c, dw, dy, x, B);
         dw = NULL;
     }
+    if (dw && conv_kvec_ok(c) && ws_floats >= (size_t)K * ohw * B) {
+        conv_kvec_dw(c, dw, dy, x, B, ws);
+        dw = NULL;
+    }
     if (dx && conv_direct_dx_ok(c) && ws_floats >= conv2d_n_weights(c)) {
         conv_direct_dx(c, dx, dx_accumulate, dy, w, ws, B);
         dx = NULL;
@@ -1131,19 +1284,53 @@ static inline bool pick_later(float later, float first)
     return (later > first) | ((later != later) & (first == first));
 }
 
-/* one output row: branch-free so that GCC vectorises it (interleaved loads) */
-static void maxpool_row(float *restrict yr, uint8_t *restrict ir, const float *restrict r0,
-                        const float *restrict r1, int OW)
+typedef int v16i __attribute__((vector_size(64)));
+
+/* even / odd lanes of the 32-lane concatenation a:b */
+#if defined(__clang__)
+#define SHUF_EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+#define SHUF_ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+#else
+#define SHUF_EVEN(a, b) \
+    __builtin_shuffle(a, b, (v16i){0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30})
+#define SHUF_ODD(a, b) \
+    __builtin_shuffle(a, b, (v16i){1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31})
+#endif
+
+/* one output row, 16 outputs at a time: the 32 input columns of each of the
+ * two rows are copied into zero-padded local vectors, split into even / odd
+ * columns with shuffles, and compared as vectors (LeNet's rows are 14 and 5
+ * wide, too short for GCC's own vectorisation of the scalar loop) */
+static void maxpool_row(float *yr, uint8_t *ir, const float *r0, const float *r1, int OW, int W)
 {
-    for (int ow = 0; ow < OW; ow++) {
-        /* tournament (0 vs 1, 2 vs 3, then the pair winners, the later only
-         * when strictly greater) = the sequential first maximum */
-        const float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
-        const bool b01 = pick_later(v1, v0), b23 = pick_later(v3, v2);
-        const float m01 = b01 ? v1 : v0, m23 = b23 ? v3 : v2;
-        const bool b = pick_later(m23, m01);
-        yr[ow] = b ? m23 : m01;
-        ir[ow] = (uint8_t)(b ? 2 + b23 : b01);
+    for (int o0 = 0; o0 < OW; o0 += 16) {
+        const int n = LQA_MIN(16, OW - o0), cols = LQA_MIN(32, W - 2 * o0);
+        float t[32] = {0}, b[32] = {0};
+        memcpy(t, r0 + 2 * o0, sizeof(float) * (size_t)cols);
+        memcpy(b, r1 + 2 * o0, sizeof(float) * (size_t)cols);
+        v16 t0, t1, b0, b1;
+        memcpy(&t0, t, 64), memcpy(&t1, t + 16, 64), memcpy(&b0, b, 64), memcpy(&b1, b + 16, 64);
+        const v16 v0 = SHUF_EVEN(t0, t1), v1 = SHUF_ODD(t0, t1);
+        const v16 v2 = SHUF_EVEN(b0, b1), v3 = SHUF_ODD(b0, b1);
+        /* pick_later as masks: later > first, or later NaN and first not */
+        const v16i k01 = (v1 > v0) | ((v1 != v1) & (v0 == v0));
+        const v16i k23 = (v3 > v2) | ((v3 != v3) & (v2 == v2));
+        v16i i01, i23, m01, m23;
+        memcpy(&i01, &v0, 64), memcpy(&i23, &v1, 64);
+        m01 = (i23 & k01) | (i01 & ~k01); /* bits of max(v0, v1) */
+        memcpy(&i01, &v2, 64), memcpy(&i23, &v3, 64);
+        m23 = (i23 & k23) | (i01 & ~k23);
+        v16 f01, f23;
+        memcpy(&f01, &m01, 64), memcpy(&f23, &m23, 64);
+        const v16i k = (f23 > f01) | ((f23 != f23) & (f01 == f01));
+        const v16i mv = (m23 & k) | (m01 & ~k);
+        const v16i id = (k & (2 - k23)) | (~k & -k01); /* masks are −1: 2 + b23 or b01 */
+        float out[16];
+        int idx[16];
+        memcpy(out, &mv, 64);
+        memcpy(idx, &id, 64);
+        memcpy(yr + o0, out, sizeof(float) * (size_t)n);
+        for (int j = 0; j < n; j++) ir[o0 + j] = (uint8_t)idx[j];
     }
 }
 
@@ -1172,7 +1359,7 @@ static void maxpool_planes(void *p, size_t lo, size_t hi)
             for (int o0 = 0; o0 < OW; o0 += 512) { /* idx NULL: choices to scratch */
                 const int len = LQA_MIN(512, OW - o0);
                 uint8_t *ir = a->idx ? a->idx + (pl * OH + oh) * OW + o0 : scratch;
-                maxpool_row(yr + o0, ir, r0 + 2 * o0, r1 + 2 * o0, len);
+                maxpool_row(yr + o0, ir, r0 + 2 * o0, r1 + 2 * o0, len, W - 2 * o0);
             }
         }
     }

@@ -22,7 +22,8 @@
  * may be allocated for a larger maximum batch. Backward functions overwrite
  * the gradients they produce unless noted; gradient pointers may be NULL to
  * skip them. Reductions (BN statistics and sums, bias gradients, pooling
- * means) accumulate in double. */
+ * means) accumulate in double. Not reentrant: call from one thread at a time
+ * (the worker pool and the gate tape below are process-wide). */
 #ifndef LQA_CONV_H
 #define LQA_CONV_H
 

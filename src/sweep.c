@@ -146,13 +146,21 @@ typedef struct Progress {
     double last_touch;
 } Progress;
 
-static void progress_step(Progress *p, long step, long total, double loss)
+/* Heartbeat for other hosts: refresh the lock's mtime every 30 s, during training
+ * and evaluation alike (a ResNet-18 evaluation can outlast LOCK_STALE_SECONDS). */
+static void lock_heartbeat(Progress *p)
 {
     double now = lqa_now();
-    if (p->lock && now - p->last_touch > 30) { /* heartbeat for other hosts */
+    if (p && p->lock && now - p->last_touch > 30) {
         utimensat(AT_FDCWD, p->lock, NULL, 0);
         p->last_touch = now;
     }
+}
+
+static void progress_step(Progress *p, long step, long total, double loss)
+{
+    lock_heartbeat(p);
+    double now = lqa_now();
     if (!p->on || (now - p->last < 0.2 && step < total)) return;
     p->last = now;
     double el = now - p->t_start;
@@ -169,7 +177,8 @@ static void progress_end(Progress *p)
 
 /* ---- evaluation ---------------------------------------------------------- */
 
-static void evaluate(Model *m, const Dataset *ds, int eval_batch, double *loss, double *acc)
+static void evaluate(Model *m, const Dataset *ds, int eval_batch, double *loss, double *acc,
+                     Progress *prog)
 {
     size_t sz = (size_t)ds->c * ds->h * ds->w;
     double total = 0;
@@ -180,6 +189,7 @@ static void evaluate(Model *m, const Dataset *ds, int eval_batch, double *loss, 
         double l = model_forward(m, m->params, ds->x + (size_t)i * sz, ds->y + i, B, FWD_EVAL, &nc);
         total += l * B;
         correct += nc;
+        lock_heartbeat(prog);
     }
     *loss = total / ds->n;
     *acc = (double)correct / ds->n;
@@ -347,8 +357,9 @@ static void write_epoch_row(const RunEnv *env, FILE *f, double epoch, long step,
                             RunResult *res)
 {
     double tl = NAN, vl = NAN, va = NAN, dummy;
-    if (env->c->eval_train) evaluate(env->m, env->train, env->c->eval_batch, &tl, &dummy);
-    if (env->c->eval_test && env->test) evaluate(env->m, env->test, env->c->eval_batch, &vl, &va);
+    if (env->c->eval_train) evaluate(env->m, env->train, env->c->eval_batch, &tl, &dummy, env->prog);
+    if (env->c->eval_test && env->test)
+        evaluate(env->m, env->test, env->c->eval_batch, &vl, &va, env->prog);
     char a[32], b[32], d[32], e[32];
     fmt_num(a, sizeof a, tl);
     fmt_num(b, sizeof b, vl);

@@ -374,6 +374,32 @@ static void test_pool(Rng *r, bool max, int C, int B, int H, int W)
     lqa_free(pc.x), lqa_free(pc.dx), lqa_free(pc.y), lqa_free(pc.dy), lqa_free(pc.idx);
 }
 
+/* ties pick the first maximum (row-major), a NaN wins and propagates — as
+ * PyTorch; checked against a sequential scan on data full of ties */
+static void test_maxpool_ties(Rng *r)
+{
+    enum { P = 5, H = 8, W = 38, OH = H / 2, OW = W / 2 };
+    float x[P * H * W], y[P * OH * OW];
+    uint8_t idx[P * OH * OW];
+    for (int i = 0; i < P * H * W; i++) x[i] = (float)rng_below(r, 3);
+    for (int i = 0; i < 12; i++) x[rng_below(r, P * H * W)] = NAN;
+    maxpool2_forward(y, idx, x, P, H, W);
+    int bad = 0;
+    for (int p = 0; p < P; p++)
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                const float *q = x + (size_t)p * H * W + (size_t)(2 * oh) * W + 2 * ow;
+                float v[4] = {q[0], q[1], q[W], q[W + 1]};
+                int m = 0;
+                for (int k = 1; k < 4; k++)
+                    if (v[k] > v[m] || (isnan(v[k]) && !isnan(v[m]))) m = k;
+                int o = (p * OH + oh) * OW + ow;
+                bool same = idx[o] == m && (isnan(v[m]) ? isnan(y[o]) : y[o] == v[m]);
+                bad += !same;
+            }
+    T_CHECK(bad == 0, "maxpool2: %d windows differ from the first-maximum / NaN rule", bad);
+}
+
 /* ---- batch norm (+ residual + ReLU), residual add, global average pool --------- */
 
 typedef struct BnCase {
@@ -963,6 +989,9 @@ int main(void)
     test_conv_case(&r, 2, 4, 60, 3, 3, 3, 1, 1, false, 2, true);  /* direct, rows of 4 vectors */
     test_conv_case(&r, 16, 7, 6, 17, 3, 3, 1, 1, true, 2, false); /* Winograd F(2×2,3×3), odd H */
     test_conv_case(&r, 17, 5, 5, 16, 3, 3, 1, 1, false, 3, true); /* Winograd, chunked, odd */
+    test_conv_case(&r, 3, 9, 8, 16, 3, 2, 1, 1, true, 2, false);  /* channel-vectorised direct */
+    test_conv_case(&r, 2, 6, 6, 32, 5, 5, 1, 2, false, 2, true);  /* same, two channel blocks */
+    test_maxpool_ties(&r);
     test_pool(&r, true, 2, 3, 6, 6);
     test_pool(&r, true, 2, 2, 7, 5); /* odd: floor drops the last row/column */
     test_pool(&r, false, 2, 3, 6, 6);
