@@ -398,6 +398,7 @@ def write_manifest(out, name, kind, series):
     m.append(gp_array("S_color", [s["color"] for s in series]))
     m.append(gp_array("S_dt", [float(s["dt"]) for s in series]))
     m.append(gp_array("S_div", [float(s["diverged"]) for s in series]))
+    m.append(gp_array("S_ns", [float(s["seeds"]) for s in series]))
     m.append(gp_array("S_epx", [s["last_ep"][0] for s in series]))
     m.append(gp_array("S_epy", [s["last_ep"][1] for s in series]))
     m.append(gp_array("S_stx", [s["last_ma"][0] for s in series]))

@@ -28,4 +28,11 @@ yaxis(v) = (v == 0) ? "unset logscale y; set ytics autofreq" : \
            ((v == 1) ? "set logscale y; set ytics autofreq" : "set logscale y; ".T125)
 band(c) = "#C8".c[2:]
 
-# the indices in the word list S that have more than one seed (drawn with a min-max band)
+# multi(S): the words of the index list S whose series have more than one seed (only they
+# get a min-max band; a band of one seed is empty and only shows clipping artefacts)
+multi_(S, i) = (i > words(S)) ? "" : \
+    (((S_ns[word(S, i) + 0] > 1) ? word(S, i)." " : "").multi_(S, i + 1))
+multi(S) = multi_(S, 1)
+# a word of such a list as an index (gnuplot evaluates a plot clause once even when its
+# iteration is empty; the empty word then maps to a harmless 1)
+ix(k) = (strlen(k) > 0) ? k + 0 : 1

@@ -23,11 +23,11 @@ do for [p=1:LQ_N] {
         if (S_div[i] && LQ_use_steps) { set label i "" at S_stx[i],capy(S_sty[i]) point pt 2 ps 2 lw 2 lc rgb S_color[i] front }
     }
     if (!LQ_use_steps) {
-        plot for [k in S] sf(k+0, "epochs") using 1:4:5 with filledcurves lc rgb band(S_color[k+0]) notitle, \
+        plot for [k in multi(S)] sf(ix(k), "epochs") using 1:4:5 with filledcurves lc rgb band(S_color[ix(k)]) notitle, \
              for [k in S] sf(k+0, "epochs") using 1:3 with linespoints pt 7 ps 0.5 lw 1.5 \
                  lc rgb S_color[k+0] dt S_dt[k+0] title S_title[k+0]
     } else {
-        plot for [k in S] sf(k+0, "steps") using 1:7:8 with filledcurves lc rgb band(S_color[k+0]) notitle, \
+        plot for [k in multi(S)] sf(ix(k), "steps") using 1:7:8 with filledcurves lc rgb band(S_color[ix(k)]) notitle, \
              for [k in S] sf(k+0, "steps") using 1:6 with lines lw 1.5 \
                  lc rgb S_color[k+0] dt S_dt[k+0] title S_title[k+0]
     }

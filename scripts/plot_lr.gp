@@ -13,7 +13,7 @@ do for [p=1:LR_N] {
     if (LR_logy[p]) { set logscale y } else { unset logscale y }
     unset label
     if (S_div[i]) { set label 1 "" at S_stx[i], graph 0.05 point pt 2 ps 2 lw 2 lc rgb S_color[i] front }
-    plot sf(i, "steps") using 1:10:11 with filledcurves lc rgb band(S_color[i]) notitle, \
+    plot for [k in multi(S)] sf(i, "steps") using 1:10:11 with filledcurves lc rgb band(S_color[i]) notitle, \
          sf(i, "steps") using 1:9 with lines lw 1 lc rgb S_color[i] notitle
 }
 unset multiplot

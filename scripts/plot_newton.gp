@@ -9,7 +9,7 @@ S = NW_series[1]
 set title NW_title[1] font ",10"
 if (NW_logy[1]) { set logscale y }
 set ylabel "eta (learning rate)"
-plot for [k in S] sf(k+0, "steps") using 1:10:11 with filledcurves lc rgb band(S_color[k+0]) notitle, \
+plot for [k in multi(S)] sf(ix(k), "steps") using 1:10:11 with filledcurves lc rgb band(S_color[ix(k)]) notitle, \
      for [k in S] sf(k+0, "steps") using 1:9 with lines lw 1 lc rgb S_color[k+0] dt S_dt[k+0] title S_title[k+0]
 S = NW_series[2]
 set title sprintf("%s over %d steps", NW_title[2], MAW) font ",10"
@@ -21,6 +21,6 @@ do for [k in S] {
     i = k+0
     if (S_div[i]) { set label i "" at S_stx[i],capy(S_sty[i]) point pt 2 ps 2 lw 2 lc rgb S_color[i] front }
 }
-plot for [k in S] sf(k+0, "steps") using 1:7:8 with filledcurves lc rgb band(S_color[k+0]) notitle, \
+plot for [k in multi(S)] sf(ix(k), "steps") using 1:7:8 with filledcurves lc rgb band(S_color[ix(k)]) notitle, \
      for [k in S] sf(k+0, "steps") using 1:6 with lines lw 1.5 lc rgb S_color[k+0] dt S_dt[k+0] title S_title[k+0]
 unset multiplot

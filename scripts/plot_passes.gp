@@ -16,5 +16,5 @@ do for [k in S] {
     i = k+0
     if (S_div[i]) { set label i "" at S_fbx[i],capy(S_sty[i]) point pt 2 ps 2 lw 2 lc rgb S_pcolor[i] front }
 }
-plot for [k in S] sf(k+0, "steps") using 2:7:8 with filledcurves lc rgb band(S_pcolor[k+0]) notitle, \
+plot for [k in multi(S)] sf(ix(k), "steps") using 2:7:8 with filledcurves lc rgb band(S_pcolor[ix(k)]) notitle, \
      for [k in S] sf(k+0, "steps") using 2:6 with lines lw 1.5 lc rgb S_pcolor[k+0] dt S_dt[k+0] title S_ptitle[k+0]

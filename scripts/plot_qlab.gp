@@ -20,12 +20,12 @@ do for [p=1:QL_N] {
     if (S_div[i]) { set label 1 "" at S_stx[i],capy(S_sty[i]) point pt 2 ps 2 lw 2 lc rgb S_color[i] front }
     if (QL_ref > 0 && QL_ref != i) {
         plot sf(i, "steps") using 1:3 with lines lw 0.5 lc rgb fade(S_color[i]) title "batch loss", \
-             sf(i, "steps") using 1:7:8 with filledcurves lc rgb band(S_color[i]) notitle, \
+             for [k in multi(S)] sf(i, "steps") using 1:7:8 with filledcurves lc rgb band(S_color[i]) notitle, \
              sf(i, "steps") using 1:6 with lines lw 1.5 lc rgb S_color[i] title "moving average", \
              sf(QL_ref, "steps") using 1:6 with lines lw 1 dt 2 lc rgb "#000000" title S_title[QL_ref]
     } else {
         plot sf(i, "steps") using 1:3 with lines lw 0.5 lc rgb fade(S_color[i]) title "batch loss", \
-             sf(i, "steps") using 1:7:8 with filledcurves lc rgb band(S_color[i]) notitle, \
+             for [k in multi(S)] sf(i, "steps") using 1:7:8 with filledcurves lc rgb band(S_color[i]) notitle, \
              sf(i, "steps") using 1:6 with lines lw 1.5 lc rgb S_color[i] title "moving average"
     }
 }
