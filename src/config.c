@@ -214,7 +214,7 @@ static int parse_opt(P *p, const cJSON *o, int idx, OptEntry *e)
                     if (i) strncat(list, ", ", sizeof list - strlen(list) - 1);
                     strncat(list, e->def->hparams[i].name, sizeof list - strlen(list) - 1);
                 }
-                FAIL(p, key, "unknown hyperparameter for %s (known: name, lr, label%s%s%s)",
+                FAIL(p, key, "unknown hyperparameter for %s (known: name, lr, label%s%s%.300s)",
                      e->def->name, e->def->classic ? ", schedule" : "", list[0] ? ", " : "", list);
             }
             const HParamSpec *s = &e->def->hparams[h];

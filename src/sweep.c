@@ -706,7 +706,7 @@ int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
         char rerr[LQA_ERR_LEN] = "";
         if (run_one(&env, r, &res, rerr)) {
             snprintf(res.status, sizeof res.status, "failed");
-            snprintf(res.reason, sizeof res.reason, "%s", rerr);
+            snprintf(res.reason, sizeof res.reason, "%.250s", rerr);
             fprintf(stderr, "lqabench: %s: failed: %s\n", r->id, rerr);
             failed++;
         } else if (!opt->quiet && !prog.on) {
