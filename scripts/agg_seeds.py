@@ -464,7 +464,7 @@ def write_manifest(out, name, kind, series):
         m.append(f"QL_ref = {idx[id(ref[0])] if ref else 0}\n")
         panels("QL_", [(s["title"], [s], yscale(yhi / ylo)) for s in series])
         c = len(series) if len(series) <= 3 else math.ceil(math.sqrt(len(series)))
-        figs.append(("loss", "plot_qlab.gp", 330 * c, 60 + 260 * math.ceil(len(series) / c)))
+        figs.append(("loss", "plot_qlab.gp", 320 * c, 60 + 250 * math.ceil(len(series) / c)))
     if kind in ("lqa", "qlab", "generic") and adaptive:
         panels("LR_", [(s["title"], [s], lr_logy([s])) for s in adaptive])
         c = len(adaptive) if len(adaptive) <= 3 else math.ceil(math.sqrt(len(adaptive)))
