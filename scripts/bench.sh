@@ -70,7 +70,7 @@ fi
 
 # ---- OpenBLAS kernel set --------------------------------------------------------
 export OPENBLAS_NUM_THREADS=$T OMP_NUM_THREADS=$T
-core_of() { "$@" "$BIN" --blas-info | awk '{for (i = 1; i < NF; i++) if ($(i + 1) ~ /^MAX_THREADS/) print $i}'; }
+core_of() { "$@" env LQA_KEEP_CORETYPE=1 "$BIN" --blas-info | awk '{for (i = 1; i < NF; i++) if ($(i + 1) ~ /^MAX_THREADS/) print $i}'; }
 USER_CORE=${OPENBLAS_CORETYPE:-}
 DETECTED=$(core_of env -u OPENBLAS_CORETYPE)
 FLAGS=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
@@ -100,6 +100,9 @@ case "$CORE_MODE" in
     *) export OPENBLAS_CORETYPE=$CORE_MODE ;;
 esac
 USED=$(core_of)
+# lqabench (and tools/bench) shorten OpenBLAS's post-call spinning (see src/blas.c);
+# PyTorch's Linear layers call the same OpenBLAS, so it gets the same setting.
+export OPENBLAS_THREAD_TIMEOUT=${OPENBLAS_THREAD_TIMEOUT:-$("$BIN" --blas-info | awk '$1 == "thread_timeout" {print $2}')}
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- runners ------------------------------------------------------------------------
@@ -172,6 +175,7 @@ fi
 if [ $ASIS = 1 ]; then
     (
         unset OPENBLAS_CORETYPE
+        export LQA_KEEP_CORETYPE=1
         c_run asis --sgemm --reps 10 --batch 64
         c_run asis --model mlp --batch 64 --input 1x28x28 --optimizer sgd --steps 30 --warmup 3 --fwd-reps 10
         t_run asis mlp:64:1x28x28:20:3:10
@@ -253,6 +257,8 @@ core_line = f"OpenBLAS kernels: **{meta['used']}**"
 if meta["used"] != meta["detected"]:
     core_line += (f" — OPENBLAS_CORETYPE set for lqabench *and* PyTorch (whose Linear layers call the same "
                   f"OpenBLAS); OpenBLAS's own pick on this CPU is **{meta['detected']}**, see the as-is section.")
+core_line += (f" OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'default')} for both "
+              "(OpenBLAS's workers spin 2^N cycles after each call; lqabench shortens it from 28, see src/blas.c).")
 A(core_line)
 A("")
 load = [float(meta["load0"].split()[0]), float(meta["load1"].split()[0])]
@@ -428,8 +434,8 @@ if asis:
               find("speed", "torch_step", model="mlp", omp_wait=w)) for w in WAITS]:
         A(f"| {side}: MLP step, ms | {ms(a,'step_ms',2)} | {ms(o,'step_ms',2)} |")
     A("")
-    A("`lqabench` itself runs with the as-is kernels on this CPU unless OPENBLAS_CORETYPE is set in its "
-      "environment.")
+    A("`lqabench` does not run with the as-is kernels: it detects the fallback and re-executes itself with "
+      "OPENBLAS_CORETYPE=SkylakeX (or Haswell), unless OPENBLAS_CORETYPE or LQA_KEEP_CORETYPE=1 is set.")
 
 notes = [r["text"] for r in rows if r.get("kind") == "note"]
 notes += [f"PyTorch run {r.get('config')} ({r.get('omp_wait', 'default')}): {r['error']}" for r in rows if "error" in r]

@@ -7,6 +7,9 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common.h"
+#include "parallel.h"
+
 void blas_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
                 const float *A, int lda, const float *B, int ldb, float beta,
                 float *C, int ldc)
@@ -16,24 +19,45 @@ void blas_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
                 ldb, beta, C, ldc);
 }
 
-/* OpenBLAS 0.3.21 (Debian 12) does not know recent Xeons (e.g. family 6 model
- * 207) and falls back to its SSE3 "Prescott" kernels: sgemm then runs ~5x
- * slower. The core type is chosen when the library loads, so the only fix is
- * to set OPENBLAS_CORETYPE and re-execute. A user's own OPENBLAS_CORETYPE is
- * always respected. */
-void blas_fix_coretype(char **argv)
+/* Two OpenBLAS settings are read from the environment when the library loads,
+ * so lqabench sets them and re-executes itself (once) before doing anything:
+ *
+ * OPENBLAS_CORETYPE. OpenBLAS 0.3.21 (Debian 12) does not know recent Xeons
+ * (e.g. family 6 model 207) and falls back to its SSE3 "Prescott" kernels:
+ * sgemm then runs ~5x slower. We ask for SkylakeX (AVX-512) or Haswell (AVX2).
+ * LQA_KEEP_CORETYPE=1 keeps OpenBLAS's own choice.
+ *
+ * OPENBLAS_THREAD_TIMEOUT. After each call OpenBLAS's worker threads spin
+ * (sched_yield) for 2^28 cycles, about 0.1 s, before sleeping. Between GEMMs
+ * this library runs its own loops on its own worker pool (parallel.h), which
+ * then fights the spinning threads for the cores: on 2 cores a ResNet-18 step
+ * took 3.0 s instead of 1.9 s, and the parallel vector passes gained nothing.
+ * 2^BLAS_THREAD_TIMEOUT cycles (~30 µs) still bridges the short gaps inside a
+ * GEMM sequence.
+ *
+ * A user's own setting of either variable is always respected. */
+#define BLAS_THREAD_TIMEOUT "16"
+
+void blas_fix_env(char **argv)
 {
-    if (getenv("OPENBLAS_CORETYPE") || getenv("LQA_KEEP_CORETYPE")) return;
-    const char *core = openblas_get_corename();
-    if (!core || strcasecmp(core, "prescott") != 0) return;
-    __builtin_cpu_init();
-    const char *want = __builtin_cpu_supports("avx512f") ? "SkylakeX"
-                       : __builtin_cpu_supports("avx2") ? "Haswell"
-                                                        : NULL;
-    if (!want) return;
-    setenv("OPENBLAS_CORETYPE", want, 1);
-    execv("/proc/self/exe", argv);
-    unsetenv("OPENBLAS_CORETYPE"); /* exec failed: carry on with the slow kernels */
+    bool changed = false;
+    if (!getenv("OPENBLAS_CORETYPE") && !getenv("LQA_KEEP_CORETYPE")) {
+        const char *core = openblas_get_corename();
+        __builtin_cpu_init();
+        const char *want = __builtin_cpu_supports("avx512f") ? "SkylakeX"
+                           : __builtin_cpu_supports("avx2") ? "Haswell"
+                                                            : NULL;
+        if (core && want && strcasecmp(core, "prescott") == 0) {
+            setenv("OPENBLAS_CORETYPE", want, 1);
+            changed = true;
+        }
+    }
+    if (!getenv("OPENBLAS_THREAD_TIMEOUT")) {
+        setenv("OPENBLAS_THREAD_TIMEOUT", BLAS_THREAD_TIMEOUT, 1);
+        changed = true;
+    }
+    if (changed) execv("/proc/self/exe", argv);
+    /* exec failed (or nothing to change): carry on with the library as loaded */
 }
 
 const char *blas_corename(void) { return openblas_get_corename(); }
@@ -42,33 +66,135 @@ void blas_set_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
 int blas_get_threads(void) { return openblas_get_num_threads(); }
 const char *blas_config(void) { return openblas_get_config(); }
 
-/* Eight independent double accumulators combined pairwise: a fixed order
- * (deterministic) that the compiler can keep in one vector register. */
-double vec_dot(const float *a, const float *b, size_t n)
+/* ---- vector kernels ----------------------------------------------------------
+ * Parameter-sized passes are memory-bound, so they run on the worker pool
+ * (parallel.h). Reductions are cut into fixed blocks of VEC_BLOCK elements;
+ * each block is reduced by the same code and the block results are combined in
+ * block order on the calling thread, so a result never depends on the number
+ * of threads. */
+
+#define VEC_BLOCK ((size_t)8192)
+#define VEC_STACK_BLOCKS 512 /* partial sums kept on the stack up to 4M elements */
+
+/* 32 independent double accumulators (four AVX-512 registers, so the adds do
+ * not wait on each other), combined pairwise in a fixed order. */
+#define DOT_LANES 32
+
+static double pairwise(double *s, int n) /* n a power of two; destroys s */
 {
-    double s[8] = {0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) s[k] += (double)a[i + k] * b[i + k];
-    for (; i < n; i++) s[0] += (double)a[i] * b[i];
-    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    for (; n > 1; n /= 2)
+        for (int k = 0; k < n / 2; k++) s[k] = s[2 * k] + s[2 * k + 1];
+    return s[0];
 }
 
-double vec_sqnorm(const float *a, size_t n) { return vec_dot(a, a, n); }
-
-double vec_maxabs(const float *a, size_t n)
+static double dot_block(const float *a, const float *b, size_t n)
 {
-    float m = 0.0f;
-    for (size_t i = 0; i < n; i++) {
-        float v = fabsf(a[i]);
-        if (v > m || v != v) m = v;
+    double s[DOT_LANES] = {0};
+    size_t i = 0;
+    for (; i + DOT_LANES <= n; i += DOT_LANES)
+        for (int k = 0; k < DOT_LANES; k++) s[k] += (double)a[i + k] * b[i + k];
+    for (int k = 0; i < n; i++, k++) s[k] += (double)a[i] * b[i];
+    return pairwise(s, DOT_LANES);
+}
+
+/* NaN wins, otherwise the largest |x|: the same answer in any order. */
+static float maxabs_merge(float m, float v) { return (v > m || v != v) && m == m ? v : m; }
+
+static double maxabs_block(const float *a, size_t n)
+{
+    float m[DOT_LANES] = {0};
+    int nan = 0;
+    size_t i = 0;
+    for (; i + DOT_LANES <= n; i += DOT_LANES)
+        for (int k = 0; k < DOT_LANES; k++) {
+            float v = fabsf(a[i + k]);
+            m[k] = v > m[k] ? v : m[k];
+            nan |= v != v;
+        }
+    float r = 0.0f;
+    for (; i < n; i++) r = maxabs_merge(r, fabsf(a[i]));
+    for (int k = 0; k < DOT_LANES; k++) r = maxabs_merge(r, m[k]);
+    return nan ? NAN : r;
+}
+
+typedef struct {
+    const float *a, *b;
+    size_t n;
+    double *part; /* one result per block */
+    bool max;     /* maxabs of a instead of a·b */
+} ReduceJob;
+
+static void reduce_blocks(void *p, size_t lo, size_t hi)
+{
+    const ReduceJob *j = p;
+    for (size_t k = lo; k < hi; k++) {
+        size_t off = k * VEC_BLOCK, len = LQA_MIN(VEC_BLOCK, j->n - off);
+        j->part[k] = j->max ? maxabs_block(j->a + off, len) : dot_block(j->a + off, j->b + off, len);
     }
-    return m;
+}
+
+static double reduce(const float *a, const float *b, size_t n, bool max)
+{
+    size_t nblk = (n + VEC_BLOCK - 1) / VEC_BLOCK;
+    if (nblk <= 1) return max ? maxabs_block(a, n) : dot_block(a, b, n);
+    double stack[VEC_STACK_BLOCKS], *part = nblk <= VEC_STACK_BLOCKS ? stack : malloc(nblk * sizeof *part);
+    LQA_CHECK(part != NULL);
+    ReduceJob j = {a, b, n, part, max};
+    par_for(nblk, max ? n : 2 * n, reduce_blocks, &j);
+    double r = part[0];
+    for (size_t k = 1; k < nblk; k++) r = max ? maxabs_merge((float)r, (float)part[k]) : r + part[k];
+    if (part != stack) free(part);
+    return r;
+}
+
+double vec_dot(const float *a, const float *b, size_t n) { return reduce(a, b, n, false); }
+double vec_sqnorm(const float *a, size_t n) { return reduce(a, a, n, false); }
+double vec_maxabs(const float *a, size_t n) { return reduce(a, NULL, n, true); }
+
+typedef struct {
+    float *out;
+    const float *a, *b;
+    float c;
+} AxpyJob;
+
+static void axpy_range(void *p, size_t lo, size_t hi)
+{
+    const AxpyJob *j = p;
+    float *out = j->out;
+    const float *a = j->a, *b = j->b;
+    const float c = j->c;
+    for (size_t i = lo; i < hi; i++) out[i] = a[i] + c * b[i];
 }
 
 void vec_axpy_to(float *out, const float *a, float c, const float *b, size_t n)
 {
-    for (size_t i = 0; i < n; i++) out[i] = a[i] + c * b[i];
+    AxpyJob j = {out, a, b, c};
+    par_for(n, 2 * n, axpy_range, &j);
+}
+
+typedef struct {
+    float *theta, *copy;
+    const float *d;
+    float c;
+} AxpyCopyJob;
+
+static void axpy_copy_range(void *p, size_t lo, size_t hi)
+{
+    const AxpyCopyJob *j = p;
+    float *theta = j->theta, *copy = j->copy;
+    const float *d = j->d;
+    const float c = j->c;
+    for (size_t i = lo; i < hi; i++) {
+        float v = d[i];
+        theta[i] = theta[i] + c * v;
+        copy[i] = v;
+    }
+}
+
+void vec_axpy_copy(float *theta, float c, const float *d, float *copy, size_t n)
+{
+    AxpyCopyJob j = {theta, copy, d, c};
+    par_for(n, 3 * n, axpy_copy_range, &j);
 }
 
 bool vec_all_finite(const float *a, size_t n)

@@ -31,10 +31,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Threads for this file's own loops (im2col, batch norm, pooling, element-wise;
- * the GEMMs use OpenBLAS's). 0 (default): blas_get_threads(). Results do not
- * depend on it: each thread takes whole channels / rows / planes. */
-void conv_set_threads(int n);
+/* Threads: the loops here run on the worker pool of parallel.h (the GEMMs on
+ * OpenBLAS's); results do not depend on the thread count, since each thread
+ * takes whole channels / rows / planes. */
 
 /* ---- 2-D convolution ---------------------------------------------------- */
 

@@ -85,7 +85,7 @@ static void print_optimizers(void)
 
 int main(int argc, char **argv)
 {
-    blas_fix_coretype(argv);
+    blas_fix_env(argv);
     enum { O_LIST = 256, O_RUN, O_SHARD, O_SUMMARIZE, O_NO_TIMING, O_CHECK, O_OPTIMIZERS };
     static const struct option longopts[] = {
         {"config", required_argument, 0, 'c'},     {"output-dir", required_argument, 0, 'o'},

@@ -49,6 +49,7 @@
 #include "blas.h"
 #include "common.h"
 #include "conv.h"
+#include "parallel.h"
 #include "layers.h"
 #include "model.h"
 #include "rng.h"
@@ -946,7 +947,7 @@ static void test_thread_determinism(Rng *r, const char *name, int C, int H, int 
     const int threads[3] = {1, 2, 3};
     bool same = true;
     for (int k = 0; k < 3; k++) {
-        conv_set_threads(threads[k]);
+        par_set_threads(threads[k]);
         if (ns) memcpy(m->state, s0, ns * sizeof(float));
         l[k] = model_forward(m, m->params, x, y, B, FWD_TRAIN, NULL);
         model_backward(m);
@@ -960,7 +961,7 @@ static void test_thread_determinism(Rng *r, const char *name, int C, int H, int 
             same &= ns == 0 || memcmp(s1, m->state, ns * sizeof(float)) == 0;
         }
     }
-    conv_set_threads(0);
+    par_set_threads(0);
     T_CHECK(same, "%s: loss/grads/state differ between 1, 2 and 3 threads (%.17g %.17g %.17g)",
             name, l[0], l[1], l[2]);
     lqa_free(x), lqa_free(g1), lqa_free(s1), lqa_free(s0);

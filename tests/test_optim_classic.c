@@ -4,13 +4,18 @@
  * magnitudes 1e-3 .. 5, zeros) and its theta after every step, the first included,
  * is compared with a reference written here in double straight from the formulas in
  * the spec table (shared/spec/optimizers.md), not from torch's operation order.
- * Bit-level agreement with torch.optim itself is checked by tests/torch_optim_check.py. */
+ * Bit-level agreement with torch.optim itself is checked by tests/torch_optim_check.py.
+ * A run on a vector of ~100k elements checks that 1 and 2 pool threads give
+ * bit-identical theta and state (the update loops run through par_for). */
 #include <cJSON.h>
 #include <math.h>
 #include <string.h>
 
 #include "common.h"
 #include "optim.h"
+#include "optim/classic.h"
+#include "parallel.h"
+#include "rng.h"
 #include "schedule.h"
 #include "test.h"
 
@@ -260,6 +265,83 @@ static void test_first_steps(void)
     }
 }
 
+/* ---- thread-count independence -------------------------------------------- */
+
+/* Above PAR_MIN_WORK element operations the update loops are split over the pool
+ * threads; each element depends only on its own index, so theta and the state must
+ * not depend on the thread count. NBIG is odd, so the two shares differ in size. */
+enum { NBIG = 100003, BIG_STEPS = 3 };
+
+/* Run name for BIG_STEPS steps on a fixed random NBIG-vector with `threads` pool
+ * threads; out (3 * NBIG floats, zeroed) receives theta, s1 and s2. */
+static void run_big(const char *name, const char *const *keys, const double *vals, int threads,
+                    float *out)
+{
+    const OptimizerDef *def = optim_find(name);
+    T_CHECK(def != NULL, "optimizer %s is registered", name);
+    if (!def) return;
+    double hp[OPT_MAX_HP];
+    set_hp(def, hp, keys, vals);
+    Optimizer o;
+    char err[LQA_ERR_LEN] = "";
+    float *g = lqa_alloc(sizeof(float) * NBIG, err);
+    int rc = g ? optim_create(&o, def, hp, 0.05, NBIG, err) : -1;
+    T_CHECK(rc == 0, "%s: setup failed: %s", name, err);
+    if (rc == 0) {
+        Rng r;
+        rng_seed(&r, 20240601, 0);
+        float *theta = out;
+        for (size_t i = 0; i < NBIG; i++) theta[i] = rng_uniform(&r, -2.0f, 2.0f);
+        par_set_threads(threads);
+        for (int t = 0; t < BIG_STEPS; t++) {
+            /* mixed magnitudes and signs, some exact zeros */
+            for (size_t i = 0; i < NBIG; i++)
+                g[i] = i % 17 == 0 ? 0.0f : rng_uniform(&r, -1.0f, 1.0f) * (i % 3 ? 3.0f : 1e-3f);
+            StepCtx ctx = { .step = t, .lr = 0.05 / (t + 1), .scratch = NULL };
+            StepInfo info = { .lr = -1.0 };
+            def->step(&o, theta, g, &ctx, &info);
+        }
+        par_set_threads(0);
+        const ClassicState *s = o.state;
+        if (s->s1) memcpy(out + NBIG, s->s1, sizeof(float) * NBIG);
+        if (s->s2) memcpy(out + 2 * NBIG, s->s2, sizeof(float) * NBIG);
+        optim_free(&o);
+    }
+    lqa_free(g);
+}
+
+static void big_case(const char *name, const char *const *keys, const double *vals)
+{
+    char err[LQA_ERR_LEN] = "";
+    float *one = lqa_alloc(sizeof(float) * 3 * NBIG, err);
+    float *two = lqa_alloc(sizeof(float) * 3 * NBIG, err);
+    T_CHECK(one && two, "%s: allocation: %s", name, err);
+    if (one && two) {
+        run_big(name, keys, vals, 1, one);
+        run_big(name, keys, vals, 2, two);
+        T_CHECK(memcmp(one, two, sizeof(float) * NBIG) == 0,
+                "%s: theta differs between 1 and 2 threads", name);
+        T_CHECK(memcmp(one + NBIG, two + NBIG, sizeof(float) * 2 * NBIG) == 0,
+                "%s: state differs between 1 and 2 threads", name);
+    }
+    lqa_free(one), lqa_free(two);
+}
+
+static void test_thread_determinism(void)
+{
+    /* the cheapest loop (sgd, 2 ops per element) must still reach the pool */
+    T_CHECK((size_t)NBIG * 2 >= PAR_MIN_WORK, "NBIG is above the parallel threshold");
+    big_case("sgd", (const char *[]){ "weight_decay", NULL }, (double[]){ 0.01 });
+    big_case("sgd-m", (const char *[]){ "dampening", "weight_decay", NULL },
+             (double[]){ 0.3, 0.01 });
+    big_case("sgd-nag", (const char *[]){ "weight_decay", NULL }, (double[]){ 0.01 });
+    big_case("adagrad",
+             (const char *[]){ "lr_decay", "weight_decay", "initial_accumulator_value", NULL },
+             (double[]){ 0.1, 0.01, 0.1 });
+    big_case("rmsprop", (const char *[]){ "weight_decay", NULL }, (double[]){ 0.01 });
+    big_case("adam", (const char *[]){ "weight_decay", NULL }, (double[]){ 0.01 });
+}
+
 /* ---- registry, defaults, hyperparameter validation ----------------------- */
 
 static double hp_default(const OptimizerDef *def, const char *key)
@@ -486,6 +568,7 @@ int main(void)
 {
     test_trajectories();
     test_first_steps();
+    test_thread_determinism();
     test_hparams();
     test_schedule_values();
     test_schedule_parse();

@@ -28,8 +28,11 @@
  *   each layer (the first layer's dx, which the library skips, included, so the
  *   set is exactly 3× the forward FLOPs), plus a 1024³ reference.
  *
- * bench --blas-info prints OpenBLAS's configuration string (it names the core
- * kernel set that DYNAMIC_ARCH picked, e.g. "... SkylakeX MAX_THREADS=64").
+ * bench --blas-info prints OpenBLAS's configuration string (it names the
+ * kernel set that DYNAMIC_ARCH picked, e.g. "... SkylakeX MAX_THREADS=64") and,
+ * on a second line, the OPENBLAS_THREAD_TIMEOUT in force. Like lqabench, bench
+ * first sets up OpenBLAS's environment (blas_fix_env); LQA_KEEP_CORETYPE=1
+ * keeps OpenBLAS's own kernel choice.
  *
  * Output: one JSON object per line on stdout (per optimizer; per shape plus an
  * aggregate), a readable summary on stderr. Times in ms (medians unless named
@@ -421,6 +424,7 @@ static double time_forward(Model *m, const float *x, const int *y, int B, FwdMod
 
 int main(int argc, char **argv)
 {
+    blas_fix_env(argv); /* the same OpenBLAS set-up as lqabench */
     const char *model_name = NULL, *input = NULL, *opt_list = NULL;
     long batch = 64, steps = 20, warmup = 2, rounds = 1, threads = 0, fwd_reps = -1, classes = 10;
     long n_batches = 2, spe = 937, seed = 1, reps = 20;
@@ -433,7 +437,11 @@ int main(int argc, char **argv)
         bool has = a + 1 < argc;
         long *ip = NULL;
         if (strcmp(o, "--sgemm") == 0) { sgemm = true; continue; }
-        if (strcmp(o, "--blas-info") == 0) { printf("%s\n", blas_config()); return 0; }
+        if (strcmp(o, "--blas-info") == 0) {
+            const char *to = getenv("OPENBLAS_THREAD_TIMEOUT");
+            printf("%s\nthread_timeout %s\n", blas_config(), to ? to : "default");
+            return 0;
+        }
         if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) return usage();
         if (strncmp(o, "--", 2) != 0) {
             if (sgemm) { first_pos = a; break; }

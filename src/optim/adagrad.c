@@ -19,6 +19,26 @@ static int adagrad_init(Optimizer *o, char *err)
     return classic_alloc(o, 1, (float)o->hp[3], err);
 }
 
+typedef struct AdagradArgs {
+    float *theta, *S;
+    const float *g;
+    float wd, eps, neg_clr;
+} AdagradArgs;
+
+static void adagrad_range(void *arg, size_t lo, size_t hi)
+{
+    const AdagradArgs *a = arg;
+    float *theta = a->theta, *S = a->S;
+    const float *g = a->g;
+    const float wd = a->wd, eps = a->eps, neg_clr = a->neg_clr;
+    for (size_t i = lo; i < hi; i++) {
+        float d = classic_grad(g, theta, i, wd);
+        S[i] = fmaf(1.0f * d, d, S[i]);                  /* state_sum.addcmul_(g, g, value=1) */
+        float std = sqrtf(S[i]) + eps;                   /* state_sum.sqrt().add_(eps) */
+        theta[i] = theta[i] + (neg_clr * d) / std;       /* param.addcdiv_(g, std, value=-clr) */
+    }
+}
+
 static void adagrad_step(Optimizer *o, float *theta, const float *g, StepCtx *ctx, StepInfo *info)
 {
     ClassicState *s = o->state;
@@ -26,13 +46,8 @@ static void adagrad_step(Optimizer *o, float *theta, const float *g, StepCtx *ct
     s->k++;
     const double clr = ctx->lr / (1.0 + (double)(s->k - 1) * o->hp[1]);
     const float neg_clr = (float)-clr;
-    float *S = s->s1;
-    for (size_t i = 0; i < o->n; i++) {
-        float d = classic_grad(g, theta, i, wd);
-        S[i] = fmaf(1.0f * d, d, S[i]);                  /* state_sum.addcmul_(g, g, value=1) */
-        float std = sqrtf(S[i]) + eps;                   /* state_sum.sqrt().add_(eps) */
-        theta[i] = theta[i] + (neg_clr * d) / std;       /* param.addcdiv_(g, std, value=-clr) */
-    }
+    AdagradArgs a = { theta, s->s1, g, wd, eps, neg_clr };
+    par_for(o->n, o->n * 6, adagrad_range, &a);
     info->lr = ctx->lr;
 }
 

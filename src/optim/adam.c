@@ -16,6 +16,29 @@ static const HParamSpec HP[] = {
 
 static int adam_init(Optimizer *o, char *err) { return classic_alloc(o, 2, 0.0f, err); }
 
+typedef struct AdamArgs {
+    float *theta, *m, *v;
+    const float *g;
+    float wd, b1f, b2f, one_m_b1, one_m_b2, eps, neg_step, bc2_sqrt;
+} AdamArgs;
+
+static void adam_range(void *arg, size_t lo, size_t hi)
+{
+    const AdamArgs *a = arg;
+    float *theta = a->theta, *m = a->m, *v = a->v;
+    const float *g = a->g;
+    const float wd = a->wd, b1f = a->b1f, b2f = a->b2f, one_m_b1 = a->one_m_b1;
+    const float one_m_b2 = a->one_m_b2, eps = a->eps, neg_step = a->neg_step;
+    const float bc2_sqrt = a->bc2_sqrt;
+    for (size_t i = lo; i < hi; i++) {
+        float d = classic_grad(g, theta, i, wd);
+        m[i] = fmaf(d, one_m_b1, m[i] * b1f);             /* mul_(b1).add_(g, alpha=1-b1) */
+        v[i] = fmaf(one_m_b2 * d, d, v[i] * b2f);         /* mul_(b2).addcmul_(g, g, 1-b2) */
+        float denom = sqrtf(v[i]) / bc2_sqrt + eps;       /* (v.sqrt() / bc2_sqrt).add_(eps) */
+        theta[i] = theta[i] + (neg_step * m[i]) / denom;  /* addcdiv_(m, denom, -step_size) */
+    }
+}
+
 static void adam_step(Optimizer *o, float *theta, const float *g, StepCtx *ctx, StepInfo *info)
 {
     ClassicState *s = o->state;
@@ -28,14 +51,9 @@ static void adam_step(Optimizer *o, float *theta, const float *g, StepCtx *ctx, 
     const double bc1 = 1.0 - pow(b1, (double)s->k), bc2 = 1.0 - pow(b2, (double)s->k);
     const float neg_step = (float)-(ctx->lr / bc1);
     const float bc2_sqrt = (float)sqrt(bc2);
-    float *m = s->s1, *v = s->s2;
-    for (size_t i = 0; i < o->n; i++) {
-        float d = classic_grad(g, theta, i, wd);
-        m[i] = fmaf(d, one_m_b1, m[i] * b1f);             /* mul_(b1).add_(g, alpha=1-b1) */
-        v[i] = fmaf(one_m_b2 * d, d, v[i] * b2f);         /* mul_(b2).addcmul_(g, g, 1-b2) */
-        float denom = sqrtf(v[i]) / bc2_sqrt + eps;       /* (v.sqrt() / bc2_sqrt).add_(eps) */
-        theta[i] = theta[i] + (neg_step * m[i]) / denom;  /* addcdiv_(m, denom, -step_size) */
-    }
+    AdamArgs a = { theta, s->s1, s->s2, g, wd, b1f, b2f, one_m_b1,
+                   one_m_b2, eps, neg_step, bc2_sqrt };
+    par_for(o->n, o->n * 10, adam_range, &a);
     info->lr = ctx->lr;
 }
 

@@ -11,7 +11,13 @@
  *   t.addcdiv_(x, y, value=c) -> t + (c * x) / y
  * Python-level scalars (lr, 1 - beta, bias corrections) are computed in double
  * and rounded to float where ATen converts the Scalar, exactly as here.
- * The build uses -std=c11, so GCC does not contract a*b+c on its own. */
+ * The build uses -std=c11, so GCC does not contract a*b+c on its own.
+ *
+ * Each step's element loop runs on the worker pool (parallel.h): the step computes
+ * its scalars once, puts them with the array pointers in a small struct, and
+ * par_for runs a range function that copies them into locals and runs the loop body
+ * unchanged over [lo, hi). Every element depends only on its own index, so the
+ * results are bit-identical for any thread count. */
 #ifndef LQA_OPTIM_CLASSIC_H
 #define LQA_OPTIM_CLASSIC_H
 
@@ -19,6 +25,7 @@
 
 #include "common.h"
 #include "optim.h"
+#include "parallel.h"
 
 /* Coupled L2, offered by all six: g <- g + lambda*theta before anything else. */
 #define CLASSIC_HP_WEIGHT_DECAY                                                \

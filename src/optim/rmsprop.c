@@ -13,19 +13,35 @@ static const HParamSpec HP[] = {
 
 static int rmsprop_init(Optimizer *o, char *err) { return classic_alloc(o, 1, 0.0f, err); }
 
+typedef struct RmspropArgs {
+    float *theta, *v;
+    const float *g;
+    float wd, alpha, one_m_alpha, eps, neg_lr;
+} RmspropArgs;
+
+static void rmsprop_range(void *arg, size_t lo, size_t hi)
+{
+    const RmspropArgs *a = arg;
+    float *theta = a->theta, *v = a->v;
+    const float *g = a->g;
+    const float wd = a->wd, alpha = a->alpha, one_m_alpha = a->one_m_alpha;
+    const float eps = a->eps, neg_lr = a->neg_lr;
+    for (size_t i = lo; i < hi; i++) {
+        float d = classic_grad(g, theta, i, wd);
+        v[i] = fmaf(one_m_alpha * d, d, v[i] * alpha); /* mul_(alpha).addcmul_(g, g, 1-alpha) */
+        float avg = sqrtf(v[i]) + eps;                 /* square_avg.sqrt().add_(eps) */
+        theta[i] = theta[i] + (neg_lr * d) / avg;      /* param.addcdiv_(g, avg, value=-lr) */
+    }
+}
+
 static void rmsprop_step(Optimizer *o, float *theta, const float *g, StepCtx *ctx, StepInfo *info)
 {
     ClassicState *s = o->state;
     const float alpha = (float)o->hp[0], one_m_alpha = (float)(1.0 - o->hp[0]);
     const float eps = (float)o->hp[1], wd = (float)o->hp[2];
     const float neg_lr = (float)-ctx->lr;
-    float *v = s->s1;
-    for (size_t i = 0; i < o->n; i++) {
-        float d = classic_grad(g, theta, i, wd);
-        v[i] = fmaf(one_m_alpha * d, d, v[i] * alpha); /* mul_(alpha).addcmul_(g, g, 1-alpha) */
-        float avg = sqrtf(v[i]) + eps;                 /* square_avg.sqrt().add_(eps) */
-        theta[i] = theta[i] + (neg_lr * d) / avg;      /* param.addcdiv_(g, avg, value=-lr) */
-    }
+    RmspropArgs a = { theta, s->s1, g, wd, alpha, one_m_alpha, eps, neg_lr };
+    par_for(o->n, o->n * 8, rmsprop_range, &a);
     s->k++;
     info->lr = ctx->lr;
 }

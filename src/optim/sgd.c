@@ -10,13 +10,29 @@ static const HParamSpec HP[] = {
 
 static int sgd_init(Optimizer *o, char *err) { return classic_alloc(o, 0, 0.0f, err); }
 
+typedef struct SgdArgs {
+    float *theta;
+    const float *g;
+    float wd, neg_lr;
+} SgdArgs;
+
+static void sgd_range(void *arg, size_t lo, size_t hi)
+{
+    const SgdArgs *a = arg;
+    float *theta = a->theta;
+    const float *g = a->g;
+    const float wd = a->wd, neg_lr = a->neg_lr;
+    for (size_t i = lo; i < hi; i++)
+        theta[i] = fmaf(classic_grad(g, theta, i, wd), neg_lr, theta[i]);
+}
+
 static void sgd_step(Optimizer *o, float *theta, const float *g, StepCtx *ctx, StepInfo *info)
 {
     ClassicState *s = o->state;
     const float wd = (float)o->hp[0];
     const float neg_lr = (float)-ctx->lr; /* param.add_(d_p, alpha=-lr) */
-    for (size_t i = 0; i < o->n; i++)
-        theta[i] = fmaf(classic_grad(g, theta, i, wd), neg_lr, theta[i]);
+    SgdArgs a = { theta, g, wd, neg_lr };
+    par_for(o->n, o->n * 2, sgd_range, &a);
     s->k++;
     info->lr = ctx->lr;
 }

@@ -15,6 +15,32 @@ static const HParamSpec HP[] = {
 
 static int sgd_m_init(Optimizer *o, char *err) { return classic_alloc(o, 1, 0.0f, err); }
 
+typedef struct MomentumArgs {
+    float *theta, *b;
+    const float *g;
+    double mu;
+    float muf, damp, wd, neg_lr;
+    bool first, nesterov; /* first: s->k == 0, the buffer starts as b = d */
+} MomentumArgs;
+
+static void momentum_range(void *arg, size_t lo, size_t hi)
+{
+    const MomentumArgs *a = arg;
+    float *theta = a->theta, *b = a->b;
+    const float *g = a->g;
+    const double mu = a->mu;
+    const float muf = a->muf, damp = a->damp, wd = a->wd, neg_lr = a->neg_lr;
+    const bool first = a->first, nesterov = a->nesterov;
+    for (size_t i = lo; i < hi; i++) {
+        float d = classic_grad(g, theta, i, wd);
+        if (mu != 0.0) {
+            b[i] = first ? d : fmaf(d, damp, b[i] * muf); /* buf.mul_(mu).add_(d, alpha=1-tau) */
+            d = nesterov ? fmaf(b[i], muf, d) : b[i];      /* d.add(buf, alpha=mu) */
+        }
+        theta[i] = fmaf(d, neg_lr, theta[i]);
+    }
+}
+
 void classic_momentum_step(Optimizer *o, float *theta, const float *g, StepCtx *ctx,
                            StepInfo *info, bool nesterov)
 {
@@ -22,15 +48,8 @@ void classic_momentum_step(Optimizer *o, float *theta, const float *g, StepCtx *
     const double mu = o->hp[0];
     const float muf = (float)mu, damp = (float)(1.0 - o->hp[1]), wd = (float)o->hp[2];
     const float neg_lr = (float)-ctx->lr;
-    float *b = s->s1;
-    for (size_t i = 0; i < o->n; i++) {
-        float d = classic_grad(g, theta, i, wd);
-        if (mu != 0.0) {
-            b[i] = s->k == 0 ? d : fmaf(d, damp, b[i] * muf); /* buf.mul_(mu).add_(d, alpha=1-tau) */
-            d = nesterov ? fmaf(b[i], muf, d) : b[i];          /* d.add(buf, alpha=mu) */
-        }
-        theta[i] = fmaf(d, neg_lr, theta[i]);
-    }
+    MomentumArgs a = { theta, s->s1, g, mu, muf, damp, wd, neg_lr, s->k == 0, nesterov };
+    par_for(o->n, o->n * 4, momentum_range, &a);
     s->k++;
     info->lr = ctx->lr;
 }

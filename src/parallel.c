@@ -1,0 +1,104 @@
+/* parallel.c — a tiny condition-variable worker pool (see parallel.h).
+ * Workers are started on first use and live for the process. */
+#include "parallel.h"
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "blas.h"
+
+#define POOL_MAX 16
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t start, done;
+    int n_workers;   /* started so far (thread ids 1..n_workers) */
+    unsigned gen;    /* job generation */
+    unsigned start_gen[POOL_MAX]; /* gen when worker id was created (it waits for the next) */
+    int pending;     /* workers still running the current job */
+    ParFn fn;
+    void *arg;
+    size_t n;
+    int parts;
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER,
+         .start = PTHREAD_COND_INITIALIZER,
+         .done = PTHREAD_COND_INITIALIZER};
+
+static void part_range(size_t n, int parts, int id, size_t *lo, size_t *hi)
+{
+    *lo = n * (size_t)id / (size_t)parts;
+    *hi = n * (size_t)(id + 1) / (size_t)parts;
+}
+
+static void *pool_worker(void *p)
+{
+    const int id = (int)(intptr_t)p;
+    pthread_mutex_lock(&pool.mu);
+    unsigned seen = pool.start_gen[id];
+    for (;;) {
+        while (pool.gen == seen) pthread_cond_wait(&pool.start, &pool.mu);
+        seen = pool.gen;
+        ParFn fn = pool.fn;
+        void *arg = pool.arg;
+        size_t n = pool.n;
+        int parts = pool.parts;
+        pthread_mutex_unlock(&pool.mu);
+        if (id < parts) {
+            size_t lo, hi;
+            part_range(n, parts, id, &lo, &hi);
+            if (lo < hi) fn(arg, lo, hi);
+        }
+        pthread_mutex_lock(&pool.mu);
+        if (--pool.pending == 0) pthread_cond_signal(&pool.done);
+    }
+    return NULL;
+}
+
+static int g_threads; /* par_set_threads; 0: follow blas_get_threads() */
+
+void par_set_threads(int n) { g_threads = n < 0 ? 0 : n; }
+
+int par_threads(void)
+{
+    int T = g_threads > 0 ? g_threads : blas_get_threads();
+    return T > POOL_MAX ? POOL_MAX : T < 1 ? 1 : T;
+}
+
+void par_for(size_t n, size_t work, ParFn fn, void *arg)
+{
+    int T = par_threads();
+    if ((size_t)T > n) T = (int)n;
+    if (T <= 1 || work < PAR_MIN_WORK) {
+        if (n) fn(arg, 0, n);
+        return;
+    }
+    pthread_mutex_lock(&pool.mu);
+    while (pool.n_workers < T - 1) {
+        pthread_t th;
+        pool.start_gen[pool.n_workers + 1] = pool.gen;
+        if (pthread_create(&th, NULL, pool_worker, (void *)(intptr_t)(pool.n_workers + 1)) != 0)
+            break;
+        pthread_detach(th);
+        pool.n_workers++;
+    }
+    if (pool.n_workers < T - 1) T = pool.n_workers + 1;
+    if (T <= 1) {
+        pthread_mutex_unlock(&pool.mu);
+        fn(arg, 0, n);
+        return;
+    }
+    pool.fn = fn;
+    pool.arg = arg;
+    pool.n = n;
+    pool.parts = T;
+    pool.pending = pool.n_workers;
+    pool.gen++;
+    pthread_cond_broadcast(&pool.start);
+    pthread_mutex_unlock(&pool.mu);
+    size_t lo, hi;
+    part_range(n, T, 0, &lo, &hi);
+    if (lo < hi) fn(arg, lo, hi);
+    pthread_mutex_lock(&pool.mu);
+    while (pool.pending > 0) pthread_cond_wait(&pool.done, &pool.mu);
+    pthread_mutex_unlock(&pool.mu);
+}

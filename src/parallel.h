@@ -1,0 +1,27 @@
+/* parallel.h — the process-wide worker pool for the library's own loops
+ * (convolution transforms, batch norm, pooling, optimizer updates, vector
+ * reductions). The GEMMs run on OpenBLAS's own threads.
+ *
+ * par_for splits [0, n) into T contiguous shares (T = par_threads(), capped by
+ * n) and runs fn on each, the calling thread taking share 0. Callers make each
+ * output element depend only on its own index, and reductions combine fixed
+ * blocks in a fixed order (see vec_dot), so results never depend on T. */
+#ifndef LQA_PARALLEL_H
+#define LQA_PARALLEL_H
+
+#include <stddef.h>
+
+typedef void (*ParFn)(void *arg, size_t lo, size_t hi);
+
+/* Below this many element operations a loop stays on the calling thread. */
+#define PAR_MIN_WORK ((size_t)1 << 15)
+
+/* Threads for par_for. 0 (default): follow blas_get_threads(). */
+void par_set_threads(int n);
+int par_threads(void);
+
+/* fn(arg, lo, hi) over [0, n) in contiguous shares; `work` is the total number
+ * of element operations (below PAR_MIN_WORK the loop runs on the caller). */
+void par_for(size_t n, size_t work, ParFn fn, void *arg);
+
+#endif
