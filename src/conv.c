@@ -1353,6 +1353,17 @@ typedef struct BnArgs {
     size_t N;
 } BnArgs;
 
+/* Channel sums run in BN_LANES independent double accumulators (the adds of
+ * one long chain would wait on each other), combined pairwise in a fixed order. */
+#define BN_LANES 16
+
+static double lanes_sum(double *s)
+{
+    for (int n = BN_LANES; n > 1; n /= 2)
+        for (int k = 0; k < n / 2; k++) s[k] = s[2 * k] + s[2 * k + 1];
+    return s[0];
+}
+
 static void bn_stats_channels(void *p, size_t lo, size_t hi)
 {
     BnArgs *a = p;
@@ -1362,21 +1373,20 @@ static void bn_stats_channels(void *p, size_t lo, size_t hi)
         /* shifted sums (shift = first value) keep the one-pass variance exact
          * enough in double even when |mean| ≫ std */
         const double k = xc[0];
-        double s0 = 0, s1 = 0, q0 = 0, q1 = 0;
+        double sl[BN_LANES] = {0}, ql[BN_LANES] = {0};
         size_t i = 0;
-        for (; i + 2 <= N; i += 2) {
-            double d0 = xc[i] - k, d1 = xc[i + 1] - k;
-            s0 += d0;
-            q0 += d0 * d0;
-            s1 += d1;
-            q1 += d1 * d1;
-        }
-        for (; i < N; i++) {
+        for (; i + BN_LANES <= N; i += BN_LANES)
+            for (int l = 0; l < BN_LANES; l++) {
+                double d = xc[i + l] - k;
+                sl[l] += d;
+                ql[l] += d * d;
+            }
+        for (int l = 0; i < N; i++, l++) {
             double d = xc[i] - k;
-            s0 += d;
-            q0 += d * d;
+            sl[l] += d;
+            ql[l] += d * d;
         }
-        double s = (s0 + s1) / (double)N, q = (q0 + q1) / (double)N;
+        double s = lanes_sum(sl) / (double)N, q = lanes_sum(ql) / (double)N;
         double v = q - s * s;
         if (v < 0) v = 0;
         a->mean[c] = (float)(k + s);
@@ -1454,28 +1464,33 @@ static void bn_backward_channels(void *p, size_t lo, size_t hi)
         const float *g = a->dy + c * N, *xc = a->x + c * N;
         const float *ry = a->relu_y ? a->relu_y + c * N : NULL;
         const float mu = a->cmean[c], is = a->cinvstd[c];
-        /* Σg and Σg·(x−μ), in double */
-        double sg0 = 0, sg1 = 0, sx0 = 0, sx1 = 0;
+        /* Σg and Σg·(x−μ), in double, BN_LANES independent sums */
+        double gl[BN_LANES] = {0}, xl[BN_LANES] = {0};
         size_t i = 0;
         if (ry) {
-            for (; i < N; i++) {
-                double gi = ry[i] > 0.0f ? g[i] : 0.0f;
-                sg0 += gi;
-                sx0 += gi * (double)(xc[i] - mu);
+            for (; i + BN_LANES <= N; i += BN_LANES)
+                for (int l = 0; l < BN_LANES; l++) {
+                    float gi = ry[i + l] > 0.0f ? g[i + l] : 0.0f;
+                    gl[l] += gi;
+                    xl[l] += (double)gi * (double)(xc[i + l] - mu);
+                }
+            for (int l = 0; i < N; i++, l++) {
+                float gi = ry[i] > 0.0f ? g[i] : 0.0f;
+                gl[l] += gi;
+                xl[l] += (double)gi * (double)(xc[i] - mu);
             }
         } else {
-            for (; i + 2 <= N; i += 2) {
-                sg0 += g[i];
-                sx0 += (double)g[i] * (double)(xc[i] - mu);
-                sg1 += g[i + 1];
-                sx1 += (double)g[i + 1] * (double)(xc[i + 1] - mu);
-            }
-            for (; i < N; i++) {
-                sg0 += g[i];
-                sx0 += (double)g[i] * (double)(xc[i] - mu);
+            for (; i + BN_LANES <= N; i += BN_LANES)
+                for (int l = 0; l < BN_LANES; l++) {
+                    gl[l] += g[i + l];
+                    xl[l] += (double)g[i + l] * (double)(xc[i + l] - mu);
+                }
+            for (int l = 0; i < N; i++, l++) {
+                gl[l] += g[i];
+                xl[l] += (double)g[i] * (double)(xc[i] - mu);
             }
         }
-        double sg = sg0 + sg1, sgx = (sx0 + sx1) * is; /* Σ g·x̂ */
+        double sg = lanes_sum(gl), sgx = lanes_sum(xl) * is; /* Σ g·x̂ */
         if (a->dbeta) a->dbeta[c] = (float)sg;
         if (a->dgamma) a->dgamma[c] = (float)sgx;
         if (!a->y) continue;

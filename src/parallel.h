@@ -14,7 +14,7 @@
 typedef void (*ParFn)(void *arg, size_t lo, size_t hi);
 
 /* Below this many element operations a loop stays on the calling thread. */
-#define PAR_MIN_WORK ((size_t)1 << 15)
+#define PAR_MIN_WORK ((size_t)1 << 17)
 
 /* Threads for par_for. 0 (default): follow blas_get_threads(). */
 void par_set_threads(int n);
