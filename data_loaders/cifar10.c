@@ -9,8 +9,8 @@
 #include "dataset.h"
 
 #include "common.h"
+#include "gzfile.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <string.h>
 #include <zlib.h>
@@ -19,40 +19,19 @@
 #define CIFAR_RECORD (1 + CIFAR_PIXELS)
 #define CIFAR_CHUNK_RECORDS 256
 
-/* Read up to n bytes; returns the count (< n only at end of data) or -1. */
-static long long gz_read_upto(gzFile f, void *buf, size_t n, const char *path, char *err)
-{
-    size_t got = 0;
-    while (got < n) {
-        size_t want = LQA_MIN(n - got, (size_t)1 << 20);
-        int r = gzread(f, (unsigned char *)buf + got, (unsigned)want);
-        if (r < 0) {
-            int zerr = 0;
-            const char *msg = gzerror(f, &zerr);
-            return lqa_errf(err, "%s: read error: %s", path,
-                            zerr == Z_ERRNO ? strerror(errno) : msg);
-        }
-        if (r == 0) break;
-        got += (size_t)r;
-    }
-    return (long long)got;
-}
-
 /* One pass over a file: validates the length and labels. When x/y are given,
  * stores records [0, keep) there (keep may be 0). Sets *n_records. */
 static int cifar_scan(const char *path, unsigned char *buf, float *x, int *y, long keep,
                       long *n_records, char *err)
 {
-    errno = 0;
-    gzFile f = gzopen(path, "rb");
-    if (!f)
-        return lqa_errf(err, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
-    gzbuffer(f, 1u << 18);
+    gzFile f = gzfile_open(path, err);
+    if (!f) return -1;
     int rc = -1;
     long long bytes = 0;
     long rec = 0;
     for (;;) {
-        long long r = gz_read_upto(f, buf, (size_t)CIFAR_CHUNK_RECORDS * CIFAR_RECORD, path, err);
+        long long r =
+            gzfile_read_upto(f, buf, (size_t)CIFAR_CHUNK_RECORDS * CIFAR_RECORD, path, err);
         if (r < 0) goto out;
         long full = (long)(r / CIFAR_RECORD);
         for (long i = 0; i < full; i++, rec++) {
@@ -133,15 +112,7 @@ int cifar10_load(Dataset *ds, const char *const *paths, int n_paths, int limit, 
         at += LQA_MIN(n_i, keep - at);
     }
 
-    ds->n = (int)keep;
-    ds->c = 3;
-    ds->h = 32;
-    ds->w = 32;
-    ds->n_classes = 10;
-    ds->x = x;
-    ds->y = y;
-    x = NULL;
-    y = NULL;
+    dataset_adopt(ds, (int)keep, 3, 32, 32, 10, &x, &y);
     rc = 0;
 out:
     lqa_free(buf);

@@ -131,3 +131,16 @@ void dataset_free(Dataset *ds)
     lqa_free(ds->y);
     memset(ds, 0, sizeof *ds);
 }
+
+void dataset_adopt(Dataset *ds, int n, int c, int h, int w, int n_classes, float **x, int **y)
+{
+    ds->n = n;
+    ds->c = c;
+    ds->h = h;
+    ds->w = w;
+    ds->n_classes = n_classes;
+    ds->x = *x;
+    ds->y = *y;
+    *x = NULL;
+    *y = NULL;
+}

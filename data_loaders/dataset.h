@@ -21,6 +21,9 @@ typedef enum { NORM_UNIT = 0, NORM_MEANSTD = 1 } Normalize;
 int dataset_load(Dataset *ds, const char *name, const char *data_dir, bool train,
                  Normalize norm, int limit, char *err);
 void dataset_free(Dataset *ds);
+/* For loaders: hand x (n × c·h·w floats) and y (n labels), both from lqa_alloc,
+ * over to ds, which owns them from then on (dataset_free); *x and *y become NULL. */
+void dataset_adopt(Dataset *ds, int n, int c, int h, int w, int n_classes, float **x, int **y);
 bool dataset_known(const char *name);
 
 /* idx (MNIST format) reader: raw or gzip (zlib gzread reads both). Validates

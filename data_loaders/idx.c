@@ -9,8 +9,8 @@
 #include "dataset.h"
 
 #include "common.h"
+#include "gzfile.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <string.h>
 #include <zlib.h>
@@ -25,49 +25,17 @@ static uint32_t be32(const unsigned char *p)
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
-/* Read up to n bytes; returns the number read (< n only at end of data), or
- * -1 with err set on a read/decompression error. */
-static long long gz_read_upto(gzFile f, void *buf, size_t n, const char *path, char *err)
-{
-    size_t got = 0;
-    while (got < n) {
-        size_t want = LQA_MIN(n - got, (size_t)IDX_CHUNK);
-        int r = gzread(f, (unsigned char *)buf + got, (unsigned)want);
-        if (r < 0) {
-            int zerr = 0;
-            const char *msg = gzerror(f, &zerr);
-            return lqa_errf(err, "%s: read error: %s", path,
-                            zerr == Z_ERRNO ? strerror(errno) : msg);
-        }
-        if (r == 0) break;
-        got += (size_t)r;
-    }
-    return (long long)got;
-}
-
 /* Count the bytes left in f (the trailing bytes after the expected data). */
 static long long gz_count_rest(gzFile f, unsigned char *scratch, size_t scratch_len,
                                const char *path, char *err)
 {
     long long total = 0;
     for (;;) {
-        long long r = gz_read_upto(f, scratch, scratch_len, path, err);
+        long long r = gzfile_read_upto(f, scratch, scratch_len, path, err);
         if (r < 0) return -1;
         if (r == 0) return total;
         total += r;
     }
-}
-
-static gzFile idx_open(const char *path, char *err)
-{
-    errno = 0;
-    gzFile f = gzopen(path, "rb");
-    if (!f) {
-        lqa_errf(err, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
-        return NULL;
-    }
-    gzbuffer(f, 1u << 18);
-    return f;
 }
 
 /* Read the remaining `expect` bytes of f in chunks, handing each chunk to
@@ -82,7 +50,7 @@ static int idx_read_body(gzFile f, const char *path, const char *what, size_t ex
     size_t done = 0;
     while (done < expect) {
         size_t want = LQA_MIN(expect - done, (size_t)IDX_CHUNK);
-        long long r = gz_read_upto(f, scratch, want, path, err);
+        long long r = gzfile_read_upto(f, scratch, want, path, err);
         if (r < 0) return -1;
         if ((size_t)r < want)
             return lqa_errf(err,
@@ -139,16 +107,16 @@ int idx_load(Dataset *ds, const char *images_path, const char *labels_path, int 
     int *y = NULL;
     unsigned char hi[16], hl[8];
 
-    if (!(fi = idx_open(images_path, err))) goto out;
-    if (!(fl = idx_open(labels_path, err))) goto out;
+    if (!(fi = gzfile_open(images_path, err))) goto out;
+    if (!(fl = gzfile_open(labels_path, err))) goto out;
 
-    long long r = gz_read_upto(fi, hi, sizeof hi, images_path, err);
+    long long r = gzfile_read_upto(fi, hi, sizeof hi, images_path, err);
     if (r < 0) goto out;
     if (r < (long long)sizeof hi) {
         lqa_errf(err, "%s: truncated idx header (%lld of 16 bytes)", images_path, r);
         goto out;
     }
-    r = gz_read_upto(fl, hl, sizeof hl, labels_path, err);
+    r = gzfile_read_upto(fl, hl, sizeof hl, labels_path, err);
     if (r < 0) goto out;
     if (r < (long long)sizeof hl) {
         lqa_errf(err, "%s: truncated idx header (%lld of 8 bytes)", labels_path, r);
@@ -199,15 +167,7 @@ int idx_load(Dataset *ds, const char *images_path, const char *labels_path, int 
     if (idx_read_body(fl, labels_path, "labels", n, sizeof hl, label_sink, &lc, scratch, err) != 0)
         goto out;
 
-    ds->n = (int)keep;
-    ds->c = 1;
-    ds->h = (int)rows;
-    ds->w = (int)cols;
-    ds->n_classes = 10;
-    ds->x = x;
-    ds->y = y;
-    x = NULL;
-    y = NULL;
+    dataset_adopt(ds, (int)keep, 1, (int)rows, (int)cols, 10, &x, &y);
     rc = 0;
 out:
     if (fi) gzclose(fi);

@@ -30,6 +30,7 @@
 #include "dataset.h"
 #include "model.h"
 #include "optim.h"
+#include "probe.h"
 #include "schedule.h"
 
 #ifndef LQA_GIT_REV
@@ -193,23 +194,6 @@ static void evaluate(Model *m, const Dataset *ds, int eval_batch, double *loss, 
     }
     *loss = total / ds->n;
     *acc = (double)correct / ds->n;
-}
-
-/* ---- the probe closure --------------------------------------------------- */
-
-typedef struct ProbeCtx {
-    Model *m;
-    const float *x;
-    const int *y;
-    int B;
-    long fwd;
-} ProbeCtx;
-
-static double probe_loss(void *ctx, const float *theta)
-{
-    ProbeCtx *p = ctx;
-    p->fwd++;
-    return model_forward(p->m, theta, p->x, p->y, p->B, FWD_PROBE, NULL);
 }
 
 /* ---- metadata ------------------------------------------------------------ */

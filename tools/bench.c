@@ -51,6 +51,7 @@
 #include "common.h"
 #include "model.h"
 #include "optim.h"
+#include "probe.h"
 #include "rng.h"
 
 #define MAX_OPTS 16
@@ -285,21 +286,6 @@ static int sgemm_mode(int argc, char **argv, int first, long threads, long reps,
 }
 
 /* ---- step mode -------------------------------------------------------------- */
-
-typedef struct ProbeCtx {
-    Model *m;
-    const float *x;
-    const int *y;
-    int B;
-    long fwd;
-} ProbeCtx;
-
-static double probe_loss(void *ctx, const float *theta)
-{
-    ProbeCtx *p = ctx;
-    p->fwd++;
-    return model_forward(p->m, theta, p->x, p->y, p->B, FWD_PROBE, NULL);
-}
 
 typedef struct Bench {
     const OptimizerDef *def;

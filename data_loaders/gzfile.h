@@ -1,0 +1,17 @@
+/* gzfile.h — reading data files that may be raw or gzip (zlib's gzread reads
+ * both), with errors that name the file. Shared by the idx and CIFAR-10 loaders. */
+#ifndef LQA_GZFILE_H
+#define LQA_GZFILE_H
+
+#include <stddef.h>
+#include <zlib.h>
+
+/* Open path for reading (256 KiB buffer). NULL with err set:
+ * "<path>: cannot open: <reason>". */
+gzFile gzfile_open(const char *path, char *err);
+
+/* Read up to n bytes; returns the number read (< n only at end of data), or
+ * -1 with err set on a read/decompression error ("<path>: read error: ..."). */
+long long gzfile_read_upto(gzFile f, void *buf, size_t n, const char *path, char *err);
+
+#endif
