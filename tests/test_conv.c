@@ -1,8 +1,8 @@
 /* test_conv.c — the convolutional layers (src/conv.h) and the models lenet5,
  * cnn2, resnet18: forward against direct loops, finite-difference gradients,
  * parameter counts, batch-norm running statistics, and the probe/eval
- * contracts of model.h, and that conv.c's parallel loops give the same bits on
- * any thread count.
+ * contracts of model.h, and that the parallel loops of conv.h's layers give the
+ * same bits on any thread count.
  *
  * Finite differences. Every check differentiates a scalar loss that ends in
  * softmax cross-entropy (a layer composition → flatten → fixed random linear
@@ -928,7 +928,7 @@ static void test_resnet_bn_semantics(Rng *r)
     model_free(m);
 }
 
-/* conv.c's parallel loops give each thread whole channels / rows / planes, so
+/* conv.h's parallel loops give each thread whole channels / rows / planes, so
  * results do not depend on their thread count (OpenBLAS's own results may: its
  * sgemm picks kernels by thread count, measured here, so it stays at 1). */
 static void test_thread_determinism(Rng *r, const char *name, int C, int H, int W, int B,

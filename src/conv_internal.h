@@ -1,0 +1,55 @@
+/* conv_internal.h — private to the convolution sources, never included by
+ * users (they include conv.h): the 16-float vector type of the vector kernels
+ * (conv_direct.c, the max pooling of bn_pool.c) and the kernel families that
+ * conv.c's path choice calls (conv_direct.c, conv_winograd.c). */
+#ifndef LQA_CONV_INTERNAL_H
+#define LQA_CONV_INTERNAL_H
+
+#include "conv.h"
+
+typedef float v16 __attribute__((vector_size(64)));
+#if defined(__GNUC__)
+/* 64-byte vectors pass only between static functions of one file: no ABI to
+ * keep stable when compiled without AVX-512 (e.g. the sanitizer build) */
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+static inline bool conv_is_pointwise(const Conv2d *c)
+{
+    return c->kh == 1 && c->kw == 1 && c->stride == 1 && c->pad == 0;
+}
+
+/* ---- direct kernels (conv_direct.c); stride 1 only ----------------------- */
+
+/* few channels: nch (out_c for forward and dW, in_c for dX) at most 8 */
+bool conv_direct_ok(const Conv2d *c, int nch);
+void conv_direct_forward(const Conv2d *c, float *y, const float *x, const float *w,
+                         const float *b, bool accumulate, int B);
+void conv_direct_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B);
+/* dX as a direct transposed convolution; wt: n_weights floats of scratch */
+bool conv_direct_dx_ok(const Conv2d *c);
+void conv_direct_dx(const Conv2d *c, float *dx, bool accumulate, const float *dy,
+                    const float *w, float *wt, int B);
+
+/* vectorised over output channels (16, 32, 48, 64) on rows up to 16 wide */
+bool conv_kvec_ok(const Conv2d *c);
+/* ws: K·C·kh·kw floats */
+void conv_kvec_forward(const Conv2d *c, float *y, const float *x, const float *w,
+                       const float *b, int B, float *ws);
+/* ws: K·B·OH·OW floats */
+void conv_kvec_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B,
+                  float *ws);
+
+/* ---- Winograd F(2×2, 3×3) (conv_winograd.c) ------------------------------ */
+
+/* 3×3, stride 1, pad 1, ≥ 16 channels each side */
+bool conv_winograd_ok(const Conv2d *c);
+/* workspace: wino_u_floats fixed, plus wino_per_sample for each sample of a chunk */
+size_t wino_u_floats(const Conv2d *c);
+size_t wino_per_sample(const Conv2d *c);
+void wino_conv(const Conv2d *c, float *y, const float *x, const float *w, const float *b,
+               bool transpose, bool accumulate, int B, float *ws, size_t ws_floats);
+void wino_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B,
+             float *ws, size_t ws_floats);
+
+#endif

@@ -1,0 +1,340 @@
+/* conv_winograd.c — Winograd F(2×2, 3×3) for 3×3 stride-1 pad-1
+ * convolutions with ≥ 16 channels each side: forward, input gradient and
+ * weight gradient. conv.c chooses the path. */
+#include "blas.h"
+#include "common.h"
+#include "conv_internal.h"
+#include "parallel.h"
+
+/* ---- Winograd F(2×2, 3×3) -------------------------------------------------------- */
+/* 3×3, stride-1, pad-1 convolutions with ≥ 16 channels each side (ResNet-18's
+ * bulk) use Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, "Fast
+ * Algorithms for Convolutional Neural Networks", CVPR 2016): each 2×2 output
+ * tile is A^T [Σ_c (G g G^T) ⊙ (B^T d B)] A over its 4×4 input patch d, so the
+ * work becomes 16 GEMMs U_ξ[K][C]·V_ξ[C][tiles] with 16/36 of the
+ * multiplications of the direct form, and no 9×-expanded im2col matrix. The
+ * input gradient is the same algorithm on dY with flipped, transposed weights;
+ * the weight gradient is dg = G^T (Σ_tiles (A dY A^T) ⊙ V) G, again 16 GEMMs.
+ * Rounding: the transforms use only ±1 and ±½, and measured agreement with
+ * PyTorch stays at float32 level (tests/torch_models_check.py). */
+
+#define WINO_MIN_C 16
+#define WINO_MAXW 512 /* widest plane handled (row buffers on the stack) */
+
+/* FMA contraction for the kernels below (ISO C mode turns it off): a fixed,
+ * deterministic choice per build, the same as in conv_direct.c */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast", "no-tree-loop-distribute-patterns")
+#endif
+
+bool conv_winograd_ok(const Conv2d *c)
+{
+    return c->kh == 3 && c->kw == 3 && c->stride == 1 && c->pad == 1 &&
+           c->in_c >= WINO_MIN_C && c->out_c >= WINO_MIN_C && c->in_w <= WINO_MAXW;
+}
+
+static size_t wino_tiles(const Conv2d *c)
+{
+    return (size_t)((c->out_h + 1) / 2) * (size_t)((c->out_w + 1) / 2);
+}
+
+/* The 16 matrices of U, V and M are WINO_GAP floats further apart than their
+ * size: K·C, C·T and K·T are often powers of two, and 16 streams at such
+ * strides map to the same cache sets (measured: the transforms ran 3× slower). */
+#define WINO_GAP 48
+
+/* U (or dU) with its gaps, plus the gaps of V and M */
+size_t wino_u_floats(const Conv2d *c)
+{
+    return 16 * ((size_t)c->in_c * c->out_c + WINO_GAP) + 32 * WINO_GAP;
+}
+
+/* V (16 × in_c × tiles) and M (16 × out_c × tiles) of one sample */
+size_t wino_per_sample(const Conv2d *c)
+{
+    return 16 * (size_t)(c->in_c + c->out_c) * wino_tiles(c);
+}
+
+typedef struct WinoArgs {
+    const Conv2d *c;
+    const float *src; /* weights / input / dY / dU */
+    float *dst;       /* U / V / output / dM / dW */
+    const float *bias;
+    bool accumulate;
+    int B, n0, m, R, S; /* R×S: matrix shape of U (rows × cols) */
+    size_t T;           /* tiles in the chunk */
+    size_t xs;          /* distance between the 16 matrices of U / V / M */
+} WinoArgs;
+
+/* U[ξ][k][c] = (G g G^T)_ξ for g = w[k][c] (w is [K][C][3][3]), rows k in
+ * [lo, hi). The input gradient needs U for g rotated 180° and transposed:
+ * since G·J = P·G (J reverses a 3-vector, P swaps entries 0 and 3), that is
+ * U'[ξ][c][k] = U[p(ξ)][k][c] with p = P⊗P — the same U, read transposed. */
+static void wino_weights_rows(void *p, size_t lo, size_t hi)
+{
+    const WinoArgs *a = p;
+    const int C = a->S;
+    const size_t RS = a->xs;
+    for (size_t k = lo; k < hi; k++)
+        for (int c = 0; c < C; c++) {
+            const float *w = a->src + (k * C + (size_t)c) * 9;
+            float t[4][3];
+            for (int j = 0; j < 3; j++) {
+                t[0][j] = w[j];
+                t[1][j] = 0.5f * (w[j] + w[3 + j] + w[6 + j]);
+                t[2][j] = 0.5f * (w[j] - w[3 + j] + w[6 + j]);
+                t[3][j] = w[6 + j];
+            }
+            float *u = a->dst + k * C + c;
+            for (int i = 0; i < 4; i++) {
+                u[(size_t)(4 * i) * RS] = t[i][0];
+                u[(size_t)(4 * i + 1) * RS] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+                u[(size_t)(4 * i + 2) * RS] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+                u[(size_t)(4 * i + 3) * RS] = t[i][2];
+            }
+        }
+}
+
+/* V[ξ][c][t] = (B^T d B)_ξ for the 4×4 input patch d of tile t; items = c.
+ * One tile row at a time from four zero-padded input rows, so the loop over
+ * tiles is a plain vectorisable loop. */
+static void wino_input_c(void *p, size_t lo, size_t hi)
+{
+    const WinoArgs *a = p;
+    const Conv2d *c = a->c;
+    const int H = c->in_h, W = c->in_w, TH = (c->out_h + 1) / 2, TW = (c->out_w + 1) / 2;
+    const size_t hw = (size_t)H * W, CT = a->xs;
+    /* even / odd columns of the four zero-padded input rows of a tile row:
+     * patch column q of tile tw is padded column 2tw + q, i.e. ev[tw], od[tw],
+     * ev[tw + 1], od[tw + 1] — unit-stride loads for the vectoriser */
+    float ev[4][WINO_MAXW / 2 + 4], od[4][WINO_MAXW / 2 + 4], vt[16][WINO_MAXW / 2 + 4];
+    for (size_t ci = lo; ci < hi; ci++)
+        for (int n = 0; n < a->m; n++) {
+            const float *plane = a->src + (ci * a->B + a->n0 + n) * hw;
+            float *v = a->dst + ci * a->T + (size_t)n * TH * TW;
+            for (int th = 0; th < TH; th++) {
+                for (int r = 0; r < 4; r++) {
+                    const int ih = 2 * th - 1 + r;
+                    float *e = ev[r], *o = od[r];
+                    /* padded column 2j is x[2j − 1] (even), 2j + 1 is x[2j] (odd) */
+                    int je = 0, jo = 0;
+                    if (ih >= 0 && ih < H) {
+                        const float *xr = plane + (size_t)ih * W;
+                        je = LQA_MIN(TW, W / 2);
+                        jo = LQA_MIN(TW + 1, (W + 1) / 2);
+                        for (int j = 1; j <= je; j++) e[j] = xr[2 * j - 1];
+                        for (int j = 0; j < jo; j++) o[j] = xr[2 * j];
+                    }
+                    e[0] = 0.0f;
+                    for (int j = je + 1; j <= TW; j++) e[j] = 0.0f;
+                    for (int j = jo; j <= TW; j++) o[j] = 0.0f;
+                }
+                /* 16 results of the tile row into local rows (no aliasing: the
+                 * loop vectorises), then out to the 16 matrices */
+                const float *e0 = ev[0], *e1 = ev[1], *e2 = ev[2], *e3 = ev[3];
+                const float *d0 = od[0], *d1 = od[1], *d2 = od[2], *d3 = od[3];
+                for (int tw = 0; tw < TW; tw++) {
+                    /* t = B^T d (rows), then V = t B (columns); patch column q of
+                     * row r: q = 0 e_r[tw], 1 d_r[tw], 2 e_r[tw+1], 3 d_r[tw+1] */
+                    const float a0 = e0[tw] - e2[tw], a1 = d0[tw] - d2[tw],
+                                a2 = e0[tw + 1] - e2[tw + 1], a3 = d0[tw + 1] - d2[tw + 1];
+                    const float b0 = e1[tw] + e2[tw], b1 = d1[tw] + d2[tw],
+                                b2 = e1[tw + 1] + e2[tw + 1], b3 = d1[tw + 1] + d2[tw + 1];
+                    const float c0 = e2[tw] - e1[tw], c1 = d2[tw] - d1[tw],
+                                c2 = e2[tw + 1] - e1[tw + 1], c3 = d2[tw + 1] - d1[tw + 1];
+                    const float f0 = e1[tw] - e3[tw], f1 = d1[tw] - d3[tw],
+                                f2 = e1[tw + 1] - e3[tw + 1], f3 = d1[tw + 1] - d3[tw + 1];
+                    vt[0][tw] = a0 - a2, vt[1][tw] = a1 + a2, vt[2][tw] = a2 - a1;
+                    vt[3][tw] = a1 - a3;
+                    vt[4][tw] = b0 - b2, vt[5][tw] = b1 + b2, vt[6][tw] = b2 - b1;
+                    vt[7][tw] = b1 - b3;
+                    vt[8][tw] = c0 - c2, vt[9][tw] = c1 + c2, vt[10][tw] = c2 - c1;
+                    vt[11][tw] = c1 - c3;
+                    vt[12][tw] = f0 - f2, vt[13][tw] = f1 + f2, vt[14][tw] = f2 - f1;
+                    vt[15][tw] = f1 - f3;
+                }
+                float *o = v + (size_t)th * TW;
+                for (int x = 0; x < 16; x++) {
+                    float *ox = o + (size_t)x * CT;
+                    for (int tw = 0; tw < TW; tw++) ox[tw] = vt[x][tw];
+                }
+            }
+        }
+}
+
+/* y[k] tile = A^T M A (+ bias, += when accumulating); items = k; one tile row
+ * (two output rows) at a time through a row buffer */
+static void wino_output_k(void *p, size_t lo, size_t hi)
+{
+    const WinoArgs *a = p;
+    const Conv2d *c = a->c;
+    const int OH = c->out_h, OW = c->out_w, TH = (OH + 1) / 2, TW = (OW + 1) / 2;
+    const size_t ohw = (size_t)OH * OW, KT = a->xs;
+    float ob[2][WINO_MAXW + 2];
+    for (size_t k = lo; k < hi; k++) {
+        const float bias = a->bias ? a->bias[k] : 0.0f;
+        for (int n = 0; n < a->m; n++) {
+            float *plane = a->dst + (k * a->B + a->n0 + n) * ohw;
+            const float *mk = a->src + k * a->T + (size_t)n * TH * TW;
+            for (int th = 0; th < TH; th++) {
+                const float *o = mk + (size_t)th * TW;
+                for (int tw = 0; tw < TW; tw++) {
+                    float m[4][4], t[2][4];
+                    for (int x = 0; x < 16; x++) m[x / 4][x % 4] = o[(size_t)x * KT + tw];
+                    for (int q = 0; q < 4; q++) {
+                        t[0][q] = m[0][q] + m[1][q] + m[2][q];
+                        t[1][q] = m[1][q] - m[2][q] - m[3][q];
+                    }
+                    for (int r = 0; r < 2; r++) {
+                        ob[r][2 * tw] = t[r][0] + t[r][1] + t[r][2] + bias;
+                        ob[r][2 * tw + 1] = t[r][1] - t[r][2] - t[r][3] + bias;
+                    }
+                }
+                for (int r = 0; r < 2 && 2 * th + r < OH; r++) {
+                    float *yr = plane + (size_t)(2 * th + r) * OW;
+                    if (a->accumulate)
+                        for (int ow = 0; ow < OW; ow++) yr[ow] += ob[r][ow];
+                    else
+                        for (int ow = 0; ow < OW; ow++) yr[ow] = ob[r][ow];
+                }
+            }
+        }
+    }
+}
+
+/* dM[ξ][k][t] = (A dY A^T)_ξ for the 2×2 output-gradient tile t; items = k */
+static void wino_doutput_k(void *p, size_t lo, size_t hi)
+{
+    const WinoArgs *a = p;
+    const Conv2d *c = a->c;
+    const int OH = c->out_h, OW = c->out_w, TH = (OH + 1) / 2, TW = (OW + 1) / 2;
+    const size_t ohw = (size_t)OH * OW, KT = a->xs;
+    /* even / odd columns of the two output-gradient rows of a tile row */
+    float ge[2][WINO_MAXW / 2 + 2], go[2][WINO_MAXW / 2 + 2], mt[16][WINO_MAXW / 2 + 2];
+    for (size_t k = lo; k < hi; k++)
+        for (int n = 0; n < a->m; n++) {
+            const float *plane = a->src + (k * a->B + a->n0 + n) * ohw;
+            float *mk = a->dst + k * a->T + (size_t)n * TH * TW;
+            for (int th = 0; th < TH; th++) {
+                for (int r = 0; r < 2; r++) {
+                    const int oh = 2 * th + r;
+                    const float *gr = oh < OH ? plane + (size_t)oh * OW : NULL;
+                    for (int j = 0; j < TW; j++) {
+                        ge[r][j] = gr ? gr[2 * j] : 0.0f;
+                        go[r][j] = (gr && 2 * j + 1 < OW) ? gr[2 * j + 1] : 0.0f;
+                    }
+                }
+                const float *g0 = ge[0], *g1 = go[0], *h0 = ge[1], *h1 = go[1];
+                for (int tw = 0; tw < TW; tw++) {
+                    /* t = A g (rows: g0, g0 + g1, g0 − g1, −g1), dM = t A^T */
+                    const float t00 = g0[tw], t01 = g1[tw];
+                    const float t10 = g0[tw] + h0[tw], t11 = g1[tw] + h1[tw];
+                    const float t20 = g0[tw] - h0[tw], t21 = g1[tw] - h1[tw];
+                    const float t30 = -h0[tw], t31 = -h1[tw];
+                    mt[0][tw] = t00, mt[1][tw] = t00 + t01, mt[2][tw] = t00 - t01;
+                    mt[3][tw] = -t01;
+                    mt[4][tw] = t10, mt[5][tw] = t10 + t11, mt[6][tw] = t10 - t11;
+                    mt[7][tw] = -t11;
+                    mt[8][tw] = t20, mt[9][tw] = t20 + t21, mt[10][tw] = t20 - t21;
+                    mt[11][tw] = -t21;
+                    mt[12][tw] = t30, mt[13][tw] = t30 + t31, mt[14][tw] = t30 - t31;
+                    mt[15][tw] = -t31;
+                }
+                float *o = mk + (size_t)th * TW;
+                for (int x = 0; x < 16; x++) {
+                    float *ox = o + (size_t)x * KT;
+                    for (int tw = 0; tw < TW; tw++) ox[tw] = mt[x][tw];
+                }
+            }
+        }
+}
+
+/* dW[k][c] = G^T dU[k][c] G; items = k */
+static void wino_dweights_k(void *p, size_t lo, size_t hi)
+{
+    const WinoArgs *a = p;
+    const int C = a->S;
+    const size_t RS = a->xs;
+    for (size_t k = lo; k < hi; k++)
+        for (int c = 0; c < C; c++) {
+            float u[4][4], t[3][4];
+            for (int x = 0; x < 16; x++) u[x / 4][x % 4] = a->src[(size_t)x * RS + k * C + c];
+            for (int q = 0; q < 4; q++) {
+                t[0][q] = u[0][q] + 0.5f * (u[1][q] + u[2][q]);
+                t[1][q] = 0.5f * (u[1][q] - u[2][q]);
+                t[2][q] = 0.5f * (u[1][q] + u[2][q]) + u[3][q];
+            }
+            float *dw = a->dst + (k * C + c) * 9;
+            for (int i = 0; i < 3; i++) {
+                dw[3 * i] = t[i][0] + 0.5f * (t[i][1] + t[i][2]);
+                dw[3 * i + 1] = 0.5f * (t[i][1] - t[i][2]);
+                dw[3 * i + 2] = 0.5f * (t[i][1] + t[i][2]) + t[i][3];
+            }
+        }
+}
+
+/* y (+)= conv(x, w) + b for a Winograd-able geometry c; with `transpose`, c is
+ * the transposed geometry of a convolution with weights w [c->in_c][c->out_c][3][3]
+ * (its input gradient), used rotated and transposed. */
+void wino_conv(const Conv2d *c, float *y, const float *x, const float *w, const float *b,
+               bool transpose, bool accumulate, int B, float *ws, size_t ws_floats)
+{
+    static const int perm[4] = {3, 1, 2, 0};
+    const int K = c->out_c, C = c->in_c;
+    const int WK = transpose ? C : K, WC = transpose ? K : C; /* w is [WK][WC][3][3] */
+    const size_t T1 = wino_tiles(c), uf = wino_u_floats(c), per = wino_per_sample(c);
+    LQA_CHECK(ws_floats >= uf + per);
+    const size_t us = (size_t)K * C + WINO_GAP;
+    float *U = ws, *V = ws + 16 * us;
+    WinoArgs wa = {.src = w, .dst = U, .R = WK, .S = WC, .xs = us};
+    par_for((size_t)WK, 16 * (size_t)WK * WC, wino_weights_rows, &wa);
+    const int nb = (int)LQA_MIN((size_t)B, (ws_floats - uf) / per);
+    for (int n0 = 0; n0 < B; n0 += nb) {
+        const int m = LQA_MIN(nb, B - n0);
+        const size_t T = T1 * m, vs = (size_t)C * T + WINO_GAP, ms = (size_t)K * T + WINO_GAP;
+        float *M = V + 16 * vs;
+        WinoArgs ia = {.c = c, .src = x, .dst = V, .B = B, .n0 = n0, .m = m, .T = T, .xs = vs};
+        par_for((size_t)C, 16 * (size_t)C * T, wino_input_c, &ia);
+        for (int xi = 0; xi < 16; xi++) {
+            /* M_ξ[K][T] = U_ξ[K][C]·V_ξ[C][T], or U_{p(ξ)}ᵀ·V_ξ for the transposed */
+            const int ux = transpose ? 4 * perm[xi / 4] + perm[xi % 4] : xi;
+            blas_sgemm(transpose, false, K, (int)T, C, 1.0f, U + (size_t)ux * us,
+                       transpose ? K : C, V + (size_t)xi * vs, (int)T, 0.0f, M + (size_t)xi * ms,
+                       (int)T);
+        }
+        WinoArgs oa = {.c = c, .src = M, .dst = y, .bias = b, .accumulate = accumulate,
+                       .B = B, .n0 = n0, .m = m, .T = T, .xs = ms};
+        par_for((size_t)K, 16 * (size_t)K * T, wino_output_k, &oa);
+    }
+}
+
+void wino_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B,
+             float *ws, size_t ws_floats)
+{
+    const int K = c->out_c, C = c->in_c;
+    const size_t T1 = wino_tiles(c), uf = wino_u_floats(c), per = wino_per_sample(c);
+    LQA_CHECK(ws_floats >= uf + per);
+    const size_t us = (size_t)K * C + WINO_GAP;
+    float *dU = ws, *V = ws + 16 * us;
+    const int nb = (int)LQA_MIN((size_t)B, (ws_floats - uf) / per);
+    for (int n0 = 0; n0 < B; n0 += nb) {
+        const int m = LQA_MIN(nb, B - n0);
+        const size_t T = T1 * m, vs = (size_t)C * T + WINO_GAP, ms = (size_t)K * T + WINO_GAP;
+        float *dM = V + 16 * vs;
+        WinoArgs ia = {.c = c, .src = x, .dst = V, .B = B, .n0 = n0, .m = m, .T = T, .xs = vs};
+        par_for((size_t)C, 16 * (size_t)C * T, wino_input_c, &ia);
+        WinoArgs da = {.c = c, .src = dy, .dst = dM, .B = B, .n0 = n0, .m = m, .T = T, .xs = ms};
+        par_for((size_t)K, 16 * (size_t)K * T, wino_doutput_k, &da);
+        /* dU_ξ[K][C] (+)= dM_ξ[K][T] · V_ξ[C][T]ᵀ */
+        for (int xi = 0; xi < 16; xi++)
+            blas_sgemm(false, true, K, C, (int)T, 1.0f, dM + (size_t)xi * ms, (int)T,
+                       V + (size_t)xi * vs, (int)T, n0 == 0 ? 0.0f : 1.0f, dU + (size_t)xi * us, C);
+    }
+    WinoArgs wa = {.src = dU, .dst = dw, .R = K, .S = C, .xs = us};
+    par_for((size_t)K, 16 * (size_t)K * C, wino_dweights_k, &wa);
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
