@@ -28,6 +28,11 @@
  *   each layer (the first layer's dx, which the library skips, included, so the
  *   set is exactly 3× the forward FLOPs), plus a 1024³ reference.
  *
+ * bench --passes [--n N] [--threads T] [--reps R]
+ *   median ms of the vector passes optimizers are made of (blas.c: ‖g‖², a·b,
+ *   the in-place update, a trial point written to scratch, HGD's update+copy)
+ *   on N floats (default: the MLP's 1,796,010 parameters).
+ *
  * bench --blas-info prints OpenBLAS's configuration string (it names the
  * kernel set that DYNAMIC_ARCH picked, e.g. "... SkylakeX MAX_THREADS=64") and,
  * on a second line, the OPENBLAS_THREAD_TIMEOUT in force. Like lqabench, bench
@@ -66,6 +71,7 @@ static int usage(void)
             "             [--classes C] [--batches NB] [--steps-per-epoch S] [--seed S]\n"
             "             [[OPT.]key=value ...]\n"
             "       bench --sgemm [--threads T] [--reps N] [--batch B] [MxNxK[:ab] ...]\n"
+            "       bench --passes [--n N] [--threads T] [--reps R]\n"
             "       bench --blas-info\n"
             "models: %s\noptimizers: %s\n",
             model_names(), optim_names());
@@ -285,6 +291,55 @@ static int sgemm_mode(int argc, char **argv, int first, long threads, long reps,
     return 0;
 }
 
+/* ---- passes mode -------------------------------------------------------------- */
+
+/* Median ms of the parameter-sized vector passes the optimizers are built from
+ * (blas.c, on the worker pool), on n floats: what an extra pass costs next to
+ * a training step, i.e. the floor of a method's overhead over sgd. */
+static int passes_mode(long n, long threads, long reps)
+{
+    char err[LQA_ERR_LEN];
+    size_t N = (size_t)n;
+    float *a = lqa_alloc(N * sizeof(float), err), *b = lqa_alloc(N * sizeof(float), err);
+    float *s = lqa_alloc(N * sizeof(float), err);
+    double *t = malloc(sizeof(double) * (size_t)reps);
+    if (!a || !b || !s || !t) return die("%s", "out of memory");
+    Rng rng;
+    rng_seed(&rng, 1, 9);
+    for (size_t i = 0; i < N; i++) a[i] = rng_uniform(&rng, -1, 1), b[i] = rng_uniform(&rng, -1, 1);
+    static const char *const names[] = {"sqnorm", "dot", "axpy_inplace", "axpy_to_scratch",
+                                        "axpy_copy"};
+    static const char *const what[] = {
+        "read 1 (L4GD: ‖g‖²)", "read 2 (HGD: g·d_prev)", "read 2, write 1 in place (the sgd update)",
+        "read 2, write 1 other (a trial point θ + c·v)", "read 2, write 2 (HGD: update + keep g)"};
+    volatile double sink = 0;
+    for (int k = 0; k < 5; k++) {
+        for (long r = -3; r < reps; r++) {
+            float c = (r & 1) ? 1e-3f : -1e-3f; /* alternating: θ comes back, values stay finite */
+            double t0 = lqa_now();
+            switch (k) {
+            case 0: sink += vec_sqnorm(b, N); break;
+            case 1: sink += vec_dot(a, b, N); break;
+            case 2: vec_axpy_to(a, a, c, b, N); break;
+            case 3: vec_axpy_to(s, a, c, b, N); break;
+            default: vec_axpy_copy(a, c, b, s, N); break;
+            }
+            if (r >= 0) t[r] = lqa_now() - t0;
+        }
+        double ms = median(t, reps) * 1e3;
+        printf("{\"kind\":\"pass\",\"name\":\"%s\",\"n\":%ld,\"threads\":%ld,", names[k], n, threads);
+        json_num("ms", ms, 0);
+        printf("}\n");
+        fprintf(stderr, "pass %-16s n=%ld T=%ld: %.4f ms  %s\n", names[k], n, threads, ms, what[k]);
+    }
+    (void)sink;
+    lqa_free(a);
+    lqa_free(b);
+    lqa_free(s);
+    free(t);
+    return 0;
+}
+
 /* ---- step mode -------------------------------------------------------------- */
 
 typedef struct Bench {
@@ -415,7 +470,8 @@ int main(int argc, char **argv)
     long batch = 64, steps = 20, warmup = 2, rounds = 1, threads = 0, fwd_reps = -1, classes = 10;
     long n_batches = 2, spe = 937, seed = 1, reps = 20;
     double lr = 0.01;
-    bool sgemm = false;
+    bool sgemm = false, passes = false;
+    long pass_n = 1796010; /* the MLP's parameter count */
     const char *sets[MAX_SETS];
     int n_sets = 0, first_pos = argc;
     for (int a = 1; a < argc; a++) {
@@ -423,6 +479,7 @@ int main(int argc, char **argv)
         bool has = a + 1 < argc;
         long *ip = NULL;
         if (strcmp(o, "--sgemm") == 0) { sgemm = true; continue; }
+        if (strcmp(o, "--passes") == 0) { passes = true; continue; }
         if (strcmp(o, "--blas-info") == 0) {
             const char *to = getenv("OPENBLAS_THREAD_TIMEOUT");
             printf("%s\nthread_timeout %s\n", blas_config(), to ? to : "default");
@@ -456,6 +513,7 @@ int main(int argc, char **argv)
         else if (strcmp(o, "--steps-per-epoch") == 0) ip = &spe;
         else if (strcmp(o, "--seed") == 0) ip = &seed;
         else if (strcmp(o, "--reps") == 0) ip = &reps;
+        else if (strcmp(o, "--n") == 0) ip = &pass_n;
         else return usage();
         if (ip) {
             long lo = ip == &fwd_reps ? -1 : (ip == &warmup || ip == &threads) ? 0 : 1;
@@ -465,6 +523,7 @@ int main(int argc, char **argv)
     if (threads > 0) blas_set_threads((int)threads);
     threads = blas_get_threads();
     if (sgemm) return sgemm_mode(argc, argv, first_pos, threads, reps, batch);
+    if (passes) return passes_mode(pass_n, threads, reps);
     if (!model_name || !input || !opt_list) return usage();
 
     /* model */
