@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# test_bench_tool.sh — tools/bench (what `make bench` is built on) and the
+# OpenBLAS environment that lqabench and bench set up for themselves
+# (src/blas.c, blas_fix_env). Timings are not checked, only that the tool
+# measures what it says: counts, shapes of the output, finite numbers.
+set -u
+cd "$(dirname "$0")/.."
+BENCH=${LQA_BENCH_BIN:-build/tools/bench}
+BIN=${LQA_BIN:-./lqabench}
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
+PY=${LQA_PYTHON:-python3}
+
+# ---- OpenBLAS environment ---------------------------------------------------------
+# the thread timeout is set when the user did not set it, and a user's value is kept
+out=$(env -u OPENBLAS_THREAD_TIMEOUT "$BENCH" --blas-info)
+check "bench sets OPENBLAS_THREAD_TIMEOUT=16 when unset" grep -qx 'thread_timeout 16' <<<"$out"
+out=$(OPENBLAS_THREAD_TIMEOUT=20 "$BENCH" --blas-info)
+check "a user's OPENBLAS_THREAD_TIMEOUT is kept" grep -qx 'thread_timeout 20' <<<"$out"
+# a user's core type is kept too (Haswell runs on any AVX2 machine this project targets)
+if grep -qw avx2 /proc/cpuinfo; then
+    out=$(OPENBLAS_CORETYPE=Haswell "$BENCH" --blas-info | head -1)
+    check "a user's OPENBLAS_CORETYPE is kept ($out)" grep -q ' Haswell ' <<<"$out"
+fi
+check "lqabench --version still works after re-executing itself" \
+    bash -c "env -u OPENBLAS_THREAD_TIMEOUT $BIN --version | grep -q '^lqabench '"
+
+# ---- --passes: the five vector passes, finite medians --------------------------------
+out=$("$BENCH" --passes --n 100003 --reps 3 --threads 2 2>/dev/null)
+check "--passes prints one JSON line per pass" \
+    $PY -c '
+import json, math, sys
+rows = [json.loads(l) for l in sys.stdin if l.strip()]
+names = [r["name"] for r in rows]
+want = ["sqnorm", "dot", "axpy_inplace", "axpy_to_scratch", "axpy_copy"]
+assert names == want, names
+assert all(r["kind"] == "pass" and r["n"] == 100003 and math.isfinite(r["ms"]) and r["ms"] > 0 for r in rows), rows
+' <<<"$out"
+
+# ---- step mode: forwards per step of each method, interleaved optimizers ------------
+out=$("$BENCH" --model logreg --batch 16 --input 1x28x28 --optimizer sgd,hgd,lqa,qlabgrad,newton-lr \
+    --steps 4 --warmup 1 --rounds 2 --fwd-reps 2 2>/dev/null)
+check "step mode: one JSON line per optimizer with the probe counts" \
+    $PY -c '
+import json, math, sys
+rows = {r["optimizer"]: r for r in map(json.loads, filter(str.strip, sys.stdin)) if r.get("kind") == "step"}
+want = {"sgd": 1, "hgd": 1, "lqa": 3, "qlabgrad": 2, "newton-lr": 6}
+got = {k: rows[k]["fwd_per_step"] for k in want}
+assert got == want, got
+for r in rows.values():
+    assert r["steps"] == 4 and r["n_params"] == 7850, r
+    assert all(math.isfinite(r[k]) and r[k] >= 0 for k in ("step_ms", "fwd_train_ms", "bwd_ms", "opt_ms")), r
+' <<<"$out"
+
+# ---- bad input: a clear error and a non-zero exit ------------------------------------
+check "unknown model is rejected" bash -c "! $BENCH --model nosuch --batch 8 --input 1x28x28 --optimizer sgd >/dev/null 2>&1"
+check "bad --input is rejected" bash -c "! $BENCH --model logreg --batch 8 --input 28x28 --optimizer sgd >/dev/null 2>&1"
+
+echo "test_bench_tool: $pass passed, $fail failed"
+test "$fail" = 0
