@@ -12,7 +12,7 @@
 #                          falls back to its SSE3 "Prescott" kernels, ~6× slower
 #                          for sgemm. auto: when OpenBLAS picked such a generic
 #                          core on a CPU with AVX-512 / AVX2, export
-#                          OPENBLAS_CORETYPE=Cooperlake / SkylakeX / Haswell for
+#                          OPENBLAS_CORETYPE=SkylakeX / Haswell (lqabench's choice) for
 #                          every run (C and PyTorch alike: torch's Linear layers
 #                          call the same OpenBLAS) and also record the as-is
 #                          figures; none: never override; NAME: force that core.
@@ -78,15 +78,14 @@ DETECTED=$(core_of env -u OPENBLAS_CORETYPE)
 FLAGS=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
 best_core() {
     case " $FLAGS " in
-        *" avx512_bf16 "*) echo Cooperlake ;;
-        *" avx512f "*) echo SkylakeX ;;
+        *" avx512f "*) echo SkylakeX ;;   # what lqabench itself picks (src/blas.c)
         *" avx2 "*) echo Haswell ;;
         *) echo "" ;;
     esac
 }
 ASIS=0
 case "$CORE_MODE" in
-    none) ;;
+    none) export LQA_KEEP_CORETYPE=1 ;;  # tools/bench would otherwise fix the core itself
     auto)
         if [ -z "$USER_CORE" ]; then
             case "$DETECTED" in
@@ -398,7 +397,8 @@ if cost:
           f"{f(r['fwd_per_step'],0)} | {f(r['opt_ms'],3)} | {f(pc,3)} |")
     P = {r["name"]: r["ms"] for r in rows if r.get("tag") == "cost" and r.get("kind") == "pass"}
     fp = base and base.get("fwd_probe_ms")
-    if base and fp and all(k in P for k in ("sqnorm", "dot", "axpy_inplace", "axpy_to_scratch", "axpy_copy")):
+    if base and fp and base.get("step_ms") and all(
+            P.get(k) is not None for k in ("sqnorm", "dot", "axpy_inplace", "axpy_to_scratch", "axpy_copy")):
         probe = P["axpy_to_scratch"] + fp
         # what each method must do on top of sgd's step, in the memory passes and probe
         # forwards its algorithm needs (default = paper variants; see src/optim/*.c)

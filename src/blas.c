@@ -1,7 +1,9 @@
 #include "blas.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -25,7 +27,7 @@ void blas_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
  * OPENBLAS_CORETYPE. OpenBLAS 0.3.21 (Debian 12) does not know recent Xeons
  * (e.g. family 6 model 207) and falls back to its SSE3 "Prescott" kernels:
  * sgemm then runs ~5x slower. We ask for SkylakeX (AVX-512) or Haswell (AVX2).
- * LQA_KEEP_CORETYPE=1 keeps OpenBLAS's own choice.
+ * LQA_KEEP_CORETYPE (set to anything) keeps OpenBLAS's own choice.
  *
  * OPENBLAS_THREAD_TIMEOUT. After each call OpenBLAS's worker threads spin
  * (sched_yield) for 2^28 cycles, about 0.1 s, before sleeping. Between GEMMs
@@ -40,24 +42,26 @@ void blas_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
 
 void blas_fix_env(char **argv)
 {
-    bool changed = false;
+    const char *set_core = NULL, *set_timeout = NULL;
+    /* LQA_KEEP_CORETYPE (any value) keeps OpenBLAS's own kernel choice */
     if (!getenv("OPENBLAS_CORETYPE") && !getenv("LQA_KEEP_CORETYPE")) {
         const char *core = openblas_get_corename();
         __builtin_cpu_init();
         const char *want = __builtin_cpu_supports("avx512f") ? "SkylakeX"
                            : __builtin_cpu_supports("avx2") ? "Haswell"
                                                             : NULL;
-        if (core && want && strcasecmp(core, "prescott") == 0) {
-            setenv("OPENBLAS_CORETYPE", want, 1);
-            changed = true;
-        }
+        if (core && want && strcasecmp(core, "prescott") == 0) set_core = want;
     }
-    if (!getenv("OPENBLAS_THREAD_TIMEOUT")) {
-        setenv("OPENBLAS_THREAD_TIMEOUT", BLAS_THREAD_TIMEOUT, 1);
-        changed = true;
-    }
-    if (changed) execv("/proc/self/exe", argv);
-    /* exec failed (or nothing to change): carry on with the library as loaded */
+    if (!getenv("OPENBLAS_THREAD_TIMEOUT")) set_timeout = BLAS_THREAD_TIMEOUT;
+    if (!set_core && !set_timeout) return;
+    if (set_core) setenv("OPENBLAS_CORETYPE", set_core, 1);
+    if (set_timeout) setenv("OPENBLAS_THREAD_TIMEOUT", set_timeout, 1);
+    execv("/proc/self/exe", argv);
+    /* exec failed: carry on with the library as loaded, and say so */
+    fprintf(stderr, "lqabench: warning: could not re-execute to set up OpenBLAS (%s)%s\n",
+            strerror(errno), set_core ? "; its generic kernels will be slow" : "");
+    if (set_core) unsetenv("OPENBLAS_CORETYPE");
+    if (set_timeout) unsetenv("OPENBLAS_THREAD_TIMEOUT");
 }
 
 const char *blas_corename(void) { return openblas_get_corename(); }

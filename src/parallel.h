@@ -5,7 +5,10 @@
  * par_for splits [0, n) into T contiguous shares (T = par_threads(), capped by
  * n) and runs fn on each, the calling thread taking share 0. Callers make each
  * output element depend only on its own index, and reductions combine fixed
- * blocks in a fixed order (see vec_dot), so results never depend on T. */
+ * blocks in a fixed order (see vec_dot), so results never depend on T.
+ *
+ * One job at a time: par_for is not reentrant (no par_for inside a range
+ * function) and must be called from one thread only (the training thread). */
 #ifndef LQA_PARALLEL_H
 #define LQA_PARALLEL_H
 

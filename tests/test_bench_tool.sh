@@ -19,10 +19,16 @@ out=$(env -u OPENBLAS_THREAD_TIMEOUT "$BENCH" --blas-info)
 check "bench sets OPENBLAS_THREAD_TIMEOUT=16 when unset" grep -qx 'thread_timeout 16' <<<"$out"
 out=$(OPENBLAS_THREAD_TIMEOUT=20 "$BENCH" --blas-info)
 check "a user's OPENBLAS_THREAD_TIMEOUT is kept" grep -qx 'thread_timeout 20' <<<"$out"
-# a user's core type is kept too (Haswell runs on any AVX2 machine this project targets)
+core() { "$@" "$BENCH" --blas-info | head -1 | awk '{for (i = 1; i < NF; i++) if ($(i + 1) ~ /^MAX_THREADS/) print $i}'; }
 if grep -qw avx2 /proc/cpuinfo; then
-    out=$(OPENBLAS_CORETYPE=Haswell "$BENCH" --blas-info | head -1)
-    check "a user's OPENBLAS_CORETYPE is kept ($out)" grep -q ' Haswell ' <<<"$out"
+    # a user's core type is kept, even the generic one the re-exec would replace
+    check "a user's OPENBLAS_CORETYPE=Prescott is kept" test "$(core env OPENBLAS_CORETYPE=Prescott)" = Prescott
+    own=$(core env -u OPENBLAS_CORETYPE LQA_KEEP_CORETYPE=1)
+    if [ "$own" = Prescott ]; then
+        # OpenBLAS falls back to its generic kernels here: the re-exec must replace them
+        got=$(core env -u OPENBLAS_CORETYPE -u LQA_KEEP_CORETYPE)
+        check "the generic kernels are replaced (got $got)" bash -c "[ '$got' = SkylakeX ] || [ '$got' = Haswell ]"
+    fi
 fi
 check "lqabench --version still works after re-executing itself" \
     bash -c "env -u OPENBLAS_THREAD_TIMEOUT $BIN --version | grep -q '^lqabench '"

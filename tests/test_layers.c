@@ -1,5 +1,6 @@
 /* test_layers.c — finite-difference checks of the dense layers and of the
- * logreg / mlp models, probe invariance, and init properties.
+ * logreg / mlp models, probe invariance, init properties, and the vector
+ * reductions of blas.c (exact against long double, thread-count invariant).
  *
  * Finite differences: central differences of float32 computations evaluated
  * in double. With h = 1e-2 on O(1) inputs, truncation error is O(h²)≈1e-4
@@ -15,6 +16,7 @@
 #include "common.h"
 #include "layers.h"
 #include "model.h"
+#include "parallel.h"
 #include "rng.h"
 #include "test.h"
 
@@ -203,6 +205,58 @@ static void test_param_counts(void)
     T_CHECK(model_create(&m, "nosuch", &spec, err) != 0 && strstr(err, "nosuch"), "unknown model: %s", err);
 }
 
+/* vec_dot / vec_sqnorm / vec_maxabs: close to a long-double reference, the
+ * same bits for 1, 2 and 3 threads (lengths off the 8192-element blocks, one
+ * above the 4M elements kept on the stack), and NaN wherever a NaN sits. */
+static void test_reductions(Rng *r)
+{
+    const size_t lens[] = {0, 1, 31, 8191, 8193, 100003, ((size_t)1 << 22) + 8192 * 3 + 5};
+    const size_t nmax = lens[sizeof lens / sizeof lens[0] - 1];
+    float *a = malloc(sizeof(float) * nmax), *b = malloc(sizeof(float) * nmax);
+    fill(a, nmax, -1, 1, r);
+    fill(b, nmax, -1, 1, r);
+    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+        const size_t n = lens[k];
+        long double rd = 0, rs = 0;
+        float rm = 0;
+        for (size_t i = 0; i < n; i++) {
+            rd += (long double)a[i] * b[i];
+            rs += (long double)a[i] * a[i];
+            rm = fabsf(a[i]) > rm ? fabsf(a[i]) : rm;
+        }
+        double d[3], s[3], m[3];
+        for (int t = 0; t < 3; t++) {
+            par_set_threads(t + 1);
+            d[t] = vec_dot(a, b, n);
+            s[t] = vec_sqnorm(a, n);
+            m[t] = vec_maxabs(a, n);
+        }
+        par_set_threads(0);
+        T_CLOSE(d[0], (double)rd, 1e-12, 1e-12, "vec_dot vs long double");
+        T_CLOSE(s[0], (double)rs, 1e-12, 1e-12, "vec_sqnorm vs long double");
+        T_CHECK(m[0] == rm, "vec_maxabs n=%zu: %g vs %g", n, m[0], (double)rm);
+        for (int t = 1; t < 3; t++)
+            T_CHECK(memcmp(&d[0], &d[t], sizeof(double)) == 0 && memcmp(&s[0], &s[t], sizeof(double)) == 0 &&
+                        memcmp(&m[0], &m[t], sizeof(double)) == 0,
+                    "n=%zu: %d threads give other bits (dot %.17g vs %.17g)", n, t + 1, d[t], d[0]);
+    }
+    /* a NaN in the 32-lane body, in the tail of a block, in a later block */
+    const size_t n = 100003, where[] = {5, 8191, 8192 * 7 + 40, n - 1};
+    for (size_t w = 0; w < sizeof where / sizeof where[0]; w++) {
+        float keep = a[where[w]];
+        a[where[w]] = NAN;
+        for (int t = 1; t <= 2; t++) {
+            par_set_threads(t);
+            T_CHECK(isnan(vec_maxabs(a, n)), "maxabs: NaN at %zu missed (%d threads)", where[w], t);
+            T_CHECK(isnan(vec_dot(a, b, n)), "dot: NaN at %zu missed (%d threads)", where[w], t);
+        }
+        par_set_threads(0);
+        a[where[w]] = keep;
+    }
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     Rng r;
@@ -212,5 +266,6 @@ int main(void)
     gradcheck_model("logreg", 0);
     gradcheck_model("mlp", 12);
     test_param_counts();
+    test_reductions(&r);
     return t_done("test_layers");
 }

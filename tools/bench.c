@@ -56,6 +56,7 @@
 #include "common.h"
 #include "model.h"
 #include "optim.h"
+#include "parallel.h"
 #include "probe.h"
 #include "rng.h"
 
@@ -296,7 +297,7 @@ static int sgemm_mode(int argc, char **argv, int first, long threads, long reps,
 /* Median ms of the parameter-sized vector passes the optimizers are built from
  * (blas.c, on the worker pool), on n floats: what an extra pass costs next to
  * a training step, i.e. the floor of a method's overhead over sgd. */
-static int passes_mode(long n, long threads, long reps)
+static int passes_mode(long n, long reps)
 {
     char err[LQA_ERR_LEN];
     size_t N = (size_t)n;
@@ -327,10 +328,10 @@ static int passes_mode(long n, long threads, long reps)
             if (r >= 0) t[r] = lqa_now() - t0;
         }
         double ms = median(t, reps) * 1e3;
-        printf("{\"kind\":\"pass\",\"name\":\"%s\",\"n\":%ld,\"threads\":%ld,", names[k], n, threads);
+        printf("{\"kind\":\"pass\",\"name\":\"%s\",\"n\":%ld,\"threads\":%d,", names[k], n, par_threads());
         json_num("ms", ms, 0);
         printf("}\n");
-        fprintf(stderr, "pass %-16s n=%ld T=%ld: %.4f ms  %s\n", names[k], n, threads, ms, what[k]);
+        fprintf(stderr, "pass %-16s n=%ld T=%d: %.4f ms  %s\n", names[k], n, par_threads(), ms, what[k]);
     }
     (void)sink;
     lqa_free(a);
@@ -523,7 +524,7 @@ int main(int argc, char **argv)
     if (threads > 0) blas_set_threads((int)threads);
     threads = blas_get_threads();
     if (sgemm) return sgemm_mode(argc, argv, first_pos, threads, reps, batch);
-    if (passes) return passes_mode(pass_n, threads, reps);
+    if (passes) return passes_mode(pass_n, reps);
     if (!model_name || !input || !opt_list) return usage();
 
     /* model */
