@@ -32,8 +32,9 @@ void blas_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
  * OPENBLAS_THREAD_TIMEOUT. After each call OpenBLAS's worker threads spin
  * (sched_yield) for 2^28 cycles, about 0.1 s, before sleeping. Between GEMMs
  * this library runs its own loops on its own worker pool (parallel.h), which
- * then fights the spinning threads for the cores: on 2 cores a ResNet-18 step
- * took 2.35 s instead of 1.9 s, and the parallel vector passes gained nothing.
+ * then fights the spinning threads for the cores: on 2 idle cores a ResNet-18
+ * step took 2.26–2.53 s instead of 1.86–2.06 s (A/B), and the parallel vector
+ * passes gained nothing.
  * 2^BLAS_THREAD_TIMEOUT cycles (~30 µs) still bridges the short gaps inside a
  * GEMM sequence.
  *
