@@ -116,6 +116,7 @@ static int resnet_create(Model *m, char *err)
             return lqa_errf(err, "resnet18: input %dx%d too small", s->in_h, s->in_w);
         conv2d_setup(&k->c1, C, H, W, out_c, 3, 3, stride, 1);
         conv2d_setup(&k->c2, out_c, k->c1.out_h, k->c1.out_w, out_c, 3, 3, 1, 1);
+        k->c1.wino4 = k->c2.wino4 = s->conv_algo == CONV_WINOGRAD4;
         k->w1 = po, po += conv2d_n_weights(&k->c1);
         bn_layout(&k->b1, out_c, &po, &so);
         k->w2 = po, po += conv2d_n_weights(&k->c2);

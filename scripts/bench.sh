@@ -172,6 +172,9 @@ if C_TIMEOUT=$RESNET_TIMEOUT c_run conv --model resnet18 --batch 128 --input 3x3
     --steps 3 --warmup 1 --fwd-reps 2; then
     T_TIMEOUT=$RESNET_TIMEOUT t_run conv resnet18:128:3x32x32:3:1:2
 fi
+# the opt-in Winograd F(4×4, 3×3) (config "conv_algo": "winograd4"); same PyTorch rows
+C_TIMEOUT=$RESNET_TIMEOUT c_run conv_w4 --model resnet18 --batch 128 --input 3x32x32 --optimizer sgd \
+    --steps 3 --warmup 1 --fwd-reps 2 --conv-algo winograd4 || true
 
 # 5. as-is: what OpenBLAS's own choice gives (only when the core was overridden)
 if [ $ASIS = 1 ]; then
@@ -281,7 +284,8 @@ A("Times are medians of per-step wall times in ms; a step is forward (train) + b
 A("")
 
 
-def speed_table(tag, cfgs, mem=False):
+def speed_table(tag, cfgs, mem=False, c_tag=None):
+    """c_tag: take lqabench's rows from this tag instead (PyTorch's stay under tag)"""
     hdr = "| model | input | batch | lqabench |"
     sep = "|---|---|---:|---:|"
     for w in WAITS:
@@ -295,7 +299,7 @@ def speed_table(tag, cfgs, mem=False):
     A(hdr)
     A(sep)
     for m, inp, b, tgt, memt in cfgs:
-        c = find(tag, "step", model=m, input=inp)
+        c = find(c_tag or tag, "step", model=m, input=inp)
         line = f"| {m} | {inp} | {b} | {ms(c, 'step_ms')} |"
         oks, rss = [], []
         for w in WAITS:
@@ -453,6 +457,13 @@ cfg3 = [("lenet5", "1x28x28", 64, 0.5, False), ("lenet5", "3x32x32", 64, 0.5, Fa
         ("resnet18", "3x32x32", 128, 0.8, True)]
 speed_table("conv", cfg3, mem=True)
 breakdown("conv", cfg3)
+if find("conv_w4", "step", model="resnet18"):
+    A("")
+    A("ResNet-18 with the opt-in Winograd F(4×4, 3×3) (`\"conv_algo\": \"winograd4\"`; about 10× the "
+      "rounding error of the default, which is why it is not the default; see README), against the "
+      "same PyTorch runs:")
+    A("")
+    speed_table("conv", cfg3[2:], mem=True, c_tag="conv_w4")
 
 # ---- as-is
 asis = [r for r in rows if r.get("tag") == "asis"]

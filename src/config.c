@@ -257,8 +257,8 @@ static int parse_opt(P *p, const cJSON *o, int idx, OptEntry *e)
 static const char *const TOP_KEYS[] = {
     "name", "notes", "model", "dataset", "data_dir", "output_dir", "batch_size", "eval_batch",
     "epochs", "steps", "seeds", "init", "shuffle", "drop_last", "train_limit", "test_limit",
-    "normalize", "eval_train", "eval_test", "probe_bn", "width", "dump_init", "dump_batches",
-    "optimizers", NULL};
+    "normalize", "eval_train", "eval_test", "probe_bn", "conv_algo", "width", "dump_init",
+    "dump_batches", "optimizers", NULL};
 
 static int parse_top(P *p, const cJSON *root, SweepConfig *c)
 {
@@ -344,6 +344,10 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
     if (ITEM("probe_bn")) {
         if (get_choice(p, it, "probe_bn", PROBE_BN, 2, &ch)) return -1;
         c->probe_bn = (ProbeBn)ch;
+    }
+    if (ITEM("conv_algo")) {
+        if (get_choice(p, it, "conv_algo", CONV_ALGO_NAMES, CONV_ALGO_COUNT, &ch)) return -1;
+        c->conv_algo = (ConvAlgo)ch;
     }
     c->shuffle = c->drop_last = c->eval_train = c->eval_test = true;
     if (ITEM("shuffle") && get_bool(p, it, "shuffle", &c->shuffle)) return -1;

@@ -44,6 +44,7 @@ typedef struct SweepConfig {
     Normalize normalize;
     bool eval_train, eval_test;
     ProbeBn probe_bn;
+    ConvAlgo conv_algo;
     int width;                     /* model width override (0 = default) */
     bool dump_init, dump_batches;  /* cross-check aids */
     OptEntry *opts;

@@ -3,7 +3,8 @@
  * geometry (conv2d_forward/backward) and the generic im2col path. Files:
  *   conv.c          this: geometry, path choice, im2col / col2im;
  *   conv_direct.c   direct vector kernels (stride 1, few or 16–64 channels);
- *   conv_winograd.c Winograd F(2×2, 3×3);
+ *   conv_winograd.c Winograd F(2×2, 3×3) and the Winograd drivers;
+ *   conv_winograd4.c Winograd F(4×4, 3×3) kernels (opt-in, Conv2d.wino4);
  *   bn_pool.c       ReLU, residual add, pooling, batch norm, global average
  *                   pooling, layouts, gate tape (the other layers of conv.h);
  *   conv_internal.h what they share (private; users include only conv.h).
@@ -11,7 +12,8 @@
  * Convolution paths, chosen per layer geometry (conv2d_forward/backward):
  *   1×1 stride 1           one sgemm on the activations themselves;
  *   3×3 stride 1 pad 1, ≥ 16 channels each side (ResNet-18's bulk)
- *                          Winograd F(2×2, 3×3), all three passes;
+ *                          Winograd F(2×2, 3×3), all three passes (F(4×4, 3×3)
+ *                          on planes ≥ 8×8 when the layer sets wino4);
  *   stride 1, ≤ 8 output channels (LeNet's first layer), or 16–64 output
  *   channels on rows up to 16 wide (LeNet's second)
  *                          direct vector kernels;
@@ -56,6 +58,7 @@ void conv2d_setup(Conv2d *c, int in_c, int in_h, int in_w, int out_c, int kh, in
     c->kw = kw;
     c->stride = stride;
     c->pad = pad;
+    c->wino4 = false;
     c->out_h = (in_h + 2 * pad - kh) / stride + 1;
     c->out_w = (in_w + 2 * pad - kw) / stride + 1;
     LQA_CHECK(in_h + 2 * pad >= kh && in_w + 2 * pad >= kw && c->out_h > 0 && c->out_w > 0);
@@ -69,6 +72,7 @@ int conv2d_fan_in(const Conv2d *c) { return c->in_c * c->kh * c->kw; }
 static void conv_transposed_geom(const Conv2d *c, Conv2d *t)
 {
     conv2d_setup(t, c->out_c, c->out_h, c->out_w, c->in_c, c->kh, c->kw, 1, c->kh - 1 - c->pad);
+    t->wino4 = c->wino4;
     LQA_CHECK(t->out_h == c->in_h && t->out_w == c->in_w);
 }
 

@@ -6,6 +6,7 @@
 #define LQA_CONV_INTERNAL_H
 
 #include "conv.h"
+#include "parallel.h"
 
 typedef float v16 __attribute__((vector_size(64)));
 #if defined(__GNUC__)
@@ -40,7 +41,8 @@ void conv_kvec_forward(const Conv2d *c, float *y, const float *x, const float *w
 void conv_kvec_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B,
                   float *ws);
 
-/* ---- Winograd F(2×2, 3×3) (conv_winograd.c) ------------------------------ */
+/* ---- Winograd (conv_winograd.c: drivers and F(2×2, 3×3); conv_winograd4.c:
+ * F(4×4, 3×3), for layers with Conv2d.wino4 set) -------------------------- */
 
 /* 3×3, stride 1, pad 1, ≥ 16 channels each side */
 bool conv_winograd_ok(const Conv2d *c);
@@ -51,5 +53,30 @@ void wino_conv(const Conv2d *c, float *y, const float *x, const float *w, const 
                bool transpose, bool accumulate, int B, float *ws, size_t ws_floats);
 void wino_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B,
              float *ws, size_t ws_floats);
+
+/* Arguments of the transform kernels (par_for bodies) */
+typedef struct WinoArgs {
+    const Conv2d *c;
+    const float *src; /* weights / input / dY / dU */
+    float *dst;       /* U / V / output / dM / dW */
+    const float *bias;
+    bool accumulate;
+    bool rot;           /* weights: transform w rotated by 180° (the input gradient) */
+    int B, n0, m, R, S; /* R×S: matrix shape of U (rows × cols) */
+    size_t T;           /* tiles in the chunk */
+    size_t xs;          /* distance between the matrices of U / V / M */
+} WinoArgs;
+
+/* One Winograd variant F(m×m, 3×3): npos = (m + 2)² transformed positions.
+ * The input gradient needs U of the weights rotated by 180°: with perm, it is
+ * U at positions perm⊗perm, read transposed; without, `weights` computes it
+ * (WinoArgs.rot). Items of the kernels: weights / dweights rows k, input
+ * channels c, output and doutput channels k. */
+typedef struct WinoKernels {
+    int m, npos;
+    const int *perm;
+    ParFn weights, input, output, doutput, dweights;
+} WinoKernels;
+extern const WinoKernels wino_f4_kernels;
 
 #endif

@@ -1,12 +1,14 @@
-/* conv_winograd.c — Winograd F(2×2, 3×3) for 3×3 stride-1 pad-1
+/* conv_winograd.c — Winograd convolution for 3×3 stride-1 pad-1
  * convolutions with ≥ 16 channels each side: forward, input gradient and
- * weight gradient. conv.c chooses the path. */
+ * weight gradient. The drivers (wino_conv, wino_dw) and the kernels of
+ * F(2×2, 3×3) are here; the kernels of the opt-in F(4×4, 3×3) are in
+ * conv_winograd4.c. conv.c chooses the path. */
 #include "blas.h"
 #include "common.h"
 #include "conv_internal.h"
 #include "parallel.h"
 
-/* ---- Winograd F(2×2, 3×3) -------------------------------------------------------- */
+/* ---- Winograd F(2×2, 3×3), the default ------------------------------------------- */
 /* 3×3, stride-1, pad-1 convolutions with ≥ 16 channels each side (ResNet-18's
  * bulk) use Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, "Fast
  * Algorithms for Convolutional Neural Networks", CVPR 2016): each 2×2 output
@@ -34,12 +36,23 @@ bool conv_winograd_ok(const Conv2d *c)
            c->in_c >= WINO_MIN_C && c->out_c >= WINO_MIN_C && c->in_w <= WINO_MAXW;
 }
 
-static size_t wino_tiles(const Conv2d *c)
+static const WinoKernels wino_f2_kernels;
+
+/* F(4×4, 3×3) where the layer asks for it and planes are at least 8×8: on
+ * ResNet-18's 4×4 planes (one tile each) it saves only 5 % (measured; its
+ * weight gradient is slower) and its U would take 2.25× the memory */
+static const WinoKernels *wino_kernels(const Conv2d *c)
 {
-    return (size_t)((c->out_h + 1) / 2) * (size_t)((c->out_w + 1) / 2);
+    return c->wino4 && c->out_h >= 8 && c->out_w >= 8 ? &wino_f4_kernels : &wino_f2_kernels;
 }
 
-/* The 16 matrices of U, V and M are WINO_GAP floats further apart than their
+static size_t wino_tiles(const Conv2d *c)
+{
+    const int m = wino_kernels(c)->m;
+    return (size_t)((c->out_h + m - 1) / m) * (size_t)((c->out_w + m - 1) / m);
+}
+
+/* The npos matrices of U, V and M are WINO_GAP floats further apart than their
  * size: K·C, C·T and K·T are often powers of two, and 16 streams at such
  * strides map to the same cache sets (measured: the transforms ran 3× slower). */
 #define WINO_GAP 48
@@ -47,25 +60,16 @@ static size_t wino_tiles(const Conv2d *c)
 /* U (or dU) with its gaps, plus the gaps of V and M */
 size_t wino_u_floats(const Conv2d *c)
 {
-    return 16 * ((size_t)c->in_c * c->out_c + WINO_GAP) + 32 * WINO_GAP;
+    const size_t np = (size_t)wino_kernels(c)->npos;
+    return np * ((size_t)c->in_c * c->out_c + WINO_GAP) + 2 * np * WINO_GAP;
 }
 
-/* V (16 × in_c × tiles) and M (16 × out_c × tiles) of one sample */
+/* V (npos × in_c × tiles) and M (npos × out_c × tiles) of one sample */
 size_t wino_per_sample(const Conv2d *c)
 {
-    return 16 * (size_t)(c->in_c + c->out_c) * wino_tiles(c);
+    return (size_t)wino_kernels(c)->npos * (c->in_c + c->out_c) * wino_tiles(c);
 }
 
-typedef struct WinoArgs {
-    const Conv2d *c;
-    const float *src; /* weights / input / dY / dU */
-    float *dst;       /* U / V / output / dM / dW */
-    const float *bias;
-    bool accumulate;
-    int B, n0, m, R, S; /* R×S: matrix shape of U (rows × cols) */
-    size_t T;           /* tiles in the chunk */
-    size_t xs;          /* distance between the 16 matrices of U / V / M */
-} WinoArgs;
 
 /* U[ξ][k][c] = (G g G^T)_ξ for g = w[k][c] (w is [K][C][3][3]), rows k in
  * [lo, hi). The input gradient needs U for g rotated 180° and transposed:
@@ -274,65 +278,81 @@ static void wino_dweights_k(void *p, size_t lo, size_t hi)
         }
 }
 
+static const int wino_f2_perm[4] = {3, 1, 2, 0};
+
+static const WinoKernels wino_f2_kernels = {
+    .m = 2,
+    .npos = 16,
+    .perm = wino_f2_perm,
+    .weights = wino_weights_rows,
+    .input = wino_input_c,
+    .output = wino_output_k,
+    .doutput = wino_doutput_k,
+    .dweights = wino_dweights_k,
+};
+
 /* y (+)= conv(x, w) + b for a Winograd-able geometry c; with `transpose`, c is
  * the transposed geometry of a convolution with weights w [c->in_c][c->out_c][3][3]
  * (its input gradient), used rotated and transposed. */
 void wino_conv(const Conv2d *c, float *y, const float *x, const float *w, const float *b,
                bool transpose, bool accumulate, int B, float *ws, size_t ws_floats)
 {
-    static const int perm[4] = {3, 1, 2, 0};
-    const int K = c->out_c, C = c->in_c;
+    const WinoKernels *kn = wino_kernels(c);
+    const int K = c->out_c, C = c->in_c, np = kn->npos, side = kn->m + 2;
     const int WK = transpose ? C : K, WC = transpose ? K : C; /* w is [WK][WC][3][3] */
     const size_t T1 = wino_tiles(c), uf = wino_u_floats(c), per = wino_per_sample(c);
     LQA_CHECK(ws_floats >= uf + per);
     const size_t us = (size_t)K * C + WINO_GAP;
-    float *U = ws, *V = ws + 16 * us;
-    WinoArgs wa = {.src = w, .dst = U, .R = WK, .S = WC, .xs = us};
-    par_for((size_t)WK, 16 * (size_t)WK * WC, wino_weights_rows, &wa);
+    float *U = ws, *V = ws + np * us;
+    WinoArgs wa = {.src = w, .dst = U, .rot = transpose && !kn->perm, .R = WK, .S = WC, .xs = us};
+    par_for((size_t)WK, (size_t)np * WK * WC, kn->weights, &wa);
     const int nb = (int)LQA_MIN((size_t)B, (ws_floats - uf) / per);
     for (int n0 = 0; n0 < B; n0 += nb) {
         const int m = LQA_MIN(nb, B - n0);
         const size_t T = T1 * m, vs = (size_t)C * T + WINO_GAP, ms = (size_t)K * T + WINO_GAP;
-        float *M = V + 16 * vs;
+        float *M = V + np * vs;
         WinoArgs ia = {.c = c, .src = x, .dst = V, .B = B, .n0 = n0, .m = m, .T = T, .xs = vs};
-        par_for((size_t)C, 16 * (size_t)C * T, wino_input_c, &ia);
-        for (int xi = 0; xi < 16; xi++) {
+        par_for((size_t)C, (size_t)np * C * T, kn->input, &ia);
+        for (int xi = 0; xi < np; xi++) {
             /* M_ξ[K][T] = U_ξ[K][C]·V_ξ[C][T], or U_{p(ξ)}ᵀ·V_ξ for the transposed */
-            const int ux = transpose ? 4 * perm[xi / 4] + perm[xi % 4] : xi;
+            const int ux = transpose && kn->perm
+                               ? side * kn->perm[xi / side] + kn->perm[xi % side]
+                               : xi;
             blas_sgemm(transpose, false, K, (int)T, C, 1.0f, U + (size_t)ux * us,
                        transpose ? K : C, V + (size_t)xi * vs, (int)T, 0.0f, M + (size_t)xi * ms,
                        (int)T);
         }
         WinoArgs oa = {.c = c, .src = M, .dst = y, .bias = b, .accumulate = accumulate,
                        .B = B, .n0 = n0, .m = m, .T = T, .xs = ms};
-        par_for((size_t)K, 16 * (size_t)K * T, wino_output_k, &oa);
+        par_for((size_t)K, (size_t)np * K * T, kn->output, &oa);
     }
 }
 
 void wino_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B,
              float *ws, size_t ws_floats)
 {
-    const int K = c->out_c, C = c->in_c;
+    const WinoKernels *kn = wino_kernels(c);
+    const int K = c->out_c, C = c->in_c, np = kn->npos;
     const size_t T1 = wino_tiles(c), uf = wino_u_floats(c), per = wino_per_sample(c);
     LQA_CHECK(ws_floats >= uf + per);
     const size_t us = (size_t)K * C + WINO_GAP;
-    float *dU = ws, *V = ws + 16 * us;
+    float *dU = ws, *V = ws + np * us;
     const int nb = (int)LQA_MIN((size_t)B, (ws_floats - uf) / per);
     for (int n0 = 0; n0 < B; n0 += nb) {
         const int m = LQA_MIN(nb, B - n0);
         const size_t T = T1 * m, vs = (size_t)C * T + WINO_GAP, ms = (size_t)K * T + WINO_GAP;
-        float *dM = V + 16 * vs;
+        float *dM = V + np * vs;
         WinoArgs ia = {.c = c, .src = x, .dst = V, .B = B, .n0 = n0, .m = m, .T = T, .xs = vs};
-        par_for((size_t)C, 16 * (size_t)C * T, wino_input_c, &ia);
+        par_for((size_t)C, (size_t)np * C * T, kn->input, &ia);
         WinoArgs da = {.c = c, .src = dy, .dst = dM, .B = B, .n0 = n0, .m = m, .T = T, .xs = ms};
-        par_for((size_t)K, 16 * (size_t)K * T, wino_doutput_k, &da);
+        par_for((size_t)K, (size_t)np * K * T, kn->doutput, &da);
         /* dU_ξ[K][C] (+)= dM_ξ[K][T] · V_ξ[C][T]ᵀ */
-        for (int xi = 0; xi < 16; xi++)
+        for (int xi = 0; xi < np; xi++)
             blas_sgemm(false, true, K, C, (int)T, 1.0f, dM + (size_t)xi * ms, (int)T,
                        V + (size_t)xi * vs, (int)T, n0 == 0 ? 0.0f : 1.0f, dU + (size_t)xi * us, C);
     }
     WinoArgs wa = {.src = dU, .dst = dw, .R = K, .S = C, .xs = us};
-    par_for((size_t)K, 16 * (size_t)K * C, wino_dweights_k, &wa);
+    par_for((size_t)K, (size_t)np * K * C, kn->dweights, &wa);
 }
 
 #if defined(__GNUC__) && !defined(__clang__)

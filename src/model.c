@@ -16,6 +16,18 @@ static const ModelOps *const REGISTRY[] = {
 };
 enum { N_REGISTRY = sizeof REGISTRY / sizeof REGISTRY[0] };
 
+const char *const CONV_ALGO_NAMES[CONV_ALGO_COUNT] = {"winograd2", "winograd4"};
+
+int conv_algo_parse(const char *name, ConvAlgo *out)
+{
+    for (int i = 0; i < CONV_ALGO_COUNT; i++)
+        if (strcmp(name, CONV_ALGO_NAMES[i]) == 0) {
+            *out = (ConvAlgo)i;
+            return 0;
+        }
+    return -1;
+}
+
 const ModelOps *model_find(const char *name)
 {
     for (int i = 0; i < N_REGISTRY; i++)

@@ -29,12 +29,23 @@ typedef enum { INIT_DEFAULT = 0, INIT_ZEROS = 1 } InitKind;
  * (the authors' code probes in eval mode). */
 typedef enum { PROBE_BN_BATCH = 0, PROBE_BN_EVAL = 1 } ProbeBn;
 
+/* Winograd variant of the 3×3 stride-1 convolutions with ≥ 16 channels
+ * (ResNet-18's bulk; other models have none): "winograd2" (default) F(2×2, 3×3),
+ * as accurate as PyTorch's float32 convolution; "winograd4" F(4×4, 3×3) on
+ * planes of 8×8 and more, faster but about 10× the rounding error (see conv.h). */
+typedef enum { CONV_WINOGRAD2 = 0, CONV_WINOGRAD4 = 1 } ConvAlgo;
+#define CONV_ALGO_COUNT 2
+extern const char *const CONV_ALGO_NAMES[CONV_ALGO_COUNT]; /* by ConvAlgo value */
+/* name → *out; -1 if unknown */
+int conv_algo_parse(const char *name, ConvAlgo *out);
+
 typedef struct ModelSpec {
     int in_c, in_h, in_w; /* input shape (e.g. 1×28×28, 3×32×32) */
     int n_classes;
     int max_batch;        /* largest batch any forward will see */
     int width;            /* base width override (0 = architecture default); for toy tests */
     ProbeBn probe_bn;
+    ConvAlgo conv_algo;
 } ModelSpec;
 
 typedef struct Model Model;

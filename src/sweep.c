@@ -295,6 +295,7 @@ static int write_meta(const SweepConfig *c, const RunSpec *r, const SweepOptions
     cJSON_AddNumberToObject(cfg, "test_limit", c->test_limit);
     cJSON_AddStringToObject(cfg, "normalize", c->normalize == NORM_MEANSTD ? "meanstd" : "unit");
     cJSON_AddStringToObject(cfg, "probe_bn", c->probe_bn == PROBE_BN_EVAL ? "eval" : "batch");
+    cJSON_AddStringToObject(cfg, "conv_algo", CONV_ALGO_NAMES[c->conv_algo]);
     cJSON_AddBoolToObject(cfg, "eval_train", c->eval_train);
     cJSON_AddBoolToObject(cfg, "eval_test", c->eval_test);
     if (c->width) cJSON_AddNumberToObject(cfg, "width", c->width);
@@ -649,7 +650,8 @@ int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
         ModelSpec spec = {.in_c = train.c, .in_h = train.h, .in_w = train.w,
                           .n_classes = train.n_classes,
                           .max_batch = LQA_MAX(c->batch_size, c->eval_batch),
-                          .width = c->width, .probe_bn = c->probe_bn};
+                          .width = c->width, .probe_bn = c->probe_bn,
+                          .conv_algo = c->conv_algo};
         if (model_create(&m, c->model, &spec, err)) {
             status = 1;
             goto out;

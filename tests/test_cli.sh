@@ -39,6 +39,7 @@ cases=(
   '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"seeds":[1,1],"optimizers":[{"name":"sgd","lr":0.1}]}|seeds[1]'
   '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"init":"ones","optimizers":[{"name":"sgd","lr":0.1}]}|init'
   '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"shuffle":"yes","optimizers":[{"name":"sgd","lr":0.1}]}|shuffle'
+  '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"conv_algo":"winograd3","optimizers":[{"name":"sgd","lr":0.1}]}|conv_algo'
   '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"colour":1,"optimizers":[{"name":"sgd","lr":0.1}]}|colour'
   '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"optimizers":[{"name":"sgd","lr":0.1}],}|line'
   '[1,2]|top level'

@@ -70,7 +70,7 @@ static int usage(void)
             "usage: bench --model M --batch B --input CxHxW --optimizer O[,O2,...] [--lr x]\n"
             "             [--steps N] [--warmup K] [--rounds R] [--threads T] [--fwd-reps R]\n"
             "             [--classes C] [--batches NB] [--steps-per-epoch S] [--seed S]\n"
-            "             [[OPT.]key=value ...]\n"
+            "             [--conv-algo winograd2|winograd4] [[OPT.]key=value ...]\n"
             "       bench --sgemm [--threads T] [--reps N] [--batch B] [MxNxK[:ab] ...]\n"
             "       bench --passes [--n N] [--threads T] [--reps R]\n"
             "       bench --blas-info\n"
@@ -468,6 +468,7 @@ int main(int argc, char **argv)
 {
     blas_fix_env(argv); /* the same OpenBLAS set-up as lqabench */
     const char *model_name = NULL, *input = NULL, *opt_list = NULL;
+    ConvAlgo conv_algo = CONV_WINOGRAD2;
     long batch = 64, steps = 20, warmup = 2, rounds = 1, threads = 0, fwd_reps = -1, classes = 10;
     long n_batches = 2, spe = 937, seed = 1, reps = 20;
     double lr = 0.01;
@@ -498,6 +499,10 @@ int main(int argc, char **argv)
         if (strcmp(o, "--model") == 0) model_name = v;
         else if (strcmp(o, "--input") == 0) input = v;
         else if (strcmp(o, "--optimizer") == 0) opt_list = v;
+        else if (strcmp(o, "--conv-algo") == 0) {
+            if (conv_algo_parse(v, &conv_algo))
+                return die("--conv-algo: expected winograd2 or winograd4, got \"%s\"", v);
+        }
         else if (strcmp(o, "--lr") == 0) {
             char *end;
             lr = strtod(v, &end);
@@ -540,7 +545,8 @@ int main(int argc, char **argv)
     char err[LQA_ERR_LEN];
     Model m;
     ModelSpec spec = {.in_c = c, .in_h = h, .in_w = w, .n_classes = (int)classes,
-                      .max_batch = (int)batch, .width = 0, .probe_bn = PROBE_BN_BATCH};
+                      .max_batch = (int)batch, .width = 0, .probe_bn = PROBE_BN_BATCH,
+                      .conv_algo = conv_algo};
     if (model_create(&m, model_name, &spec, err)) return die("%s", err);
     model_init(&m, INIT_DEFAULT, (uint64_t)seed);
 
@@ -622,9 +628,9 @@ int main(int argc, char **argv)
         double step_med = median(b->step_ms, k);
         printf("{\"kind\":\"step\",\"model\":\"%s\",\"batch\":%ld,\"input\":\"%dx%dx%d\","
                "\"optimizer\":\"%s\",\"threads\":%ld,\"steps\":%ld,\"warmup\":%ld,\"rounds\":%ld,"
-               "\"n_params\":%zu,\"n_optimizers\":%d,\"openblas\":\"%s\",",
+               "\"n_params\":%zu,\"n_optimizers\":%d,\"conv_algo\":\"%s\",\"openblas\":\"%s\",",
                model_name, batch, c, h, w, b->def->name, threads, k, warmup, rounds, n, n_opts,
-               blas_config());
+               CONV_ALGO_NAMES[conv_algo], blas_config());
         json_num("step_ms", step_med, 1);
         json_num("step_ms_mean", vmean(b->step_ms, k), 1);
         json_num("step_ms_min", vmin(b->step_ms, k), 1);

@@ -40,6 +40,7 @@ static int usage(void)
     fprintf(stderr,
             "usage: dump_model --model NAME --shape C,H,W --batch B --out DIR [--seed S]\n"
             "                  [--classes K] [--width W] [--sgd-steps N] [--lr LR] [--threads T]\n"
+            "                  [--conv-algo winograd2|winograd4]\n"
             "       dump_model --bench --model NAME --shape C,H,W --batch B [--steps N]\n"
             "                  [--threads T] [--mode train|probe|eval]\n");
     return 2;
@@ -75,6 +76,7 @@ int main(int argc, char **argv)
     int C = 0, H = 0, W = 0, B = 0, classes = 10, width = 0, sgd_steps = 0, threads = 0,
         steps = 10;
     bool bench = false;
+    ConvAlgo conv_algo = CONV_WINOGRAD2;
     unsigned long long seed = 1;
     double lr = 0.05;
     for (int i = 1; i < argc; i++) {
@@ -98,6 +100,9 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--threads")) threads = atoi(v);
         else if (!strcmp(a, "--steps")) steps = atoi(v);
         else if (!strcmp(a, "--mode")) mode_s = v;
+        else if (!strcmp(a, "--conv-algo")) {
+            if (conv_algo_parse(v, &conv_algo)) return usage();
+        }
         else return usage();
     }
     if (!name || C < 1 || H < 1 || W < 1 || B < 1 || classes < 2 || (!bench && !out))
@@ -106,7 +111,7 @@ int main(int argc, char **argv)
 
     char err[LQA_ERR_LEN];
     ModelSpec spec = {.in_c = C, .in_h = H, .in_w = W, .n_classes = classes, .max_batch = B,
-                      .width = width, .probe_bn = PROBE_BN_BATCH};
+                      .width = width, .probe_bn = PROBE_BN_BATCH, .conv_algo = conv_algo};
     Model m;
     if (model_create(&m, name, &spec, err) != 0) {
         fprintf(stderr, "dump_model: %s\n", err);
