@@ -291,6 +291,69 @@ static const WinoKernels wino_f2_kernels = {
     .dweights = wino_dweights_k,
 };
 
+/* Sample blocks per thread. Where one sample's V and M are large (ResNet-18's
+ * 32×32 and 16×16 stages: 1–2 MB each), the transforms stream V and M through
+ * memory between the GEMMs. wino_conv then gives each thread its own blocks of
+ * samples, small enough (WINO_BLOCK_FLOATS) that V and M stay in cache, and
+ * runs the GEMMs single-threaded inside the threads. Measured per convolution
+ * (batch 128, 2 threads): 32×32×64 forward 52.7 → 36.0 ms, 16×16×128 31.8 →
+ * 27.4 ms; 8×8×256 unchanged and 4×4×512 8 % slower (small GEMMs), hence the
+ * threshold. The input gradient's reduction (dW) is not blocked: per-thread
+ * partial sums would make it depend on the thread count. OpenBLAS's result for
+ * an element does not depend on the number of columns or threads of a call
+ * (tests/test_conv.c checks the outputs for 1 and 2 threads bit for bit). */
+#define WINO_BLOCK_MIN ((size_t)1 << 17)   /* per-sample V + M floats, above: blocks */
+#define WINO_BLOCK_FLOATS ((size_t)1 << 20) /* V + M of one block, about */
+
+typedef struct WinoBlk {
+    const Conv2d *c;
+    const WinoKernels *kn;
+    float *y, *scratch;
+    const float *x, *b, *U;
+    bool transpose, accumulate;
+    int B, nb, parts;
+    size_t part_floats, us;
+} WinoBlk;
+
+/* the M_ξ = U_ξ·V_ξ GEMMs of one chunk (transposed: U_{p(ξ)}ᵀ·V_ξ) */
+static void wino_gemms(const WinoKernels *kn, bool transpose, int K, int C, size_t T,
+                       const float *U, size_t us, const float *V, size_t vs, float *M, size_t ms)
+{
+    const int side = kn->m + 2;
+    for (int xi = 0; xi < kn->npos; xi++) {
+        const int ux = transpose && kn->perm ? side * kn->perm[xi / side] + kn->perm[xi % side] : xi;
+        blas_sgemm(transpose, false, K, (int)T, C, 1.0f, U + (size_t)ux * us, transpose ? K : C,
+                   V + (size_t)xi * vs, (int)T, 0.0f, M + (size_t)xi * ms, (int)T);
+    }
+}
+
+/* part t: its share of the sample blocks, in its own slice of scratch */
+static void wino_blk_part(void *p, size_t lo, size_t hi)
+{
+    const WinoBlk *a = p;
+    const Conv2d *c = a->c;
+    const WinoKernels *kn = a->kn;
+    const int K = c->out_c, C = c->in_c, np = kn->npos;
+    const size_t T1 = wino_tiles(c);
+    const int nblk = (a->B + a->nb - 1) / a->nb;
+    for (size_t t = lo; t < hi; t++) {
+        float *V = a->scratch + t * a->part_floats;
+        for (int bi = (int)(t * nblk / a->parts); bi < (int)((t + 1) * nblk / a->parts); bi++) {
+            const int n0 = bi * a->nb, m = LQA_MIN(a->nb, a->B - n0);
+            const size_t T = T1 * m, vs = (size_t)C * T + WINO_GAP, ms = (size_t)K * T + WINO_GAP;
+            float *M = V + np * vs;
+            WinoArgs ia = {.c = c, .src = a->x, .dst = V, .B = a->B, .n0 = n0, .m = m, .T = T,
+                           .xs = vs};
+            kn->input(&ia, 0, (size_t)C);
+            wino_gemms(kn, a->transpose, K, C, T, a->U, a->us, V, vs, M, ms);
+            WinoArgs oa = {.c = c, .src = M, .dst = a->y, .bias = a->b,
+                           .accumulate = a->accumulate, .B = a->B, .n0 = n0, .m = m, .T = T,
+                           .xs = ms};
+            kn->output(&oa, 0, (size_t)K);
+        }
+    }
+}
+
 /* y (+)= conv(x, w) + b for a Winograd-able geometry c; with `transpose`, c is
  * the transposed geometry of a convolution with weights w [c->in_c][c->out_c][3][3]
  * (its input gradient), used rotated and transposed. */
@@ -298,7 +361,7 @@ void wino_conv(const Conv2d *c, float *y, const float *x, const float *w, const 
                bool transpose, bool accumulate, int B, float *ws, size_t ws_floats)
 {
     const WinoKernels *kn = wino_kernels(c);
-    const int K = c->out_c, C = c->in_c, np = kn->npos, side = kn->m + 2;
+    const int K = c->out_c, C = c->in_c, np = kn->npos;
     const int WK = transpose ? C : K, WC = transpose ? K : C; /* w is [WK][WC][3][3] */
     const size_t T1 = wino_tiles(c), uf = wino_u_floats(c), per = wino_per_sample(c);
     LQA_CHECK(ws_floats >= uf + per);
@@ -306,6 +369,20 @@ void wino_conv(const Conv2d *c, float *y, const float *x, const float *w, const 
     float *U = ws, *V = ws + np * us;
     WinoArgs wa = {.src = w, .dst = U, .rot = transpose && !kn->perm, .R = WK, .S = WC, .xs = us};
     par_for((size_t)WK, (size_t)np * WK * WC, kn->weights, &wa);
+    const int P = par_threads();
+    const size_t gaps = 2 * (size_t)np * WINO_GAP, part = (ws_floats - uf) / (size_t)P;
+    if (P > 1 && per > WINO_BLOCK_MIN && part >= per + gaps && B >= P) {
+        const int nb = (int)LQA_MIN((size_t)(B + P - 1) / P,
+                                    LQA_MAX((size_t)1, LQA_MIN(WINO_BLOCK_FLOATS, part - gaps) / per));
+        WinoBlk bk = {.c = c, .kn = kn, .y = y, .scratch = V, .x = x, .b = b, .U = U,
+                      .transpose = transpose, .accumulate = accumulate, .B = B, .nb = nb,
+                      .parts = P, .part_floats = part, .us = us};
+        const int bt = blas_get_threads();
+        blas_set_threads(1);
+        par_run(P, (size_t)P, wino_blk_part, &bk);
+        blas_set_threads(bt);
+        return;
+    }
     const int nb = (int)LQA_MIN((size_t)B, (ws_floats - uf) / per);
     for (int n0 = 0; n0 < B; n0 += nb) {
         const int m = LQA_MIN(nb, B - n0);
@@ -313,15 +390,7 @@ void wino_conv(const Conv2d *c, float *y, const float *x, const float *w, const 
         float *M = V + np * vs;
         WinoArgs ia = {.c = c, .src = x, .dst = V, .B = B, .n0 = n0, .m = m, .T = T, .xs = vs};
         par_for((size_t)C, (size_t)np * C * T, kn->input, &ia);
-        for (int xi = 0; xi < np; xi++) {
-            /* M_ξ[K][T] = U_ξ[K][C]·V_ξ[C][T], or U_{p(ξ)}ᵀ·V_ξ for the transposed */
-            const int ux = transpose && kn->perm
-                               ? side * kn->perm[xi / side] + kn->perm[xi % side]
-                               : xi;
-            blas_sgemm(transpose, false, K, (int)T, C, 1.0f, U + (size_t)ux * us,
-                       transpose ? K : C, V + (size_t)xi * vs, (int)T, 0.0f, M + (size_t)xi * ms,
-                       (int)T);
-        }
+        wino_gemms(kn, transpose, K, C, T, U, us, V, vs, M, ms);
         WinoArgs oa = {.c = c, .src = M, .dst = y, .bias = b, .accumulate = accumulate,
                        .B = B, .n0 = n0, .m = m, .T = T, .xs = ms};
         par_for((size_t)K, (size_t)np * K * T, kn->output, &oa);

@@ -64,6 +64,8 @@ int par_threads(void)
     return T > POOL_MAX ? POOL_MAX : T < 1 ? 1 : T;
 }
 
+static void run_parts(int T, size_t n, ParFn fn, void *arg);
+
 void par_for(size_t n, size_t work, ParFn fn, void *arg)
 {
     int T = par_threads();
@@ -72,6 +74,23 @@ void par_for(size_t n, size_t work, ParFn fn, void *arg)
         if (n) fn(arg, 0, n);
         return;
     }
+    run_parts(T, n, fn, arg);
+}
+
+void par_run(int T, size_t n, ParFn fn, void *arg)
+{
+    if (T > POOL_MAX) T = POOL_MAX;
+    if ((size_t)T > n) T = (int)n;
+    if (T <= 1) {
+        if (n) fn(arg, 0, n);
+        return;
+    }
+    run_parts(T, n, fn, arg);
+}
+
+/* T ≥ 2 shares of [0, n) on the pool, share 0 on the caller */
+static void run_parts(int T, size_t n, ParFn fn, void *arg)
+{
     pthread_mutex_lock(&pool.mu);
     while (pool.n_workers < T - 1) {
         pthread_t th;

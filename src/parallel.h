@@ -27,4 +27,9 @@ int par_threads(void);
  * of element operations (below PAR_MIN_WORK the loop runs on the caller). */
 void par_for(size_t n, size_t work, ParFn fn, void *arg);
 
+/* fn(arg, t, t + 1) for t in [0, n) on up to T threads (capped by the pool and
+ * by n; shares as in par_for), whatever the work: for jobs that split work
+ * themselves (each item t owns a slice of scratch memory, say). */
+void par_run(int T, size_t n, ParFn fn, void *arg);
+
 #endif

@@ -1002,6 +1002,49 @@ static void test_resnet_bn_semantics(Rng *r)
 /* conv.h's parallel loops give each thread whole channels / rows / planes, so
  * results do not depend on their thread count (OpenBLAS's own results may: its
  * sgemm picks kernels by thread count, measured here, so it stays at 1). */
+/* Winograd on large planes runs in per-thread sample blocks with single-threaded
+ * GEMMs (conv_winograd.c), on one thread the classic way: outputs and both
+ * gradients must not depend on the thread counts (OpenBLAS's and the pool's). */
+static void test_wino_blocks(Rng *r, bool wino4)
+{
+    const int C = 32, H = 32, B = 5;
+    Conv2d c;
+    conv2d_setup(&c, C, H, H, C, 3, 3, 1, 1);
+    c.wino4 = wino4;
+    const size_t nx = (size_t)C * B * H * H, nw = conv2d_n_weights(&c);
+    const size_t wsn = conv2d_ws_floats(&c, B, (size_t)1 << 30);
+    float *x = falloc(nx), *dy = falloc(nx), *w = falloc(nw), *b = falloc(C), *ws = falloc(wsn);
+    float *y[3], *dx[3], *dw[3];
+    fill(x, nx, -1, 1, r);
+    fill(dy, nx, -1, 1, r);
+    fill(w, nw, -0.2f, 0.2f, r);
+    fill(b, C, -0.5f, 0.5f, r);
+    const int blas_t[3] = {1, 2, 2}, par_t[3] = {1, 2, 3};
+    bool same = true;
+    for (int k = 0; k < 3; k++) {
+        blas_set_threads(blas_t[k]);
+        par_set_threads(par_t[k]);
+        y[k] = falloc(nx), dx[k] = falloc(nx), dw[k] = falloc(nw);
+        conv2d_forward(&c, y[k], x, w, b, B, ws, wsn);
+        conv2d_backward(&c, dx[k], false, dw[k], NULL, dy, x, w, B, ws, wsn);
+        if (k)
+            same &= memcmp(y[0], y[k], nx * sizeof(float)) == 0 &&
+                    memcmp(dx[0], dx[k], nx * sizeof(float)) == 0 &&
+                    memcmp(dw[0], dw[k], nw * sizeof(float)) == 0;
+    }
+    blas_set_threads(1);
+    par_set_threads(0);
+    double *ref = malloc(sizeof(double) * nx);
+    conv_ref(ref, &c, x, w, b, B);
+    const double e = rel_err(y[1], ref, nx);
+    T_CHECK(e < (wino4 ? 5e-6 : 1e-6), "Winograd blocks%s: forward off by %g", wino4 ? " (F4)" : "",
+            e);
+    T_CHECK(same, "Winograd blocks%s: results differ between thread counts", wino4 ? " (F4)" : "");
+    free(ref);
+    for (int k = 0; k < 3; k++) lqa_free(y[k]), lqa_free(dx[k]), lqa_free(dw[k]);
+    lqa_free(x), lqa_free(dy), lqa_free(w), lqa_free(b), lqa_free(ws);
+}
+
 static void test_thread_determinism(Rng *r, const char *name, int C, int H, int W, int B,
                                     int width)
 {
@@ -1101,5 +1144,7 @@ int main(void)
     test_resnet_bn_semantics(&r);
     test_thread_determinism(&r, "lenet5", 1, 28, 28, 16, 0);
     test_thread_determinism(&r, "resnet18", 3, 16, 16, 16, 8);
+    test_wino_blocks(&r, false);
+    test_wino_blocks(&r, true);
     return t_done("test_conv");
 }
