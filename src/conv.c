@@ -85,21 +85,14 @@ static size_t col_per_sample(const Conv2d *c)
 size_t conv2d_ws_floats(const Conv2d *c, int B, size_t cap_floats)
 {
     if (conv_is_pointwise(c)) return 0;
-    size_t fixed, one;
-    if (conv_winograd_ok(c)) { /* U/dU + V and M per sample (the transposed geometry
-                                * of the input gradient has the same sizes) */
-        fixed = wino_u_floats(c);
-        one = wino_per_sample(c);
-    } else {
-        /* direct kernels need only the flipped weights (for dX) */
-        const size_t wt = conv_direct_dx_ok(c) ? conv2d_n_weights(c) : 0;
-        if (conv_direct_ok(c, c->out_c) && conv_direct_dx_ok(c)) return wt;
-        fixed = 0;
-        one = LQA_MAX(col_per_sample(c), wt);
-        if (conv_kvec_ok(c)) { /* transposed weights; dY transposed, whole batch */
-            const size_t dyt = (size_t)c->out_c * c->out_h * c->out_w * (size_t)B;
-            fixed = LQA_MAX(conv2d_n_weights(c), dyt);
-        }
+    if (conv_winograd_ok(c)) return wino_ws_floats(c, B, cap_floats);
+    /* direct kernels need only the flipped weights (for dX) */
+    const size_t wt = conv_direct_dx_ok(c) ? conv2d_n_weights(c) : 0;
+    if (conv_direct_ok(c, c->out_c) && conv_direct_dx_ok(c)) return wt;
+    size_t fixed = 0, one = LQA_MAX(col_per_sample(c), wt);
+    if (conv_kvec_ok(c)) { /* transposed weights; dY transposed, whole batch */
+        const size_t dyt = (size_t)c->out_c * c->out_h * c->out_w * (size_t)B;
+        fixed = LQA_MAX(conv2d_n_weights(c), dyt);
     }
     size_t all = fixed + one * (size_t)B;
     size_t want = all < cap_floats ? all : cap_floats;

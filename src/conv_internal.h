@@ -49,6 +49,8 @@ bool conv_winograd_ok(const Conv2d *c);
 /* workspace: wino_u_floats fixed, plus wino_per_sample for each sample of a chunk */
 size_t wino_u_floats(const Conv2d *c);
 size_t wino_per_sample(const Conv2d *c);
+/* all a layer's Winograd passes need (conv2d_ws_floats) */
+size_t wino_ws_floats(const Conv2d *c, int B, size_t cap_floats);
 void wino_conv(const Conv2d *c, float *y, const float *x, const float *w, const float *b,
                bool transpose, bool accumulate, int B, float *ws, size_t ws_floats);
 void wino_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B,

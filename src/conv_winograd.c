@@ -397,28 +397,127 @@ void wino_conv(const Conv2d *c, float *y, const float *x, const float *w, const 
     }
 }
 
+/* dU_ξ[K][C] (+)= dM_ξ[K][T] · V_ξ[C][T]ᵀ for the chunk of samples [n0, n0 + m): the
+ * transforms on the pool (par) or on the calling thread */
+static void wino_dw_chunk(const Conv2d *c, const WinoKernels *kn, const float *dy,
+                          const float *x, int B, int n0, int m, float *V, float *dU, size_t us,
+                          bool accumulate, bool par)
+{
+    const int K = c->out_c, C = c->in_c, np = kn->npos;
+    const size_t T = wino_tiles(c) * m, vs = (size_t)C * T + WINO_GAP, ms = (size_t)K * T + WINO_GAP;
+    float *dM = V + np * vs;
+    WinoArgs ia = {.c = c, .src = x, .dst = V, .B = B, .n0 = n0, .m = m, .T = T, .xs = vs};
+    WinoArgs da = {.c = c, .src = dy, .dst = dM, .B = B, .n0 = n0, .m = m, .T = T, .xs = ms};
+    if (par) {
+        par_for((size_t)C, (size_t)np * C * T, kn->input, &ia);
+        par_for((size_t)K, (size_t)np * K * T, kn->doutput, &da);
+    } else {
+        kn->input(&ia, 0, (size_t)C);
+        kn->doutput(&da, 0, (size_t)K);
+    }
+    for (int xi = 0; xi < np; xi++)
+        blas_sgemm(false, true, K, C, (int)T, 1.0f, dM + (size_t)xi * ms, (int)T,
+                   V + (size_t)xi * vs, (int)T, accumulate ? 1.0f : 0.0f, dU + (size_t)xi * us,
+                   C);
+}
+
+/* The weight gradient in blocks (see WINO_BLOCK_MIN): a reduction over samples,
+ * so the samples are cut into WINO_DW_PARTS fixed parts, each summed into its
+ * own dU in blocks of a fixed size, and the parts are added in order at the
+ * end; threads take whole parts. Nothing depends on the thread count. */
+#define WINO_DW_PARTS 4
+
+typedef struct WinoDwBlk {
+    const Conv2d *c;
+    const WinoKernels *kn;
+    const float *dy, *x;
+    float *dU0, *scratch;
+    int B, Q, nb, threads;
+    size_t us, part_u, slice;
+} WinoDwBlk;
+
+static int wino_dw_block(const Conv2d *c, int B, int Q)
+{
+    const size_t per = wino_per_sample(c), most = (size_t)(B + Q - 1) / Q;
+    return (int)LQA_MIN(most, LQA_MAX((size_t)1, WINO_BLOCK_FLOATS / per));
+}
+
+static size_t wino_dw_slice(const Conv2d *c, int nb)
+{
+    return (nb * wino_per_sample(c) + 2 * (size_t)wino_kernels(c)->npos * WINO_GAP + 15) & ~(size_t)15;
+}
+
+/* workspace of the blocked weight gradient; 0 where it does not block */
+static size_t wino_dw_blocked_floats(const Conv2d *c, int B)
+{
+    if (wino_per_sample(c) <= WINO_BLOCK_MIN) return 0;
+    const int Q = LQA_MIN(WINO_DW_PARTS, B);
+    const size_t us = (size_t)c->out_c * c->in_c + WINO_GAP;
+    return (size_t)Q * (wino_kernels(c)->npos * us + wino_dw_slice(c, wino_dw_block(c, B, Q)));
+}
+
+static void wino_dw_thread(void *p, size_t lo, size_t hi)
+{
+    const WinoDwBlk *a = p;
+    for (size_t t = lo; t < hi; t++)
+        for (int q = (int)(t * a->Q / a->threads); q < (int)((t + 1) * a->Q / a->threads); q++) {
+            const int s0 = q * a->B / a->Q, s1 = (q + 1) * a->B / a->Q;
+            for (int n0 = s0; n0 < s1; n0 += a->nb)
+                wino_dw_chunk(a->c, a->kn, a->dy, a->x, a->B, n0, LQA_MIN(a->nb, s1 - n0),
+                              a->scratch + t * a->slice, a->dU0 + q * a->part_u, a->us, n0 > s0,
+                              false);
+        }
+}
+
+typedef struct SumParts {
+    float *d;
+    size_t stride;
+    int Q;
+} SumParts;
+
+static void wino_sum_parts(void *p, size_t lo, size_t hi)
+{
+    const SumParts *a = p;
+    for (int q = 1; q < a->Q; q++) {
+        const float *s = a->d + q * a->stride;
+        for (size_t i = lo; i < hi; i++) a->d[i] += s[i];
+    }
+}
+
+size_t wino_ws_floats(const Conv2d *c, int B, size_t cap_floats)
+{
+    const size_t fixed = wino_u_floats(c), one = wino_per_sample(c);
+    const size_t all = fixed + one * (size_t)B, want = LQA_MIN(all, cap_floats);
+    return LQA_MAX(LQA_MAX(want, fixed + one), wino_dw_blocked_floats(c, B));
+}
+
 void wino_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B,
              float *ws, size_t ws_floats)
 {
     const WinoKernels *kn = wino_kernels(c);
     const int K = c->out_c, C = c->in_c, np = kn->npos;
-    const size_t T1 = wino_tiles(c), uf = wino_u_floats(c), per = wino_per_sample(c);
+    const size_t uf = wino_u_floats(c), per = wino_per_sample(c);
     LQA_CHECK(ws_floats >= uf + per);
     const size_t us = (size_t)K * C + WINO_GAP;
-    float *dU = ws, *V = ws + np * us;
-    const int nb = (int)LQA_MIN((size_t)B, (ws_floats - uf) / per);
-    for (int n0 = 0; n0 < B; n0 += nb) {
-        const int m = LQA_MIN(nb, B - n0);
-        const size_t T = T1 * m, vs = (size_t)C * T + WINO_GAP, ms = (size_t)K * T + WINO_GAP;
-        float *dM = V + np * vs;
-        WinoArgs ia = {.c = c, .src = x, .dst = V, .B = B, .n0 = n0, .m = m, .T = T, .xs = vs};
-        par_for((size_t)C, (size_t)np * C * T, kn->input, &ia);
-        WinoArgs da = {.c = c, .src = dy, .dst = dM, .B = B, .n0 = n0, .m = m, .T = T, .xs = ms};
-        par_for((size_t)K, (size_t)np * K * T, kn->doutput, &da);
-        /* dU_ξ[K][C] (+)= dM_ξ[K][T] · V_ξ[C][T]ᵀ */
-        for (int xi = 0; xi < np; xi++)
-            blas_sgemm(false, true, K, C, (int)T, 1.0f, dM + (size_t)xi * ms, (int)T,
-                       V + (size_t)xi * vs, (int)T, n0 == 0 ? 0.0f : 1.0f, dU + (size_t)xi * us, C);
+    float *dU = ws;
+    const size_t blocked = wino_dw_blocked_floats(c, B);
+    if (blocked && ws_floats >= blocked) {
+        const int Q = LQA_MIN(WINO_DW_PARTS, B), nb = wino_dw_block(c, B, Q);
+        const int P = LQA_MIN(par_threads(), Q);
+        WinoDwBlk a = {.c = c, .kn = kn, .dy = dy, .x = x, .dU0 = dU, .B = B, .Q = Q, .nb = nb,
+                       .threads = P, .us = us, .part_u = np * us, .slice = wino_dw_slice(c, nb)};
+        a.scratch = dU + Q * a.part_u;
+        const int bt = blas_get_threads();
+        blas_set_threads(1);
+        par_run(P, (size_t)P, wino_dw_thread, &a);
+        blas_set_threads(bt);
+        SumParts sp = {.d = dU, .stride = a.part_u, .Q = Q};
+        par_for(a.part_u, a.part_u * Q, wino_sum_parts, &sp);
+    } else {
+        float *V = ws + np * us;
+        const int nb = (int)LQA_MIN((size_t)B, (ws_floats - uf) / per);
+        for (int n0 = 0; n0 < B; n0 += nb)
+            wino_dw_chunk(c, kn, dy, x, B, n0, LQA_MIN(nb, B - n0), V, dU, us, n0 > 0, true);
     }
     WinoArgs wa = {.src = dU, .dst = dw, .R = K, .S = C, .xs = us};
     par_for((size_t)K, (size_t)np * K * C, kn->dweights, &wa);
