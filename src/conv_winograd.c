@@ -3,6 +3,8 @@
  * weight gradient. The drivers (wino_conv, wino_dw) and the kernels of
  * F(2×2, 3×3) are here; the kernels of the opt-in F(4×4, 3×3) are in
  * conv_winograd4.c. conv.c chooses the path. */
+#include <string.h>
+
 #include "blas.h"
 #include "common.h"
 #include "conv_internal.h"
@@ -123,6 +125,78 @@ static inline void wino_split_rows(float e[4][WINO_MAXW / 2 + 4], float o[4][WIN
     }
 }
 
+typedef int v16i __attribute__((vector_size(64)));
+
+static inline v16 wino_v16_load(const float *p)
+{
+    v16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* the first n lanes of v to p */
+static inline void wino_v16_store(float *p, v16 v, int n)
+{
+    if (n == 16) memcpy(p, &v, sizeof v);
+    else memcpy(p, &v, sizeof(float) * (size_t)n);
+}
+
+/* wino_input_c for planes whose width is a multiple of 16 (ResNet-18's 32 and
+ * 16): 16 tiles at a time straight from the input rows, their even and odd
+ * columns split by shuffles in registers; the same arithmetic as the general
+ * path below, so the same bits. Twice as fast on 32×32 planes (measured). */
+static void wino_input_c16(const WinoArgs *a, size_t lo, size_t hi)
+{
+    const Conv2d *c = a->c;
+    const int H = c->in_h, W = c->in_w, TH = (c->out_h + 1) / 2, TW = (c->out_w + 1) / 2;
+    const size_t hw = (size_t)H * W, CT = a->xs;
+    const v16i EVEN = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+    const v16i ODD = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+    const v16i SHR = {16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
+    const v16i SHL = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    const v16 Z = {0};
+    for (size_t ci = lo; ci < hi; ci++)
+        for (int n = 0; n < a->m; n++) {
+            const float *plane = a->src + (ci * a->B + a->n0 + n) * hw;
+            float *v = a->dst + ci * a->T + (size_t)n * TH * TW;
+            for (int th = 0; th < TH; th++)
+                for (int q = 0; 16 * q < TW; q++) {
+                    const int c0 = 32 * q, nt = LQA_MIN(16, TW - 16 * q);
+                    /* row r of the patches: padded column 2tw + {0, 1, 2, 3} of tile
+                     * tw = 16q + lane is E0, D0, E1, D1 (padded column p is x[p − 1]) */
+                    v16 E0[4], D0[4], E1[4], D1[4];
+                    for (int r = 0; r < 4; r++) {
+                        const int ih = 2 * th - 1 + r;
+                        if (ih < 0 || ih >= H) {
+                            E0[r] = D0[r] = E1[r] = D1[r] = Z;
+                            continue;
+                        }
+                        const float *xr = plane + (size_t)ih * W + c0;
+                        const v16 X0 = wino_v16_load(xr), X1 = c0 + 16 < W ? wino_v16_load(xr + 16) : Z;
+                        const float left = c0 > 0 ? xr[-1] : 0.0f, right = c0 + 32 < W ? xr[32] : 0.0f;
+                        const v16 L = Z + left, R = Z + right;
+                        E1[r] = __builtin_shuffle(X0, X1, ODD);
+                        D0[r] = __builtin_shuffle(X0, X1, EVEN);
+                        E0[r] = __builtin_shuffle(E1[r], L, SHR);
+                        D1[r] = __builtin_shuffle(D0[r], R, SHL);
+                    }
+                    const v16 a0 = E0[0] - E0[2], a1 = D0[0] - D0[2], a2 = E1[0] - E1[2],
+                              a3 = D1[0] - D1[2];
+                    const v16 b0 = E0[1] + E0[2], b1 = D0[1] + D0[2], b2 = E1[1] + E1[2],
+                              b3 = D1[1] + D1[2];
+                    const v16 c0v = E0[2] - E0[1], c1 = D0[2] - D0[1], c2 = E1[2] - E1[1],
+                              c3 = D1[2] - D1[1];
+                    const v16 f0 = E0[1] - E0[3], f1 = D0[1] - D0[3], f2 = E1[1] - E1[3],
+                              f3 = D1[1] - D1[3];
+                    const v16 out[16] = {a0 - a2,  a1 + a2,  a2 - a1,  a1 - a3, b0 - b2, b1 + b2,
+                                         b2 - b1,  b1 - b3,  c0v - c2, c1 + c2, c2 - c1, c1 - c3,
+                                         f0 - f2,  f1 + f2,  f2 - f1,  f1 - f3};
+                    float *o = v + (size_t)th * TW + 16 * q;
+                    for (int x = 0; x < 16; x++) wino_v16_store(o + (size_t)x * CT, out[x], nt);
+                }
+        }
+}
+
 /* V[ξ][c][t] = (B^T d B)_ξ for the 4×4 input patch d of tile t; items = c.
  * One tile row at a time from four zero-padded input rows, so the loop over
  * tiles is a plain vectorisable loop. */
@@ -130,12 +204,14 @@ static void wino_input_c(void *p, size_t lo, size_t hi)
 {
     const WinoArgs *a = p;
     const Conv2d *c = a->c;
+    if (c->in_w % 16 == 0 && c->out_w == c->in_w) {
+        wino_input_c16(a, lo, hi);
+        return;
+    }
     const int H = c->in_h, W = c->in_w, TH = (c->out_h + 1) / 2, TW = (c->out_w + 1) / 2;
     const size_t hw = (size_t)H * W, CT = a->xs;
-    /* Two sets of row buffers (wino_split_rows): the rows of tile row th + 1 are split while
-     * those of th (split one iteration earlier) are read. Reading rows just
-     * written by the (narrower) stores of the split stalls on store-to-load
-     * forwarding: that had been a third of this function's time. */
+    /* two sets of row buffers (wino_split_rows): the rows of tile row th + 1
+     * are split while those of th are read */
     float ev[2][4][WINO_MAXW / 2 + 4], od[2][4][WINO_MAXW / 2 + 4];
     for (size_t ci = lo; ci < hi; ci++)
         for (int n = 0; n < a->m; n++) {
