@@ -255,12 +255,59 @@ static void wino_input_c(void *p, size_t lo, size_t hi)
         }
 }
 
+/* wino_output_k for widths that are multiples of 16: 16 tiles a vector, the
+ * two columns of each tile interleaved into the output rows by shuffles; same
+ * arithmetic, same bits. A vector may read up to 8 tiles past the last of
+ * M_ξ: those are the next rows' or the gap after the matrix (WINO_GAP ≥ 16),
+ * and never stored. */
+static void wino_output_k16(const WinoArgs *a, size_t lo, size_t hi)
+{
+    const Conv2d *c = a->c;
+    const int OH = c->out_h, OW = c->out_w, TH = OH / 2, TW = OW / 2;
+    const size_t ohw = (size_t)OH * OW, KT = a->xs;
+    const v16i LO = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
+    const v16i HI = {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    for (size_t k = lo; k < hi; k++) {
+        const float bias = a->bias ? a->bias[k] : 0.0f;
+        for (int n = 0; n < a->m; n++) {
+            float *plane = a->dst + (k * a->B + a->n0 + n) * ohw;
+            const float *mk = a->src + k * a->T + (size_t)n * TH * TW;
+            for (int th = 0; th < TH; th++)
+                for (int q = 0; 16 * q < TW; q++) {
+                    const int nt = LQA_MIN(16, TW - 16 * q);
+                    const float *o = mk + (size_t)th * TW + 16 * q;
+                    v16 m[16];
+                    for (int x = 0; x < 16; x++) m[x] = wino_v16_load(o + (size_t)x * KT);
+                    v16 t[2][4];
+                    for (int j = 0; j < 4; j++) {
+                        t[0][j] = m[j] + m[4 + j] + m[8 + j];
+                        t[1][j] = m[4 + j] - m[8 + j] - m[12 + j];
+                    }
+                    for (int r = 0; r < 2; r++) {
+                        const v16 y0 = t[r][0] + t[r][1] + t[r][2] + bias;
+                        const v16 y1 = t[r][1] - t[r][2] - t[r][3] + bias;
+                        v16 h[2] = {__builtin_shuffle(y0, y1, LO), __builtin_shuffle(y0, y1, HI)};
+                        float *yr = plane + (size_t)(2 * th + r) * OW + 32 * q;
+                        for (int i = 0; i < 2 && 16 * i < 2 * nt; i++) {
+                            if (a->accumulate) h[i] = wino_v16_load(yr + 16 * i) + h[i];
+                            wino_v16_store(yr + 16 * i, h[i], 16);
+                        }
+                    }
+                }
+        }
+    }
+}
+
 /* y[k] tile = A^T M A (+ bias, += when accumulating); items = k; one tile row
  * (two output rows) at a time through a row buffer */
 static void wino_output_k(void *p, size_t lo, size_t hi)
 {
     const WinoArgs *a = p;
     const Conv2d *c = a->c;
+    if (c->out_w % 16 == 0 && c->out_h % 2 == 0) {
+        wino_output_k16(a, lo, hi);
+        return;
+    }
     const int OH = c->out_h, OW = c->out_w, TH = (OH + 1) / 2, TW = (OW + 1) / 2;
     const size_t ohw = (size_t)OH * OW, KT = a->xs;
     float ob[2][WINO_MAXW + 2];
@@ -295,11 +342,50 @@ static void wino_output_k(void *p, size_t lo, size_t hi)
     }
 }
 
+/* wino_doutput_k for widths that are multiples of 16 (even heights): 16 tiles
+ * a vector, even and odd columns split by shuffles; same arithmetic, same bits */
+static void wino_doutput_k16(const WinoArgs *a, size_t lo, size_t hi)
+{
+    const Conv2d *c = a->c;
+    const int OH = c->out_h, OW = c->out_w, TH = OH / 2, TW = OW / 2;
+    const size_t ohw = (size_t)OH * OW, KT = a->xs;
+    const v16i EVEN = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+    const v16i ODD = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+    const v16 Z = {0};
+    for (size_t k = lo; k < hi; k++)
+        for (int n = 0; n < a->m; n++) {
+            const float *plane = a->src + (k * a->B + a->n0 + n) * ohw;
+            float *mk = a->dst + k * a->T + (size_t)n * TH * TW;
+            for (int th = 0; th < TH; th++)
+                for (int q = 0; 16 * q < TW; q++) {
+                    const int nt = LQA_MIN(16, TW - 16 * q);
+                    v16 g[2], h[2]; /* even / odd columns of rows 2th (g) and 2th + 1 (h) */
+                    for (int r = 0; r < 2; r++) {
+                        const float *gr = plane + (size_t)(2 * th + r) * OW + 32 * q;
+                        const v16 X0 = wino_v16_load(gr), X1 = 32 * q + 16 < OW ? wino_v16_load(gr + 16) : Z;
+                        (r ? h : g)[0] = __builtin_shuffle(X0, X1, EVEN);
+                        (r ? h : g)[1] = __builtin_shuffle(X0, X1, ODD);
+                    }
+                    const v16 t00 = g[0], t01 = g[1], t10 = g[0] + h[0], t11 = g[1] + h[1];
+                    const v16 t20 = g[0] - h[0], t21 = g[1] - h[1], t30 = -h[0], t31 = -h[1];
+                    const v16 out[16] = {t00, t00 + t01, t00 - t01, -t01, t10, t10 + t11,
+                                         t10 - t11, -t11, t20, t20 + t21, t20 - t21, -t21,
+                                         t30, t30 + t31, t30 - t31, -t31};
+                    float *o = mk + (size_t)th * TW + 16 * q;
+                    for (int x = 0; x < 16; x++) wino_v16_store(o + (size_t)x * KT, out[x], nt);
+                }
+        }
+}
+
 /* dM[ξ][k][t] = (A dY A^T)_ξ for the 2×2 output-gradient tile t; items = k */
 static void wino_doutput_k(void *p, size_t lo, size_t hi)
 {
     const WinoArgs *a = p;
     const Conv2d *c = a->c;
+    if (c->out_w % 16 == 0 && c->out_h % 2 == 0) {
+        wino_doutput_k16(a, lo, hi);
+        return;
+    }
     const int OH = c->out_h, OW = c->out_w, TH = (OH + 1) / 2, TW = (OW + 1) / 2;
     const size_t ohw = (size_t)OH * OW, KT = a->xs;
     /* even / odd columns of the two output-gradient rows of a tile row */

@@ -1104,6 +1104,8 @@ int main(void)
     test_conv_case(&r, 2, 4, 60, 3, 3, 3, 1, 1, false, 2, true);  /* direct, rows of 4 vectors */
     test_conv_case(&r, 16, 7, 6, 17, 3, 3, 1, 1, true, 2, false); /* Winograd F(2×2,3×3), odd H */
     test_conv_case(&r, 17, 5, 5, 16, 3, 3, 1, 1, false, 3, true); /* Winograd, chunked, odd */
+    test_conv_case(&r, 16, 6, 32, 17, 3, 3, 1, 1, true, 2, false); /* Winograd, width 32 (vectors) */
+    test_conv_case(&r, 17, 5, 16, 16, 3, 3, 1, 1, false, 3, true); /* width 16, chunked */
     g_wino4 = true;                                                  /* Winograd F(4×4, 3×3): */
     test_conv_case(&r, 16, 8, 8, 17, 3, 3, 1, 1, true, 2, false);   /* whole tiles */
     test_conv_case(&r, 17, 11, 10, 16, 3, 3, 1, 1, false, 3, false); /* partial tiles */
