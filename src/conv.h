@@ -43,9 +43,10 @@ typedef struct Conv2d {
     int kh, kw, stride, pad;
     /* 3×3 stride-1 pad-1 layers with ≥ 16 channels run Winograd F(2×2, 3×3),
      * as accurate as a direct float32 convolution; with wino4 (set after
-     * conv2d_setup; config "conv_algo": "winograd4") F(4×4, 3×3) instead:
-     * 1.8× fewer multiplications and less memory traffic, ~10× the rounding
-     * error (max relative 2–3e-6; see conv_winograd4.c). */
+     * conv2d_setup; config "conv_algo": "winograd4") F(4×4, 3×3) instead on
+     * planes of 8×8 and up: 1.8× fewer multiplications and less memory
+     * traffic, ~10× the rounding error (max relative 2–3e-6; see
+     * conv_winograd4.c). */
     bool wino4;
 } Conv2d;
 

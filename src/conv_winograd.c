@@ -258,8 +258,8 @@ static void wino_input_c(void *p, size_t lo, size_t hi)
 /* wino_output_k for widths that are multiples of 16: 16 tiles a vector, the
  * two columns of each tile interleaved into the output rows by shuffles; same
  * arithmetic, same bits. A vector may read up to 8 tiles past the last of
- * M_ξ: those are the next rows' or the gap after the matrix (WINO_GAP ≥ 16),
- * and never stored. */
+ * M_ξ: those are the next rows' or the gap after the matrix (WINO_GAP ≥ 16,
+ * never written), and the lanes they give are never stored. */
 static void wino_output_k16(const WinoArgs *a, size_t lo, size_t hi)
 {
     const Conv2d *c = a->c;
@@ -472,10 +472,13 @@ static const WinoKernels wino_f2_kernels = {
  * runs the GEMMs single-threaded inside the threads. Measured per convolution
  * (batch 128, 2 threads): 32×32×64 forward 52.7 → 36.0 ms, 16×16×128 31.8 →
  * 27.4 ms; 8×8×256 unchanged and 4×4×512 8 % slower (small GEMMs), hence the
- * threshold. The input gradient's reduction (dW) is not blocked: per-thread
- * partial sums would make it depend on the thread count. OpenBLAS's result for
- * an element does not depend on the number of columns or threads of a call
- * (tests/test_conv.c checks the outputs for 1 and 2 threads bit for bit). */
+ * threshold. The weight gradient, a sum over samples, is blocked differently
+ * (see WINO_DW_PARTS below). Single-threaded OpenBLAS computes an element the
+ * same way whatever the number of columns of the call, so these blocked paths
+ * give the bits of the unblocked one on one thread: tests/test_conv.c checks
+ * 1, 2 and 3 threads bit for bit. (Multi-threaded OpenBLAS, still used for the
+ * small planes, may split its inner dimension differently: results are the
+ * same for the same thread count, as everywhere in lqabench.) */
 #define WINO_BLOCK_MIN ((size_t)1 << 17)   /* per-sample V + M floats, above: blocks */
 #define WINO_BLOCK_FLOATS ((size_t)1 << 20) /* V + M of one block, about */
 
@@ -598,7 +601,10 @@ static void wino_dw_chunk(const Conv2d *c, const WinoKernels *kn, const float *d
 /* The weight gradient in blocks (see WINO_BLOCK_MIN): a reduction over samples,
  * so the samples are cut into WINO_DW_PARTS fixed parts, each summed into its
  * own dU in blocks of a fixed size, and the parts are added in order at the
- * end; threads take whole parts. Nothing depends on the thread count. */
+ * end; threads take whole parts. Nothing depends on the thread count; the
+ * price is that at most WINO_DW_PARTS threads work on it (3 threads split it
+ * 1:1:2). Measured per convolution (batch 128, 2 threads): 32×32×64 58.6 →
+ * 41.4 ms, 16×16×128 38.4 → 30.6 ms. */
 #define WINO_DW_PARTS 4
 
 typedef struct WinoDwBlk {
@@ -624,7 +630,7 @@ static size_t wino_dw_slice(const Conv2d *c, int nb)
 /* workspace of the blocked weight gradient; 0 where it does not block */
 static size_t wino_dw_blocked_floats(const Conv2d *c, int B)
 {
-    if (wino_per_sample(c) <= WINO_BLOCK_MIN) return 0;
+    if (B < 1 || wino_per_sample(c) <= WINO_BLOCK_MIN) return 0;
     const int Q = LQA_MIN(WINO_DW_PARTS, B);
     const size_t us = (size_t)c->out_c * c->in_c + WINO_GAP;
     return (size_t)Q * (wino_kernels(c)->npos * us + wino_dw_slice(c, wino_dw_block(c, B, Q)));
@@ -645,17 +651,19 @@ static void wino_dw_thread(void *p, size_t lo, size_t hi)
 
 typedef struct SumParts {
     float *d;
-    size_t stride;
+    size_t stride, us, kc; /* parts, matrices (kc floats each, not the gaps) */
     int Q;
 } SumParts;
 
-static void wino_sum_parts(void *p, size_t lo, size_t hi)
+static void wino_sum_parts(void *p, size_t lo, size_t hi) /* items: matrices ξ */
 {
     const SumParts *a = p;
-    for (int q = 1; q < a->Q; q++) {
-        const float *s = a->d + q * a->stride;
-        for (size_t i = lo; i < hi; i++) a->d[i] += s[i];
-    }
+    for (size_t x = lo; x < hi; x++)
+        for (int q = 1; q < a->Q; q++) {
+            float *d = a->d + x * a->us;
+            const float *s = d + q * a->stride;
+            for (size_t i = 0; i < a->kc; i++) d[i] += s[i];
+        }
 }
 
 size_t wino_ws_floats(const Conv2d *c, int B, size_t cap_floats)
@@ -685,8 +693,8 @@ void wino_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B,
         blas_set_threads(1);
         par_run(P, (size_t)P, wino_dw_thread, &a);
         blas_set_threads(bt);
-        SumParts sp = {.d = dU, .stride = a.part_u, .Q = Q};
-        par_for(a.part_u, a.part_u * Q, wino_sum_parts, &sp);
+        SumParts sp = {.d = dU, .stride = a.part_u, .us = us, .kc = (size_t)K * C, .Q = Q};
+        par_for((size_t)np, a.part_u * Q, wino_sum_parts, &sp);
     } else {
         float *V = ws + np * us;
         const int nb = (int)LQA_MIN((size_t)B, (ws_floats - uf) / per);

