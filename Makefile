@@ -6,11 +6,19 @@ PKGS    := openblas libcjson zlib libpng
 BUILD   ?= build
 OPT     ?= -O3 -march=native
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -fno-math-errno -Wall -Wextra -D_POSIX_C_SOURCE=200809L -Isrc -Idata_loaders -Imodels
+CFLAGS  += -std=c11 -fno-math-errno -Wall -Wextra -Werror=implicit-function-declaration \
+           -D_POSIX_C_SOURCE=200809L -Isrc -Idata_loaders -Imodels
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS  += $(PKG_LIBS) -lm
 CFLAGS  += $(PKG_CFLAGS)
+
+# Everything is rebuilt when the compiler, the flags or the libraries pkg-config
+# finds change (e.g. after `make deps` installed them): $(BUILD)/.flags holds
+# the last set. Without the libraries the build stops and says so, instead of
+# compiling against whatever other cblas.h the system has.
+FLAGS_SIG := $(CC) $(CFLAGS) | $(LDFLAGS) $(LDLIBS)
+FLAGS     := $(BUILD)/.flags
 
 LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c src/optim/*.c models/*.c data_loaders/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -20,7 +28,7 @@ TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 HEADERS  := $(wildcard src/*.h src/optim/*.h models/*.h data_loaders/*.h tests/*.h)
 
-.PHONY: all deps data run test test-unit test-asan test-torch bench clean help
+.PHONY: FORCE all deps data run test test-unit test-asan test-torch bench clean help
 
 all: lqabench $(TOOL_BIN)
 
@@ -28,21 +36,26 @@ lqabench: $(BUILD)/lqabench
 	cp $< $@.new && mv -f $@.new $@
 
 $(BUILD)/lqabench: $(BUILD)/src/main.o $(BUILD)/liblqa.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o %.a,$^) $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/liblqa.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/%.o: %.c $(HEADERS)
+$(FLAGS): FORCE
+	@pkg-config --exists $(PKGS) || { echo "make: libraries not found by pkg-config ($(PKGS)); run 'make deps' first" >&2; exit 1; }
+	@mkdir -p $(BUILD)
+	@echo '$(FLAGS_SIG)' | cmp -s - $@ || echo '$(FLAGS_SIG)' >$@
+
+$(BUILD)/%.o: %.c $(HEADERS) $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/liblqa.a $(HEADERS)
+$(BUILD)/tests/%: tests/%.c $(BUILD)/liblqa.a $(HEADERS) $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/liblqa.a $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tools/%: tools/%.c $(BUILD)/liblqa.a $(HEADERS)
+$(BUILD)/tools/%: tools/%.c $(BUILD)/liblqa.a $(HEADERS) $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/liblqa.a $(LDFLAGS) $(LDLIBS)
 
