@@ -86,17 +86,23 @@ size_t conv2d_ws_floats(const Conv2d *c, int B, size_t cap_floats)
 {
     if (conv_is_pointwise(c)) return 0;
     if (conv_winograd_ok(c)) return wino_ws_floats(c, B, cap_floats);
-    /* direct kernels need only the flipped weights (for dX) */
-    const size_t wt = conv_direct_dx_ok(c) ? conv2d_n_weights(c) : 0;
-    if (conv_direct_ok(c, c->out_c) && conv_direct_dx_ok(c)) return wt;
-    size_t fixed = 0, one = LQA_MAX(col_per_sample(c), wt);
-    if (conv_kvec_ok(c)) { /* transposed weights; dY transposed, whole batch */
-        const size_t dyt = (size_t)c->out_c * c->out_h * c->out_w * (size_t)B;
-        fixed = LQA_MAX(conv2d_n_weights(c), dyt);
-    }
-    size_t all = fixed + one * (size_t)B;
-    size_t want = all < cap_floats ? all : cap_floats;
-    return want > fixed + one ? want : fixed + one;
+    /* the vector kernels need whole-batch buffers; any pass without one (or
+     * called with a workspace sized for a smaller batch) takes im2col, which
+     * needs at least one sample's columns */
+    size_t need = 0;
+    bool col = false;
+    if (conv_direct_ok(c))
+        need = LQA_MAX(conv_direct_fwd_ws(c, B), conv_direct_dw_ws(c, B));
+    else if (conv_kvec_ok(c))
+        need = LQA_MAX(conv_kvec_fwd_ws(c, B), conv_kvec_dw_ws(c, B));
+    else
+        col = true;
+    if (conv_direct_dx_ok(c)) need = LQA_MAX(need, conv_direct_dx_ws(c, B));
+    else col = true;
+    const size_t one = col_per_sample(c);
+    if (!col) return LQA_MAX(need, one);
+    size_t all = one * (size_t)B, want = all < cap_floats ? all : cap_floats;
+    return LQA_MAX(need, LQA_MAX(want, one));
 }
 
 /* ---- im2col + GEMM, path choice ----------------------------------------- */
@@ -236,16 +242,23 @@ static void fill_rows(void *p, size_t lo, size_t hi)
     }
 }
 
+/* Row sums in double: 32 lane accumulators (vectorised, independent adds),
+ * combined pairwise in a fixed order. */
+#define SUM_LANES 32
+
 static void sum_rows(void *p, size_t lo, size_t hi)
 {
     RowArgs *a = p;
     for (size_t k = lo; k < hi; k++) {
         const float *g = a->x + k * a->stride;
-        double s0 = 0, s1 = 0;
+        double s[SUM_LANES] = {0};
         size_t i = 0;
-        for (; i + 2 <= a->len; i += 2) s0 += g[i], s1 += g[i + 1];
-        for (; i < a->len; i++) s0 += g[i];
-        a->out[k] = (float)(s0 + s1);
+        for (; i + SUM_LANES <= a->len; i += SUM_LANES)
+            for (int l = 0; l < SUM_LANES; l++) s[l] += g[i + l];
+        for (int l = 0; i < a->len; i++, l++) s[l] += g[i];
+        for (int n = SUM_LANES; n > 1; n /= 2)
+            for (int l = 0; l < n / 2; l++) s[l] = s[2 * l] + s[2 * l + 1];
+        a->out[k] = (float)s[0];
     }
 }
 
@@ -260,15 +273,15 @@ void conv2d_forward(const Conv2d *c, float *y, const float *x, const float *w, c
 {
     const int K = c->out_c, CKK = c->in_c * c->kh * c->kw;
     const size_t ohw = (size_t)c->out_h * c->out_w, ldy = ohw * B;
-    if (conv_direct_ok(c, K)) {
-        conv_direct_forward(c, y, x, w, b, false, B);
+    if (conv_direct_ok(c) && ws_floats >= conv_direct_fwd_ws(c, B)) {
+        conv_direct_forward(c, y, x, w, b, false, B, ws);
         return;
     }
     if (conv_winograd_ok(c)) {
         wino_conv(c, y, x, w, b, false, false, B, ws, ws_floats);
         return;
     }
-    if (conv_kvec_ok(c) && ws_floats >= conv2d_n_weights(c)) {
+    if (conv_kvec_ok(c) && ws_floats >= conv_kvec_fwd_ws(c, B)) {
         conv_kvec_forward(c, y, x, w, b, B, ws);
         return;
     }
@@ -320,16 +333,16 @@ void conv2d_backward(const Conv2d *c, float *dx, bool dx_accumulate, float *dw, 
         }
         return;
     }
-    if (dw && conv_direct_ok(c, K)) {
-        conv_direct_dw(c, dw, dy, x, B);
+    if (dw && conv_direct_ok(c) && ws_floats >= conv_direct_dw_ws(c, B)) {
+        conv_direct_dw(c, dw, dy, x, B, ws);
         dw = NULL;
     }
-    if (dw && conv_kvec_ok(c) && ws_floats >= (size_t)K * ohw * B) {
+    if (dw && conv_kvec_ok(c) && ws_floats >= conv_kvec_dw_ws(c, B)) {
         conv_kvec_dw(c, dw, dy, x, B, ws);
         dw = NULL;
     }
-    if (dx && conv_direct_dx_ok(c) && ws_floats >= conv2d_n_weights(c)) {
-        conv_direct_dx(c, dx, dx_accumulate, dy, w, ws, B);
+    if (dx && conv_direct_dx_ok(c) && ws_floats >= conv_direct_dx_ws(c, B)) {
+        conv_direct_dx(c, dx, dx_accumulate, dy, w, B, ws);
         dx = NULL;
     }
     if (dw) { /* dW (+)= dY_chunk · colᵀ over chunks of samples */

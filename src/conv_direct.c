@@ -12,18 +12,24 @@
 /* im2col + GEMM is a poor fit when out_c is small (LeNet: 6 and 16): every
  * element of the 25–150-row im2col matrix is written, packed by OpenBLAS and
  * used for only out_c multiply-adds, so the step is memory-bound. These
- * kernels compute stride-1 convolutions directly from zero-padded copies of
- * input rows, with the outputs of up to DIRECT_KB channels × DIRECT_MAXV
- * 16-float vectors held in registers (GCC vector extensions: AVX-512 where
- * available, split into narrower vectors elsewhere). Each output element is
- * summed in a fixed order by one thread. */
+ * kernels compute stride-1 convolutions directly, with the outputs of up to
+ * DIRECT_KB channels × DIRECT_RB rows × DIRECT_MAXV 16-float vectors held in
+ * registers (GCC vector extensions: AVX-512 where available, split into
+ * narrower vectors elsewhere). Each output element is summed in a fixed order
+ * (input channel, kernel row, kernel column) by one thread.
+ *
+ * The input is first copied, for the whole batch, into zero-padded rows of
+ * direct_row_len floats in the workspace, so the inner loops are plain vector
+ * loads at any kernel column offset; the weight gradient also pads the rows of
+ * dY to whole vectors. (Padding a row on the fly for every output row and
+ * channel block cost conv1 of LeNet-5 about as much as its arithmetic.) */
 
 #define DIRECT_MAX_C 8   /* out_c (forward, dW) or in_c (dX) at most this */
 #define DIRECT_MAXV 4    /* output rows up to 64 wide */
 #define DIRECT_KB 8      /* output channels per register block (forward) */
-#define DIRECT_KBW 4     /* output channels per register block (dW) */
+#define DIRECT_RB 2      /* output rows per register block (forward, 1-vector rows) */
+#define DIRECT_MAXKBW 4  /* output channels per register block (dW) */
 #define DIRECT_MAXK 7    /* kernels up to 7×7 */
-#define ROWBUF (16 * DIRECT_MAXV + 2 * DIRECT_MAXK + 16)
 
 /* FMA contraction for the kernels below (ISO C mode turns it off): a fixed,
  * deterministic choice per build, the same as in conv_winograd.c */
@@ -55,147 +61,232 @@ static inline float v16_sum(v16 v)
     return a[0];
 }
 
+static int direct_nv(const Conv2d *c) { return (c->out_w + 15) / 16; }
+
+/* output rows per register block: two when rows are one vector, so that even
+ * 4–7 channels give ≥ 8 independent accumulators (FMA latency hidden) */
+static int direct_rb(const Conv2d *c) { return direct_nv(c) == 1 ? DIRECT_RB : 1; }
+
 /* Measured (1 thread, batch 64): LeNet's conv1 (out_c 6, 28-wide rows) runs
- * 3–4× faster here than through im2col + GEMM; conv2 (out_c 16; 10-wide rows)
- * and any case with fewer than 8 independent accumulators (channels × row
- * vectors: FMA latency is not hidden) is faster through GEMM. */
-bool conv_direct_ok(const Conv2d *c, int nch)
+ * 3–4× faster here than through im2col + GEMM; so does the input gradient of
+ * conv2 (a transposed convolution with 6 output channels on 14-wide rows, two
+ * rows per block). Fewer than 8 independent accumulators (channels × rows ×
+ * row vectors) leave FMA latency exposed, and such layers go through GEMM. */
+bool conv_direct_ok(const Conv2d *c)
 {
-    const int nv = (c->out_w + 15) / 16;
-    return c->stride == 1 && nch <= DIRECT_MAX_C && LQA_MIN(nch, DIRECT_KB) * nv >= 8 &&
-           c->kh <= DIRECT_MAXK &&
-           c->kw <= DIRECT_MAXK && c->out_w <= 16 * DIRECT_MAXV &&
-           c->in_w + 2 * c->pad <= ROWBUF && 16 * ((c->out_w + 15) / 16) + c->kw <= ROWBUF &&
+    const int nch = c->out_c;
+    return c->stride == 1 && nch <= DIRECT_MAX_C &&
+           LQA_MIN(nch, DIRECT_KB) * direct_nv(c) * direct_rb(c) >= 8 &&
+           c->kh <= DIRECT_MAXK && c->kw <= DIRECT_MAXK && c->out_w <= 16 * DIRECT_MAXV &&
            !conv_is_pointwise(c);
 }
 
-/* buf[t] = row[t − pad] for t in [0, len), zero outside the row (row NULL: all
- * zero); len covers every vector load of the kernels */
-static inline void padded_row(float *buf, const float *row, int W, int pad, int len)
+/* floats per padded row: every vector load of the kernels (up to
+ * 16·nv + kw − 1) and the padded row itself fit, rounded to whole vectors */
+static int direct_row_len(const Conv2d *c)
 {
-    int t = 0;
-    if (!row) {
-        for (; t < len; t++) buf[t] = 0.0f;
-        return;
-    }
-    for (; t < pad; t++) buf[t] = 0.0f;
-    for (int q = 0; q < W; q++) buf[pad + q] = row[q];
-    for (t = pad + W; t < len; t++) buf[t] = 0.0f;
+    const int len = LQA_MAX(16 * direct_nv(c) + c->kw - 1, c->in_w + 2 * c->pad);
+    return (len + 15) / 16 * 16;
+}
+
+static size_t direct_pad_floats(const Conv2d *c, int B)
+{
+    return (size_t)c->in_c * B * c->in_h * direct_row_len(c);
+}
+
+typedef struct PadArgs {
+    float *dst;
+    const float *src;
+    int rows, W, pad, L; /* rows per plane; src row width; left pad; dst row length */
+} PadArgs;
+
+/* dst row r of plane p: [0, pad) zero, src row, zero to L; items = planes */
+static void pad_planes(void *p, size_t lo, size_t hi)
+{
+    const PadArgs *a = p;
+    for (size_t pl = lo; pl < hi; pl++)
+        for (int r = 0; r < a->rows; r++) {
+            const size_t row = pl * a->rows + r;
+            float *d = a->dst + row * a->L;
+            const float *s = a->src + row * a->W;
+            for (int t = 0; t < a->pad; t++) d[t] = 0.0f;
+            memcpy(d + a->pad, s, sizeof(float) * a->W);
+            for (int t = a->pad + a->W; t < a->L; t++) d[t] = 0.0f;
+        }
+}
+
+/* planes × rows rows of width W from src into rows of L floats at offset pad */
+static void pad_rows(float *dst, const float *src, size_t planes, int rows, int W, int pad, int L)
+{
+    PadArgs a = {dst, src, rows, W, pad, L};
+    par_for(planes, planes * rows * L, pad_planes, &a);
 }
 
 typedef struct DirectArgs {
     const Conv2d *c;
     float *y;
-    const float *x, *w, *b, *dy;
+    const float *xp, *w, *b, *dyp; /* xp: padded input rows; dyp: padded dY rows (dW) */
     bool accumulate;
-    int B;
+    int B, L, kbw; /* L: padded row length; kbw: channels per block (dW) */
 } DirectArgs;
 
-/* y[k][n] (+)= b[k] + Σ w[k][c][i][j]·xpad[c][n][oh+i][ow+j], samples [lo, hi).
- * NV (16-float vectors per output row) is a constant in each instantiation, so
- * the accumulators stay in registers. */
+/* y[k][n] (+)= b[k] + Σ w[k][c][i][j]·xpad[c][n][oh+i][ow+j], samples [lo, hi),
+ * all out_c ≤ KB channels in one register block. NV (16-float vectors per
+ * output row), RB (output rows per block) and KB are constants in each
+ * instantiation, so the accumulators stay in registers; wp holds the weights
+ * padded with zero channels to KB (those sums are never stored). Per kernel
+ * tap the KB weights are broadcast once and used for all RB rows. */
 static inline __attribute__((always_inline)) void direct_fwd_nv(const DirectArgs *a, size_t lo,
-                                                                size_t hi, const int NV)
+                                                                size_t hi, const int NV,
+                                                                const int RB, const int KB)
 {
     const Conv2d *c = a->c;
-    const int K = c->out_c, C = c->in_c, kh = c->kh, kw = c->kw, H = c->in_h, W = c->in_w;
-    const int OH = c->out_h, OW = c->out_w, B = a->B;
-    const int len = LQA_MAX(16 * NV + kw, W + 2 * c->pad);
-    const size_t hw = (size_t)H * W, wk = (size_t)C * kh * kw;
-    float row[ROWBUF], out[16 * DIRECT_MAXV] = {0};
+    const int K = c->out_c, C = c->in_c, kh = c->kh, kw = c->kw, H = c->in_h, pad = c->pad;
+    const int OH = c->out_h, OW = c->out_w, B = a->B, L = a->L;
+    const size_t wk = (size_t)C * kh * kw;
+    float out[16 * DIRECT_MAXV] = {0};
     for (size_t n = lo; n < hi; n++)
-        for (int k0 = 0; k0 < K; k0 += DIRECT_KB) {
-            const int KB = LQA_MIN(DIRECT_KB, K - k0);
-            for (int oh = 0; oh < OH; oh++) {
-                v16 acc[DIRECT_KB][DIRECT_MAXV];
-                for (int kb = 0; kb < DIRECT_KB; kb++)
-                    for (int v = 0; v < NV; v++) acc[kb][v] = v16_splat(0.0f);
-                for (int ci = 0; ci < C; ci++) {
-                    const float *plane = a->x + ((size_t)ci * B + n) * hw;
-                    for (int i = 0; i < kh; i++) {
-                        const int ih = oh + i - c->pad;
-                        if (ih < 0 || ih >= H) continue;
-                        padded_row(row, plane + (size_t)ih * W, W, c->pad, len);
-                        const float *wr = a->w + (((size_t)k0 * C + ci) * kh + i) * kw;
-                        for (int j = 0; j < kw; j++) {
+        for (int oh0 = 0; oh0 < OH; oh0 += RB) {
+            const int nr = LQA_MIN(RB, OH - oh0);
+            v16 acc[DIRECT_KB][DIRECT_RB][DIRECT_MAXV];
+            for (int kb = 0; kb < KB; kb++)
+                for (int r = 0; r < RB; r++)
+                    for (int v = 0; v < NV; v++) acc[kb][r][v] = v16_splat(0.0f);
+            for (int ci = 0; ci < C; ci++) {
+                const float *plane = a->xp + ((size_t)ci * B + n) * H * L;
+                for (int i = 0; i < kh; i++) {
+                    /* input row of output row oh0 + r; rows outside the input
+                     * contribute nothing and are skipped */
+                    const float *rows[DIRECT_RB];
+                    for (int r = 0; r < RB; r++) {
+                        const int ih = oh0 + r + i - pad;
+                        rows[r] = r < nr && ih >= 0 && ih < H ? plane + (size_t)ih * L : NULL;
+                    }
+                    const float *wr = a->w + ((size_t)ci * kh + i) * kw;
+                    for (int j = 0; j < kw; j++) {
+                        v16 wv[DIRECT_KB];
+                        for (int kb = 0; kb < KB; kb++) wv[kb] = v16_splat(wr[kb * wk + j]);
+                        for (int r = 0; r < RB; r++) {
+                            if (!rows[r]) continue;
                             v16 xv[DIRECT_MAXV];
-                            for (int v = 0; v < NV; v++) xv[v] = v16_load(row + 16 * v + j);
-                            for (int kb = 0; kb < DIRECT_KB; kb++) {
-                                if (kb >= KB) break;
-                                const v16 wv = v16_splat(wr[kb * wk + j]);
-                                for (int v = 0; v < NV; v++) acc[kb][v] += wv * xv[v];
-                            }
+                            for (int v = 0; v < NV; v++) xv[v] = v16_load(rows[r] + 16 * v + j);
+                            for (int kb = 0; kb < KB; kb++)
+                                for (int v = 0; v < NV; v++) acc[kb][r][v] += wv[kb] * xv[v];
                         }
                     }
                 }
-                for (int kb = 0; kb < KB; kb++) {
-                    float *yr = a->y + (((size_t)(k0 + kb) * B + n) * OH + oh) * OW;
-                    memcpy(out, acc[kb], sizeof(v16) * NV);
-                    const float bias = a->b ? a->b[k0 + kb] : 0.0f;
+            }
+            for (int kb = 0; kb < KB && kb < K; kb++)
+                for (int r = 0; r < nr; r++) {
+                    float *yr = a->y + (((size_t)kb * B + n) * OH + oh0 + r) * OW;
+                    memcpy(out, acc[kb][r], sizeof(v16) * NV);
+                    const float bias = a->b ? a->b[kb] : 0.0f;
                     if (a->accumulate)
                         for (int ow = 0; ow < OW; ow++) yr[ow] += out[ow] + bias;
                     else
                         for (int ow = 0; ow < OW; ow++) yr[ow] = out[ow] + bias;
                 }
-            }
         }
 }
+
+/* channels per forward block: out_c rounded up to even (zero weights fill it) */
+static int direct_kb(const Conv2d *c) { return (c->out_c + 1) / 2 * 2; }
+
+#define DIRECT_FWD_CASES(KB)                                                                    \
+    switch (direct_nv(a->c)) {                                                                 \
+    case 1: direct_fwd_nv(a, lo, hi, 1, DIRECT_RB, KB); break;                                 \
+    case 2: direct_fwd_nv(a, lo, hi, 2, 1, KB); break;                                         \
+    case 3: direct_fwd_nv(a, lo, hi, 3, 1, KB); break;                                         \
+    default: direct_fwd_nv(a, lo, hi, 4, 1, KB); break;                                        \
+    }
 
 static void direct_fwd_samples(void *p, size_t lo, size_t hi)
 {
     const DirectArgs *a = p;
-    switch ((a->c->out_w + 15) / 16) {
-    case 1: direct_fwd_nv(a, lo, hi, 1); break;
-    case 2: direct_fwd_nv(a, lo, hi, 2); break;
-    case 3: direct_fwd_nv(a, lo, hi, 3); break;
-    default: direct_fwd_nv(a, lo, hi, 4); break;
+    switch (direct_kb(a->c)) {
+    case 2: DIRECT_FWD_CASES(2) break;
+    case 4: DIRECT_FWD_CASES(4) break;
+    case 6: DIRECT_FWD_CASES(6) break;
+    default: DIRECT_FWD_CASES(8) break;
     }
 }
 
-void conv_direct_forward(const Conv2d *c, float *y, const float *x, const float *w,
-                         const float *b, bool accumulate, int B)
+static size_t direct_wp_floats(const Conv2d *c)
 {
-    DirectArgs a = {.c = c, .y = y, .x = x, .w = w, .b = b, .accumulate = accumulate, .B = B};
+    return (size_t)direct_kb(c) * c->in_c * c->kh * c->kw;
+}
+
+size_t conv_direct_fwd_ws(const Conv2d *c, int B)
+{
+    return direct_wp_floats(c) + direct_pad_floats(c, B);
+}
+
+/* wp[k][c][i][j] = w[k][c][i][j] (flip: w[c][k][kh−1−i][kw−1−j] of the layer
+ * whose transposed convolution c is), zero for k ≥ out_c up to direct_kb */
+static void direct_weights(const Conv2d *c, float *wp, const float *w, bool flip)
+{
+    const int K = c->out_c, C = c->in_c, kk = c->kh * c->kw;
+    for (int k = 0; k < direct_kb(c); k++)
+        for (int ci = 0; ci < C; ci++)
+            for (int q = 0; q < kk; q++)
+                wp[((size_t)k * C + ci) * kk + q] =
+                    k >= K ? 0.0f
+                    : flip ? w[((size_t)ci * K + k) * kk + (kk - 1 - q)]
+                           : w[((size_t)k * C + ci) * kk + q];
+}
+
+/* ws: the padded weights, then the padded input */
+static void direct_forward(const Conv2d *c, float *y, const float *x, const float *w,
+                           bool flip, const float *b, bool accumulate, int B, float *ws)
+{
+    const int L = direct_row_len(c);
+    float *xp = ws + direct_wp_floats(c);
+    direct_weights(c, ws, w, flip);
+    pad_rows(xp, x, (size_t)c->in_c * B, c->in_h, c->in_w, c->pad, L);
+    DirectArgs a = {.c = c, .y = y, .xp = xp, .w = ws, .b = b, .accumulate = accumulate,
+                    .B = B, .L = L};
     size_t work = conv2d_n_weights(c) * c->out_h * c->out_w * (size_t)B;
     par_for((size_t)B, work, direct_fwd_samples, &a);
 }
 
+void conv_direct_forward(const Conv2d *c, float *y, const float *x, const float *w,
+                         const float *b, bool accumulate, int B, float *ws)
+{
+    direct_forward(c, y, x, w, false, b, accumulate, B, ws);
+}
+
 /* dW[k][c][i][j] = Σ_{n,oh,ow} dy[k][n][oh][ow]·xpad[c][n][oh+i][ow+j]; items are
- * (channel block, c, i) triples */
+ * (channel block, c, i) triples. KBW channels per block, a constant in each
+ * instantiation (3 for LeNet's 6 channels: no idle block slots). */
 static inline __attribute__((always_inline)) void direct_dw_nv(const DirectArgs *a, size_t lo,
-                                                               size_t hi, const int NV)
+                                                               size_t hi, const int NV,
+                                                               const int KBW)
 {
     const Conv2d *c = a->c;
-    const int K = c->out_c, C = c->in_c, kh = c->kh, kw = c->kw, H = c->in_h, W = c->in_w;
-    const int OH = c->out_h, OW = c->out_w, B = a->B;
-    const int len = LQA_MAX(16 * NV + kw, W + 2 * c->pad);
-    const size_t hw = (size_t)H * W;
-    float row[ROWBUF], dyb[DIRECT_KBW][16 * DIRECT_MAXV];
+    const int K = c->out_c, C = c->in_c, kh = c->kh, kw = c->kw, H = c->in_h;
+    const int OH = c->out_h, B = a->B, L = a->L, LD = 16 * NV;
     for (size_t it = lo; it < hi; it++) {
         const int i = (int)(it % kh), ci = (int)(it / kh % C);
-        const int k0 = (int)(it / kh / C) * DIRECT_KBW, KB = LQA_MIN(DIRECT_KBW, K - k0);
-        v16 acc[DIRECT_KBW][DIRECT_MAXK];
-        for (int kb = 0; kb < DIRECT_KBW; kb++)
+        const int k0 = (int)(it / kh / C) * KBW, KB = LQA_MIN(KBW, K - k0);
+        v16 acc[DIRECT_MAXKBW][DIRECT_MAXK];
+        for (int kb = 0; kb < KBW; kb++)
             for (int j = 0; j < DIRECT_MAXK; j++) acc[kb][j] = v16_splat(0.0f);
-        for (int kb = 0; kb < DIRECT_KBW; kb++)
-            for (int t = 0; t < 16 * NV; t++) dyb[kb][t] = 0.0f;
+        const int oh_lo = LQA_MAX(0, c->pad - i), oh_hi = LQA_MIN(OH, H + c->pad - i);
         for (int n = 0; n < B; n++) {
-            const float *plane = a->x + ((size_t)ci * B + n) * hw;
-            for (int oh = 0; oh < OH; oh++) {
-                const int ih = oh + i - c->pad;
-                if (ih < 0 || ih >= H) continue;
-                padded_row(row, plane + (size_t)ih * W, W, c->pad, len);
-                for (int kb = 0; kb < KB; kb++) {
-                    const float *g = a->dy + (((size_t)(k0 + kb) * B + n) * OH + oh) * OW;
-                    for (int t = 0; t < OW; t++) dyb[kb][t] = g[t];
-                }
+            const float *plane = a->xp + ((size_t)ci * B + n) * H * L;
+            for (int oh = oh_lo; oh < oh_hi; oh++) {
+                const float *row = plane + (size_t)(oh + i - c->pad) * L;
+                const float *g0 = a->dyp + (((size_t)k0 * B + n) * OH + oh) * LD;
                 for (int v = 0; v < NV; v++) {
-                    v16 g[DIRECT_KBW];
-                    for (int kb = 0; kb < DIRECT_KBW; kb++) g[kb] = v16_load(dyb[kb] + 16 * v);
+                    v16 g[DIRECT_MAXKBW];
+                    /* rows of channels beyond KB (last block) read block 0's: their
+                     * sums are never stored */
+                    for (int kb = 0; kb < KBW; kb++)
+                        g[kb] = v16_load(g0 + (kb < KB ? (size_t)kb * B * OH * LD : 0) + 16 * v);
                     for (int j = 0; j < DIRECT_MAXK; j++) {
                         if (j >= kw) break;
                         const v16 xv = v16_load(row + 16 * v + j);
-                        for (int kb = 0; kb < DIRECT_KBW; kb++) acc[kb][j] += g[kb] * xv;
+                        for (int kb = 0; kb < KBW; kb++) acc[kb][j] += g[kb] * xv;
                     }
                 }
             }
@@ -206,48 +297,74 @@ static inline __attribute__((always_inline)) void direct_dw_nv(const DirectArgs 
     }
 }
 
+#define DIRECT_DW_CASES(KBW)                                                                    \
+    switch (direct_nv(a->c)) {                                                                 \
+    case 1: direct_dw_nv(a, lo, hi, 1, KBW); break;                                            \
+    case 2: direct_dw_nv(a, lo, hi, 2, KBW); break;                                            \
+    case 3: direct_dw_nv(a, lo, hi, 3, KBW); break;                                            \
+    default: direct_dw_nv(a, lo, hi, 4, KBW); break;                                           \
+    }
+
 static void direct_dw_items(void *p, size_t lo, size_t hi)
 {
     const DirectArgs *a = p;
-    switch ((a->c->out_w + 15) / 16) {
-    case 1: direct_dw_nv(a, lo, hi, 1); break;
-    case 2: direct_dw_nv(a, lo, hi, 2); break;
-    case 3: direct_dw_nv(a, lo, hi, 3); break;
-    default: direct_dw_nv(a, lo, hi, 4); break;
-    }
+    if (a->kbw == 3) DIRECT_DW_CASES(3) else DIRECT_DW_CASES(4)
 }
 
-
-void conv_direct_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B)
+/* channels per dW block: 3 or 4, whichever leaves fewer idle slots (4 on a tie) */
+static int direct_kbw(int K)
 {
-    DirectArgs a = {.c = c, .y = dw, .x = x, .dy = dy, .B = B};
-    const int nkb = (c->out_c + DIRECT_KBW - 1) / DIRECT_KBW;
+    const int n3 = (K + 2) / 3 * 3, n4 = (K + 3) / 4 * 4;
+    return n3 < n4 ? 3 : 4;
+}
+
+size_t conv_direct_dw_ws(const Conv2d *c, int B)
+{
+    return direct_pad_floats(c, B) + (size_t)c->out_c * B * c->out_h * 16 * direct_nv(c);
+}
+
+void conv_direct_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B,
+                    float *ws)
+{
+    const int L = direct_row_len(c), kbw = direct_kbw(c->out_c);
+    float *dyp = ws + direct_pad_floats(c, B);
+    pad_rows(ws, x, (size_t)c->in_c * B, c->in_h, c->in_w, c->pad, L);
+    pad_rows(dyp, dy, (size_t)c->out_c * B, c->out_h, c->out_w, 0, 16 * direct_nv(c));
+    DirectArgs a = {.c = c, .y = dw, .xp = ws, .dyp = dyp, .B = B, .L = L, .kbw = kbw};
+    const int nkb = (c->out_c + kbw - 1) / kbw;
     size_t work = conv2d_n_weights(c) * c->out_h * c->out_w * (size_t)B;
     par_for((size_t)nkb * c->in_c * c->kh, work, direct_dw_items, &a);
 }
 
 /* dX as the stride-1 transposed convolution: a direct forward over dY with
  * W'[c][k][i][j] = W[k][c][kh−1−i][kw−1−j] and pad' = k − 1 − pad. */
-bool conv_direct_dx_ok(const Conv2d *c)
+static bool direct_transposed(const Conv2d *c, Conv2d *t)
 {
     if (c->stride != 1 || c->kh != c->kw || c->pad > c->kh - 1) return false;
+    conv2d_setup(t, c->out_c, c->out_h, c->out_w, c->in_c, c->kh, c->kw, 1, c->kh - 1 - c->pad);
+    LQA_CHECK(t->out_h == c->in_h && t->out_w == c->in_w);
+    return true;
+}
+
+bool conv_direct_dx_ok(const Conv2d *c)
+{
     Conv2d t;
-    conv2d_setup(&t, c->out_c, c->out_h, c->out_w, c->in_c, c->kh, c->kw, 1, c->kh - 1 - c->pad);
-    return conv_direct_ok(&t, t.out_c);
+    return direct_transposed(c, &t) && conv_direct_ok(&t);
+}
+
+size_t conv_direct_dx_ws(const Conv2d *c, int B)
+{
+    Conv2d t;
+    LQA_CHECK(direct_transposed(c, &t));
+    return conv_direct_fwd_ws(&t, B);
 }
 
 void conv_direct_dx(const Conv2d *c, float *dx, bool accumulate, const float *dy,
-                    const float *w, float *wt, int B)
+                    const float *w, int B, float *ws)
 {
     Conv2d t;
-    conv2d_setup(&t, c->out_c, c->out_h, c->out_w, c->in_c, c->kh, c->kw, 1, c->kh - 1 - c->pad);
-    LQA_CHECK(t.out_h == c->in_h && t.out_w == c->in_w);
-    const int K = c->out_c, C = c->in_c, kk = c->kh * c->kw;
-    for (int ci = 0; ci < C; ci++)
-        for (int k = 0; k < K; k++)
-            for (int q = 0; q < kk; q++)
-                wt[((size_t)ci * K + k) * kk + q] = w[((size_t)k * C + ci) * kk + (kk - 1 - q)];
-    conv_direct_forward(&t, dx, dy, wt, NULL, accumulate, B);
+    LQA_CHECK(direct_transposed(c, &t));
+    direct_forward(&t, dx, dy, w, true, NULL, accumulate, B, ws);
 }
 
 /* ---- direct convolution vectorised over output channels ------------------------ */
@@ -256,22 +373,23 @@ void conv_direct_dx(const Conv2d *c, float *dx, bool accumulate, const float *dy
  * acc[ow] += W[c][i][j][k0..k0+15] · x[c][oh+i][ow+j], 16 positions of a row
  * in registers, so no lane is wasted on row ends. Weights are first
  * transposed to [c][i][j][k] (in the workspace); the weight gradient reads dY
- * transposed to [n][oh][ow][k] the same way. */
+ * transposed to [n][oh][ow][k] the same way. Input rows are padded into the
+ * workspace first, as for the kernels above (direct_row_len: rows are one
+ * vector wide here). */
 
 #define KVEC_OW 16 /* output positions per register block */
 
 bool conv_kvec_ok(const Conv2d *c)
 {
     return c->stride == 1 && c->out_c % 16 == 0 && c->out_c <= 64 && c->out_w <= KVEC_OW &&
-           c->kh <= DIRECT_MAXK && c->kw <= DIRECT_MAXK &&
-           c->in_w + 2 * c->pad <= ROWBUF && KVEC_OW + c->kw <= ROWBUF && !conv_is_pointwise(c);
+           c->kh <= DIRECT_MAXK && c->kw <= DIRECT_MAXK && !conv_is_pointwise(c);
 }
 
 typedef struct KvecArgs {
     const Conv2d *c;
     float *y;
-    const float *x, *wt, *b, *dyt;
-    int B;
+    const float *xp, *wt, *b, *dyt; /* xp: padded input rows */
+    int B, L;
 } KvecArgs;
 
 /* y[k][n][oh][:] = b[k] + Σ wt[c][i][j][k]·xpad[c][n][oh+i][ow+j]; items = samples */
@@ -279,23 +397,20 @@ static void kvec_fwd_samples(void *p, size_t lo, size_t hi)
 {
     const KvecArgs *a = p;
     const Conv2d *c = a->c;
-    const int K = c->out_c, C = c->in_c, kh = c->kh, kw = c->kw, H = c->in_h, W = c->in_w;
-    const int OH = c->out_h, OW = c->out_w, B = a->B;
-    const int len = LQA_MAX(KVEC_OW + kw, W + 2 * c->pad);
-    const size_t hw = (size_t)H * W;
-    float row[ROWBUF], tile[KVEC_OW][16];
+    const int K = c->out_c, C = c->in_c, kh = c->kh, kw = c->kw, H = c->in_h;
+    const int OH = c->out_h, OW = c->out_w, B = a->B, L = a->L;
+    float tile[KVEC_OW][16];
     for (size_t n = lo; n < hi; n++)
         for (int k0 = 0; k0 < K; k0 += 16)
             for (int oh = 0; oh < OH; oh++) {
                 v16 acc[KVEC_OW];
                 const v16 bias = a->b ? v16_load(a->b + k0) : v16_splat(0.0f);
                 for (int o = 0; o < KVEC_OW; o++) acc[o] = bias;
+                const int i_lo = LQA_MAX(0, c->pad - oh), i_hi = LQA_MIN(kh, H + c->pad - oh);
                 for (int ci = 0; ci < C; ci++)
-                    for (int i = 0; i < kh; i++) {
-                        const int ih = oh + i - c->pad;
-                        if (ih < 0 || ih >= H) continue;
-                        padded_row(row, a->x + ((size_t)ci * B + n) * hw + (size_t)ih * W, W,
-                                   c->pad, len);
+                    for (int i = i_lo; i < i_hi; i++) {
+                        const float *row =
+                            a->xp + (((size_t)ci * B + n) * H + oh + i - c->pad) * L;
                         const float *wr = a->wt + ((size_t)(ci * kh + i) * kw) * K + k0;
                         for (int j = 0; j < kw; j++) {
                             const v16 wv = v16_load(wr + (size_t)j * K);
@@ -310,37 +425,47 @@ static void kvec_fwd_samples(void *p, size_t lo, size_t hi)
             }
 }
 
-/* dW[k][c][i][j] = Σ dyt[n][oh][ow][k]·xpad[c][n][oh+i][ow+j]; items = (c, i) */
+/* dW[k][c][i][j] = Σ dyt[n][oh][ow][k]·xpad[c][n][oh+i][ow+j]; items = (c, i).
+ * Even and odd ow go to separate accumulators (2·kw independent FMA chains),
+ * added at the end. */
 static void kvec_dw_items(void *p, size_t lo, size_t hi)
 {
     const KvecArgs *a = p;
     const Conv2d *c = a->c;
-    const int K = c->out_c, C = c->in_c, kh = c->kh, kw = c->kw, H = c->in_h, W = c->in_w;
-    const int OH = c->out_h, OW = c->out_w, B = a->B;
-    const int len = LQA_MAX(OW + kw, W + 2 * c->pad);
-    const size_t hw = (size_t)H * W;
-    float row[ROWBUF], res[DIRECT_MAXK][16];
+    const int K = c->out_c, C = c->in_c, kh = c->kh, kw = c->kw, H = c->in_h;
+    const int OH = c->out_h, OW = c->out_w, B = a->B, L = a->L;
+    float res[DIRECT_MAXK][16];
     for (size_t it = lo; it < hi; it++) {
         const int i = (int)(it % kh), ci = (int)(it / kh);
+        const int oh_lo = LQA_MAX(0, c->pad - i), oh_hi = LQA_MIN(OH, H + c->pad - i);
         for (int k0 = 0; k0 < K; k0 += 16) {
-            v16 acc[DIRECT_MAXK];
-            for (int j = 0; j < DIRECT_MAXK; j++) acc[j] = v16_splat(0.0f);
+            v16 acc[2][DIRECT_MAXK];
+            for (int e = 0; e < 2; e++)
+                for (int j = 0; j < DIRECT_MAXK; j++) acc[e][j] = v16_splat(0.0f);
             for (int n = 0; n < B; n++)
-                for (int oh = 0; oh < OH; oh++) {
-                    const int ih = oh + i - c->pad;
-                    if (ih < 0 || ih >= H) continue;
-                    padded_row(row, a->x + ((size_t)ci * B + n) * hw + (size_t)ih * W, W, c->pad,
-                               len);
+                for (int oh = oh_lo; oh < oh_hi; oh++) {
+                    const float *row =
+                        a->xp + (((size_t)ci * B + n) * H + oh + i - c->pad) * L;
                     const float *g = a->dyt + (((size_t)n * OH + oh) * OW) * K + k0;
-                    for (int ow = 0; ow < OW; ow++) {
+                    int ow = 0;
+                    for (; ow + 2 <= OW; ow += 2)
+                        for (int e = 0; e < 2; e++) {
+                            const v16 gv = v16_load(g + (size_t)(ow + e) * K);
+                            for (int j = 0; j < DIRECT_MAXK; j++) {
+                                if (j >= kw) break;
+                                acc[e][j] += gv * v16_splat(row[ow + e + j]);
+                            }
+                        }
+                    if (ow < OW) {
                         const v16 gv = v16_load(g + (size_t)ow * K);
                         for (int j = 0; j < DIRECT_MAXK; j++) {
                             if (j >= kw) break;
-                            acc[j] += gv * v16_splat(row[ow + j]);
+                            acc[0][j] += gv * v16_splat(row[ow + j]);
                         }
                     }
                 }
-            memcpy(res, acc, sizeof(v16) * kw);
+            for (int j = 0; j < kw; j++) acc[0][j] += acc[1][j];
+            memcpy(res, acc[0], sizeof(v16) * kw);
             for (int kb = 0; kb < 16; kb++)
                 for (int j = 0; j < kw; j++)
                     a->y[(((size_t)(k0 + kb) * C + ci) * kh + i) * kw + j] = res[j][kb];
@@ -361,26 +486,40 @@ static void kvec_transpose_rows(void *p, size_t lo, size_t hi)
         for (int k = 0; k < a->K; k++) a->dst[r * a->K + k] = a->src[(size_t)k * a->R + r];
 }
 
-/* ws holds K·C·kh·kw floats (transposed weights) */
+size_t conv_kvec_fwd_ws(const Conv2d *c, int B)
+{
+    return conv2d_n_weights(c) + direct_pad_floats(c, B);
+}
+
+size_t conv_kvec_dw_ws(const Conv2d *c, int B)
+{
+    return (size_t)c->out_c * c->out_h * c->out_w * B + direct_pad_floats(c, B);
+}
+
+/* ws: transposed weights, then the padded input */
 void conv_kvec_forward(const Conv2d *c, float *y, const float *x, const float *w,
                        const float *b, int B, float *ws)
 {
-    const int R = c->in_c * c->kh * c->kw;
+    const int R = c->in_c * c->kh * c->kw, L = direct_row_len(c);
+    float *xp = ws + conv2d_n_weights(c);
     KvecPrep tp = {ws, w, c->out_c, R};
     par_for((size_t)R, (size_t)R * c->out_c, kvec_transpose_rows, &tp);
-    KvecArgs a = {.c = c, .y = y, .x = x, .wt = ws, .b = b, .B = B};
+    pad_rows(xp, x, (size_t)c->in_c * B, c->in_h, c->in_w, c->pad, L);
+    KvecArgs a = {.c = c, .y = y, .xp = xp, .wt = ws, .b = b, .B = B, .L = L};
     par_for((size_t)B, conv2d_n_weights(c) * c->out_h * c->out_w * (size_t)B, kvec_fwd_samples,
             &a);
 }
 
-/* ws holds K·B·OH·OW floats (dY transposed to [n][oh][ow][k]) */
+/* ws: dY transposed to [n][oh][ow][k], then the padded input */
 void conv_kvec_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B,
                   float *ws)
 {
-    const int R = B * c->out_h * c->out_w;
+    const int R = B * c->out_h * c->out_w, L = direct_row_len(c);
+    float *xp = ws + (size_t)c->out_c * R;
     KvecPrep tp = {ws, dy, c->out_c, R};
     par_for((size_t)R, (size_t)R * c->out_c, kvec_transpose_rows, &tp);
-    KvecArgs a = {.c = c, .y = dw, .x = x, .dyt = ws, .B = B};
+    pad_rows(xp, x, (size_t)c->in_c * B, c->in_h, c->in_w, c->pad, L);
+    KvecArgs a = {.c = c, .y = dw, .xp = xp, .dyt = ws, .B = B, .L = L};
     par_for((size_t)c->in_c * c->kh, conv2d_n_weights(c) * c->out_h * c->out_w * (size_t)B,
             kvec_dw_items, &a);
 }

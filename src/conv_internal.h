@@ -22,22 +22,29 @@ static inline bool conv_is_pointwise(const Conv2d *c)
 
 /* ---- direct kernels (conv_direct.c); stride 1 only ----------------------- */
 
-/* few channels: nch (out_c for forward and dW, in_c for dX) at most 8 */
-bool conv_direct_ok(const Conv2d *c, int nch);
+/* Few channels: out_c at most 8 (for dX: the transposed convolution's, i.e.
+ * in_c). Each pass needs its *_ws floats of workspace (padded copies of the
+ * whole batch's input rows, and of dY's for dW; the flipped weights for dX). */
+bool conv_direct_ok(const Conv2d *c);
+size_t conv_direct_fwd_ws(const Conv2d *c, int B);
 void conv_direct_forward(const Conv2d *c, float *y, const float *x, const float *w,
-                         const float *b, bool accumulate, int B);
-void conv_direct_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B);
-/* dX as a direct transposed convolution; wt: n_weights floats of scratch */
+                         const float *b, bool accumulate, int B, float *ws);
+size_t conv_direct_dw_ws(const Conv2d *c, int B);
+void conv_direct_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B,
+                    float *ws);
+/* dX as a direct transposed convolution */
 bool conv_direct_dx_ok(const Conv2d *c);
+size_t conv_direct_dx_ws(const Conv2d *c, int B);
 void conv_direct_dx(const Conv2d *c, float *dx, bool accumulate, const float *dy,
-                    const float *w, float *wt, int B);
+                    const float *w, int B, float *ws);
 
-/* vectorised over output channels (16, 32, 48, 64) on rows up to 16 wide */
+/* vectorised over output channels (16, 32, 48, 64) on rows up to 16 wide;
+ * workspace as above */
 bool conv_kvec_ok(const Conv2d *c);
-/* ws: K·C·kh·kw floats */
+size_t conv_kvec_fwd_ws(const Conv2d *c, int B);
 void conv_kvec_forward(const Conv2d *c, float *y, const float *x, const float *w,
                        const float *b, int B, float *ws);
-/* ws: K·B·OH·OW floats */
+size_t conv_kvec_dw_ws(const Conv2d *c, int B);
 void conv_kvec_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B,
                   float *ws);
 

@@ -1102,7 +1102,10 @@ int main(void)
     test_conv_case(&r, 4, 20, 19, 6, 5, 5, 1, 2, true, 2, false); /* direct kernels (fwd, dW, dX) */
     test_conv_case(&r, 1, 18, 20, 7, 3, 3, 1, 0, true, 2, false); /* direct, C = 1, no pad */
     test_conv_case(&r, 1, 5, 40, 4, 3, 3, 1, 1, true, 2, false);  /* direct, rows of 3 vectors */
-    test_conv_case(&r, 2, 4, 60, 3, 3, 3, 1, 1, false, 2, true);  /* direct, rows of 4 vectors */
+    test_conv_case(&r, 2, 4, 60, 3, 3, 3, 1, 1, false, 2, false); /* direct, rows of 4 vectors */
+    test_conv_case(&r, 3, 11, 12, 6, 5, 5, 1, 2, true, 2, false); /* direct, 2-row blocks, odd OH */
+    test_conv_case(&r, 1, 10, 20, 6, 5, 5, 1, 2, true, 3, true);  /* direct geometry, workspace of
+                                                                     one sample: im2col instead */
     test_conv_case(&r, 16, 7, 6, 17, 3, 3, 1, 1, true, 2, false); /* Winograd F(2×2,3×3), odd H */
     test_conv_case(&r, 17, 5, 5, 16, 3, 3, 1, 1, false, 3, true); /* Winograd, chunked, odd */
     test_conv_case(&r, 16, 6, 32, 17, 3, 3, 1, 1, true, 2, false); /* Winograd, width 32 (vectors) */
@@ -1117,6 +1120,8 @@ int main(void)
     g_wino4 = false;
     test_conv_case(&r, 3, 9, 8, 16, 3, 2, 1, 1, true, 2, false);  /* channel-vectorised direct */
     test_conv_case(&r, 2, 6, 6, 32, 5, 5, 1, 2, false, 2, true);  /* same, two channel blocks */
+    test_conv_case(&r, 5, 9, 7, 16, 3, 3, 1, 1, true, 2, false);  /* same; dX direct (5 channels
+                                                                     padded to 6, 2-row blocks) */
     test_maxpool_ties(&r);
     test_pool(&r, true, 2, 3, 6, 6);
     test_pool(&r, true, 2, 2, 7, 5); /* odd: floor drops the last row/column */
