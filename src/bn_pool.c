@@ -121,6 +121,7 @@ typedef struct PoolArgs {
     uint8_t *idx;
     const uint8_t *cidx;
     int H, W;
+    const float *x_end; /* maxpool2_forward: end of the input */
 } PoolArgs;
 
 /* first maximum of a 2×2 window in row-major order (PyTorch's choice); a NaN
@@ -148,15 +149,21 @@ typedef int v16i __attribute__((vector_size(64)));
  * two rows are copied into zero-padded local vectors, split into even / odd
  * columns with shuffles, and compared as vectors (LeNet's rows are 14 and 5
  * wide, too short for GCC's own vectorisation of the scalar loop) */
-static void maxpool_row(float *yr, uint8_t *ir, const float *r0, const float *r1, int OW, int W)
+static void maxpool_row(float *yr, uint8_t *ir, const float *r0, const float *r1, int OW, int W,
+                        bool over)
 {
     for (int o0 = 0; o0 < OW; o0 += 16) {
         const int n = LQA_MIN(16, OW - o0), cols = LQA_MIN(32, W - 2 * o0);
-        float t[32] = {0}, b[32] = {0};
-        memcpy(t, r0 + 2 * o0, sizeof(float) * (size_t)cols);
-        memcpy(b, r1 + 2 * o0, sizeof(float) * (size_t)cols);
         v16 t0, t1, b0, b1;
-        memcpy(&t0, t, 64), memcpy(&t1, t + 16, 64), memcpy(&b0, b, 64), memcpy(&b1, b + 16, 64);
+        if (over) { /* may read 32 columns whatever the row's width (see maxpool_planes) */
+            memcpy(&t0, r0 + 2 * o0, 64), memcpy(&t1, r0 + 2 * o0 + 16, 64);
+            memcpy(&b0, r1 + 2 * o0, 64), memcpy(&b1, r1 + 2 * o0 + 16, 64);
+        } else {
+            float t[32] = {0}, b[32] = {0};
+            memcpy(t, r0 + 2 * o0, sizeof(float) * (size_t)cols);
+            memcpy(b, r1 + 2 * o0, sizeof(float) * (size_t)cols);
+            memcpy(&t0, t, 64), memcpy(&t1, t + 16, 64), memcpy(&b0, b, 64), memcpy(&b1, b + 16, 64);
+        }
         const v16 v0 = SHUF_EVEN(t0, t1), v1 = SHUF_ODD(t0, t1);
         const v16 v2 = SHUF_EVEN(b0, b1), v3 = SHUF_ODD(b0, b1);
         /* pick_later as masks: later > first, or later NaN and first not */
@@ -176,7 +183,11 @@ static void maxpool_row(float *yr, uint8_t *ir, const float *r0, const float *r1
         int idx[16];
         memcpy(out, &mv, 64);
         memcpy(idx, &id, 64);
-        memcpy(yr + o0, out, sizeof(float) * (size_t)n);
+        if (over && n == 16) {
+            memcpy(yr + o0, out, 64);
+        } else {
+            for (int j = 0; j < n; j++) yr[o0 + j] = out[j];
+        }
         for (int j = 0; j < n; j++) ir[o0 + j] = (uint8_t)idx[j];
     }
 }
@@ -203,10 +214,13 @@ static void maxpool_planes(void *p, size_t lo, size_t hi)
                 }
                 continue;
             }
+            /* whole 32-column loads may run past the row (lanes whose outputs are
+             * dropped) while they stay inside the input */
+            const bool over = r1 + 2 * OW + 32 <= a->x_end;
             for (int o0 = 0; o0 < OW; o0 += 512) { /* idx NULL: choices to scratch */
                 const int len = LQA_MIN(512, OW - o0);
                 uint8_t *ir = a->idx ? a->idx + (pl * OH + oh) * OW + o0 : scratch;
-                maxpool_row(yr + o0, ir, r0 + 2 * o0, r1 + 2 * o0, len, W - 2 * o0);
+                maxpool_row(yr + o0, ir, r0 + 2 * o0, r1 + 2 * o0, len, W - 2 * o0, over);
             }
         }
     }
@@ -214,7 +228,7 @@ static void maxpool_planes(void *p, size_t lo, size_t hi)
 
 void maxpool2_forward(float *y, uint8_t *idx, const float *x, int planes, int H, int W)
 {
-    PoolArgs a = {y, x, idx, NULL, H, W};
+    PoolArgs a = {y, x, idx, NULL, H, W, x + (size_t)planes * H * W};
     if (g_tape) maxpool_planes(&a, 0, (size_t)planes); /* the tape is sequential */
     else par_for((size_t)planes, (size_t)planes * H * W, maxpool_planes, &a);
 }
@@ -238,7 +252,7 @@ static void maxpool_back_planes(void *p, size_t lo, size_t hi)
 
 void maxpool2_backward(float *dx, const float *dy, const uint8_t *idx, int planes, int H, int W)
 {
-    PoolArgs a = {dx, dy, NULL, idx, H, W};
+    PoolArgs a = {.y = dx, .x = dy, .cidx = idx, .H = H, .W = W};
     par_for((size_t)planes, (size_t)planes * H * W, maxpool_back_planes, &a);
 }
 
@@ -260,7 +274,7 @@ static void avgpool_planes(void *p, size_t lo, size_t hi)
 
 void avgpool2_forward(float *y, const float *x, int planes, int H, int W)
 {
-    PoolArgs a = {y, x, NULL, NULL, H, W};
+    PoolArgs a = {.y = y, .x = x, .H = H, .W = W};
     par_for((size_t)planes, (size_t)planes * H * W, avgpool_planes, &a);
 }
 
@@ -284,7 +298,7 @@ static void avgpool_back_planes(void *p, size_t lo, size_t hi)
 
 void avgpool2_backward(float *dx, const float *dy, int planes, int H, int W)
 {
-    PoolArgs a = {dx, dy, NULL, NULL, H, W};
+    PoolArgs a = {.y = dx, .x = dy, .H = H, .W = W};
     par_for((size_t)planes, (size_t)planes * H * W, avgpool_back_planes, &a);
 }
 
