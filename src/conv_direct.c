@@ -102,7 +102,8 @@ typedef struct PadArgs {
 
 /* rows of width W from s into rows of L floats (whole vectors) at offset pad,
  * zero elsewhere; short rows: inline loops, not memcpy calls */
-static inline void pad_plane(float *d, const float *s, int rows, int W, int pad, int L)
+static inline void pad_plane(float *restrict d, const float *restrict s, int rows, int W, int pad,
+                             int L)
 {
     const v16 zero = v16_splat(0.0f);
     for (int r = 0; r < rows; r++, d += L, s += W) {
