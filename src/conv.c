@@ -14,9 +14,10 @@
  *   3×3 stride 1 pad 1, ≥ 16 channels each side (ResNet-18's bulk)
  *                          Winograd F(2×2, 3×3), all three passes (F(4×4, 3×3)
  *                          on planes ≥ 8×8 when the layer sets wino4);
- *   stride 1, ≤ 8 output channels (LeNet's first layer), or 16–64 output
- *   channels on rows up to 16 wide (LeNet's second)
- *                          direct vector kernels;
+ *   stride 1, ≤ 8 output channels (LeNet's first layer, and the input
+ *   gradient of its second: a transposed convolution to 6 channels), or
+ *   16–64 output channels on rows up to 16 wide (LeNet's second)
+ *                          direct vector kernels on zero-padded row copies;
  *   anything else          im2col + sgemm over chunks of samples bounded by
  *                          the workspace, col2im for the input gradient.
  * Measured on ResNet-18 at batch 32, one thread (CPU time per step): im2col +
