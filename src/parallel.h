@@ -16,8 +16,12 @@
 
 typedef void (*ParFn)(void *arg, size_t lo, size_t hi);
 
-/* Below this many element operations a loop stays on the calling thread. */
-#define PAR_MIN_WORK ((size_t)1 << 17)
+/* Below this many element operations a loop stays on the calling thread.
+ * 2^15 rather than 2^17: with the workers polling between jobs a dispatch costs
+ * about a microsecond, and LeNet-5's 25k–100k-element passes (second pooling,
+ * ReLUs, the update) then use both cores: step −6 % on MNIST, −3 % on CIFAR-10
+ * (2 threads); 2^13 made logreg's step slower. */
+#define PAR_MIN_WORK ((size_t)1 << 15)
 
 /* Threads for par_for. 0 (default): follow blas_get_threads(). */
 void par_set_threads(int n);
