@@ -12,26 +12,77 @@
 #include "common.h"
 #include "parallel.h"
 
-/* GEMMs below BLAS_SMALL_FLOPS (2·M·N·K) run on the calling thread alone:
- * for LeNet-5's fully connected layers (≤ 6 MFLOP) a second OpenBLAS thread
- * gains less than it costs, both in the wake-up and in its spinning afterwards
- * against this library's own worker (parallel.h) on the same cores. Measured
- * (2 threads, batch 64): LeNet-5 step 1.30–1.34 → 1.24–1.26 ms on MNIST,
- * 1.62 → 1.55–1.57 ms on CIFAR-10; logreg 0.022 → 0.019–0.020 ms; the MLP's
- * 100-MFLOP GEMMs are above the threshold. */
+static void sgemm1(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                ldc);
+}
+
+/* Small GEMMs (2·M·N·K below BLAS_SMALL_FLOPS) do not use OpenBLAS's threads:
+ * for LeNet-5's fully connected layers (≤ 6 MFLOP) waking a second OpenBLAS
+ * thread gains less than it costs, and that thread then spins against this
+ * library's own worker (parallel.h) on the same cores. Instead, from
+ * BLAS_SPLIT_FLOPS up, C is cut into GEMM_PARTS fixed blocks of rows (or of
+ * columns when M is small), each a single-threaded sgemm on the worker pool;
+ * the blocks never depend on the thread count, so neither do the results.
+ * Measured (2 threads, batch 64): LeNet-5 step 1.30–1.34 → 1.24–1.26 ms on
+ * MNIST and 1.62 → 1.55–1.57 ms on CIFAR-10 with the GEMMs on one thread;
+ * logreg 0.022 → 0.019–0.020 ms; the split, once the pool polled longer
+ * (parallel.c), another 2–3 % on MNIST (1.09–1.11 → 1.07 ms). Below
+ * BLAS_SPLIT_FLOPS (logreg's 1-MFLOP GEMMs) splitting cost more than it gained.
+ * The MLP's 100-MFLOP GEMMs stay with OpenBLAS's threads. */
 #define BLAS_SMALL_FLOPS 16e6
+#define BLAS_SPLIT_FLOPS 2e6
+#define GEMM_PARTS 2
+
+typedef struct GemmArgs {
+    bool ta, tb, rows; /* rows: split M, else N */
+    int M, N, K, lda, ldb, ldc;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+} GemmArgs;
+
+static void gemm_parts(void *p, size_t lo, size_t hi)
+{
+    const GemmArgs *g = p;
+    const int D = g->rows ? g->M : g->N;
+    for (size_t q = lo; q < hi; q++) {
+        const int d0 = (int)((size_t)D * q / GEMM_PARTS), d1 = (int)((size_t)D * (q + 1) / GEMM_PARTS);
+        if (d1 <= d0) continue;
+        if (g->rows) /* rows d0..d1 of C and of op(A) */
+            sgemm1(g->ta, g->tb, d1 - d0, g->N, g->K, g->alpha,
+                   g->A + (g->ta ? (size_t)d0 : (size_t)d0 * g->lda), g->lda, g->B, g->ldb,
+                   g->beta, g->C + (size_t)d0 * g->ldc, g->ldc);
+        else /* columns d0..d1 of C and of op(B) */
+            sgemm1(g->ta, g->tb, g->M, d1 - d0, g->K, g->alpha, g->A, g->lda,
+                   g->B + (g->tb ? (size_t)d0 * g->ldb : (size_t)d0), g->ldb, g->beta,
+                   g->C + d0, g->ldc);
+    }
+}
 
 void blas_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
                 const float *A, int lda, const float *B, int ldb, float beta,
                 float *C, int ldc)
 {
     const int T = openblas_get_num_threads();
-    const bool one = T > 1 && 2.0 * M * N * K < BLAS_SMALL_FLOPS;
-    if (one) openblas_set_num_threads(1);
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B,
-                ldb, beta, C, ldc);
-    if (one) openblas_set_num_threads(T);
+    const double flops = 2.0 * M * N * K;
+    if (T <= 1 || flops >= BLAS_SMALL_FLOPS) {
+        if (T > 1) par_quiet(); /* the pool's pollers would take OpenBLAS's cores */
+        sgemm1(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    openblas_set_num_threads(1);
+    if (flops < BLAS_SPLIT_FLOPS) {
+        sgemm1(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    } else {
+        GemmArgs g = {trans_a, trans_b, M >= 16 * GEMM_PARTS, M, N, K, lda, ldb, ldc,
+                      alpha, beta, A, B, C};
+        par_run(T, GEMM_PARTS, gemm_parts, &g);
+    }
+    openblas_set_num_threads(T);
 }
 
 /* Two OpenBLAS settings are read from the environment when the library loads,

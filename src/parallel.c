@@ -21,6 +21,7 @@ static struct {
     void *arg;
     size_t n;
     int parts;
+    int quiet;       /* par_quiet: pollers stop polling (until the next job) */
 } pool = {.mu = PTHREAD_MUTEX_INITIALIZER,
          .start = PTHREAD_COND_INITIALIZER,
          .done = PTHREAD_COND_INITIALIZER};
@@ -33,10 +34,14 @@ static void part_range(size_t n, int parts, int id, size_t *lo, size_t *hi)
 
 /* Before sleeping on a condition variable, a thread polls for the event for
  * about SPIN_NS: jobs often come back to back (a training step of LeNet-5 makes
- * ~30 calls), and a futex wake-up costs more than the job's own work there.
- * Measured: LeNet-5 step −11–13 %, MLP −2.5 %, ResNet-18 unchanged (the 30 µs
- * of polling compete little with OpenBLAS's threads). */
-#define SPIN_NS 30000
+ * ~40 calls, between which the caller runs small single-threaded GEMMs), and a
+ * futex wake-up costs more than the job's own work there. Polling would take
+ * the cores from OpenBLAS's own threads, so blas_sgemm calls par_quiet before
+ * every multi-threaded GEMM and the pollers sleep at once.
+ * Measured (2 threads): polling 30 µs instead of none, LeNet-5 step −11–13 %,
+ * MLP −2.5 %; 200 µs with par_quiet instead of 30 µs, LeNet-5 −7 % and −5 %
+ * (MNIST, CIFAR-10); without par_quiet the MLP's forward lost 10–15 %. */
+#define SPIN_NS 200000
 
 static int64_t now_ns(void)
 {
@@ -52,13 +57,14 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* poll *v (atomic loads) until it differs from `from`, for up to SPIN_NS */
+/* poll *v (atomic loads) until it differs from `from`, for up to SPIN_NS or
+ * until par_quiet */
 static void spin_while_equal(const unsigned *v, unsigned from)
 {
     const int64_t t0 = now_ns();
     for (int i = 1; __atomic_load_n(v, __ATOMIC_ACQUIRE) == from; i++)
         if (i % 64 == 0) {
-            if (now_ns() - t0 > SPIN_NS) return;
+            if (now_ns() - t0 > SPIN_NS || __atomic_load_n(&pool.quiet, __ATOMIC_RELAXED)) return;
         } else
             cpu_relax();
 }
@@ -103,6 +109,8 @@ static void *pool_worker(void *p)
     }
     return NULL;
 }
+
+void par_quiet(void) { __atomic_store_n(&pool.quiet, 1, __ATOMIC_RELAXED); }
 
 static int g_threads; /* par_set_threads; 0: follow blas_get_threads() */
 
@@ -161,6 +169,7 @@ static void run_parts(int T, size_t n, ParFn fn, void *arg)
     pool.n = n;
     pool.parts = T;
     pool.pending = pool.n_workers;
+    __atomic_store_n(&pool.quiet, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&pool.gen, pool.gen + 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&pool.start);
     pthread_mutex_unlock(&pool.mu);

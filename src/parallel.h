@@ -31,6 +31,10 @@ int par_threads(void);
  * of element operations (below PAR_MIN_WORK the loop runs on the caller). */
 void par_for(size_t n, size_t work, ParFn fn, void *arg);
 
+/* Idle workers stop polling for the next job and sleep (until it comes):
+ * called before a multi-threaded OpenBLAS call, whose threads need the cores. */
+void par_quiet(void);
+
 /* fn over [0, n) in contiguous shares, as par_for, on up to T threads (capped
  * by the pool and by n) whatever the work: for jobs that split their work
  * themselves, e.g. n = T items, item t owning a slice of scratch memory
