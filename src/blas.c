@@ -69,20 +69,20 @@ void blas_sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
 {
     const int T = openblas_get_num_threads();
     const double flops = 2.0 * M * N * K;
-    if (T <= 1 || flops >= BLAS_SMALL_FLOPS) {
+    if (flops >= BLAS_SMALL_FLOPS) {
         if (T > 1) par_quiet(); /* the pool's pollers would take OpenBLAS's cores */
         sgemm1(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    openblas_set_num_threads(1);
+    if (T > 1) openblas_set_num_threads(1);
     if (flops < BLAS_SPLIT_FLOPS) {
         sgemm1(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    } else {
+    } else { /* the same blocks on one thread (T = 1: in order, on the caller) */
         GemmArgs g = {trans_a, trans_b, M >= 16 * GEMM_PARTS, M, N, K, lda, ldb, ldc,
                       alpha, beta, A, B, C};
         par_run(T, GEMM_PARTS, gemm_parts, &g);
     }
-    openblas_set_num_threads(T);
+    if (T > 1) openblas_set_num_threads(T);
 }
 
 /* Two OpenBLAS settings are read from the environment when the library loads,

@@ -257,6 +257,54 @@ static void test_reductions(Rng *r)
     free(b);
 }
 
+/* blas_sgemm on every path (small: one thread; split into row or column
+ * blocks on the pool; large: OpenBLAS's threads), all four transpose cases,
+ * padded leading dimensions, β ≠ 0: against a double reference, and below the
+ * large path the same bits for 1, 2 and 3 threads. */
+static void test_sgemm(Rng *r)
+{
+    const int shapes[][3] = {{64, 10, 84}, {64, 120, 400}, {20, 400, 200}, {130, 150, 420}};
+    for (size_t sh = 0; sh < sizeof shapes / sizeof shapes[0]; sh++)
+        for (int tr = 0; tr < 4; tr++) {
+            const int M = shapes[sh][0], N = shapes[sh][1], K = shapes[sh][2];
+            const bool ta = tr & 1, tb = tr & 2;
+            const int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 7;
+            const size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb;
+            float *A = malloc(sizeof(float) * na), *Bm = malloc(sizeof(float) * nb);
+            float *C0 = malloc(sizeof(float) * (size_t)M * ldc), *C[3];
+            fill(A, na, -1, 1, r);
+            fill(Bm, nb, -1, 1, r);
+            fill(C0, (size_t)M * ldc, -1, 1, r);
+            const int bt = blas_get_threads();
+            for (int t = 0; t < 3; t++) {
+                C[t] = malloc(sizeof(float) * (size_t)M * ldc);
+                memcpy(C[t], C0, sizeof(float) * (size_t)M * ldc);
+                blas_set_threads(t + 1);
+                blas_sgemm(ta, tb, M, N, K, 0.5f, A, lda, Bm, ldb, 0.25f, C[t], ldc);
+            }
+            blas_set_threads(bt);
+            double worst = 0;
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    double ref = 0.25 * C0[(size_t)i * ldc + j];
+                    for (int k = 0; k < K; k++)
+                        ref += 0.5 * (double)(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]) *
+                               (tb ? Bm[(size_t)j * ldb + k] : Bm[(size_t)k * ldb + j]);
+                    worst = fmax(worst, fabs(C[0][(size_t)i * ldc + j] - ref));
+                }
+            T_CHECK(worst < 1e-4, "sgemm %dx%dx%d t%d: max error %g", M, N, K, tr, worst);
+            for (int i = 0; i < M; i++) /* the padding of C untouched */
+                T_CHECK(memcmp(C[0] + (size_t)i * ldc + N, C0 + (size_t)i * ldc + N, 7 * sizeof(float)) == 0,
+                        "sgemm %dx%dx%d t%d wrote past row %d", M, N, K, tr, i);
+            if (2.0 * M * N * K < 16e6)
+                for (int t = 1; t < 3; t++)
+                    T_CHECK(memcmp(C[0], C[t], sizeof(float) * (size_t)M * ldc) == 0,
+                            "sgemm %dx%dx%d t%d: %d threads give other bits", M, N, K, tr, t + 1);
+            for (int t = 0; t < 3; t++) free(C[t]);
+            free(A), free(Bm), free(C0);
+        }
+}
+
 int main(void)
 {
     Rng r;
@@ -267,5 +315,6 @@ int main(void)
     gradcheck_model("mlp", 12);
     test_param_counts();
     test_reductions(&r);
+    test_sgemm(&r);
     return t_done("test_layers");
 }
