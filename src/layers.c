@@ -38,6 +38,8 @@ void relu_backward(float *dx, const float *dy, const float *y, size_t n)
     for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
+#define SOFTMAX_STACK_C 1024 /* classes whose exps are kept for the probabilities */
+
 double softmax_xent_forward(float *probs, const float *logits, const int *labels, int B,
                             int C, int *n_correct)
 {
@@ -49,14 +51,26 @@ double softmax_xent_forward(float *probs, const float *logits, const int *labels
         float mx = z[0];
         for (int c = 1; c < C; c++)
             if (z[c] > mx) mx = z[c], arg = c;
-        double sum = 0.0;
-        for (int c = 0; c < C; c++) sum += exp((double)z[c] - mx);
+        /* one exp per logit: p = e / Σe (the same value as exp(z − lse) to a
+         * double rounding or two, far below float's) */
+        double e[SOFTMAX_STACK_C], sum = 0.0;
+        const bool keep = probs && C <= SOFTMAX_STACK_C;
+        for (int c = 0; c < C; c++) {
+            const double ec = exp((double)z[c] - mx);
+            if (keep) e[c] = ec;
+            sum += ec;
+        }
         double lse = log(sum) + mx;
         total += lse - (double)z[labels[i]];
         if (arg == labels[i]) correct++;
         if (probs) {
             float *p = probs + (size_t)i * C;
-            for (int c = 0; c < C; c++) p[c] = (float)exp((double)z[c] - lse);
+            if (keep) {
+                const double inv = 1.0 / sum;
+                for (int c = 0; c < C; c++) p[c] = (float)(e[c] * inv);
+            } else {
+                for (int c = 0; c < C; c++) p[c] = (float)exp((double)z[c] - lse);
+            }
         }
     }
     if (n_correct) *n_correct = correct;
