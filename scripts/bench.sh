@@ -269,9 +269,11 @@ core_line += (f" OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOU
               "(OpenBLAS's workers spin 2^N cycles after each call; lqabench shortens it from 28, see src/blas.c).")
 A(core_line)
 A("")
+# Only the load before the run tells of other processes: the one after is mostly
+# the benchmark's own (its threads kept every core busy for the last minute).
 load = [float(meta["load0"].split()[0]), float(meta["load1"].split()[0])]
-if max(load) > 0.5 * int(meta["ncpu"]):
-    A(f"**Warning: the machine was busy** (1-minute load average {load[0]} before, {load[1]} after, on "
+if load[0] > 0.5 * int(meta["ncpu"]):
+    A(f"**Warning: the machine was busy** (1-minute load average {load[0]} before the run, on "
       f"{meta['ncpu']} cores): other processes competed for the cores, so these are not the quiet-machine "
       "figures the targets assume. PyTorch with libgomp's default (spinning) wait policy slows down far more "
       "than lqabench under contention; the OMP_WAIT_POLICY=PASSIVE column is much less affected. "
