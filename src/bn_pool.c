@@ -132,8 +132,6 @@ static inline bool pick_later(float later, float first)
     return (later > first) | ((later != later) & (first == first));
 }
 
-typedef int v16i __attribute__((vector_size(64)));
-
 /* even / odd lanes of the 32-lane concatenation a:b */
 #if defined(__clang__)
 #define SHUF_EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)

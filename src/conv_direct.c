@@ -286,7 +286,6 @@ static inline __attribute__((always_inline)) void direct_dw_kbw(const DirectArgs
     const Conv2d *c = a->c;
     const int K = c->out_c, C = c->in_c, kh = c->kh, KW = c->kw, H = c->in_h;
     const int OH = c->out_h, B = a->B, L = a->L, LD = 16 * NV;
-    typedef int v16i __attribute__((vector_size(64)));
     v16i SHIFT[DIRECT_MAXK];
     for (int j = 0; j < DIRECT_MAXK; j++)
         for (int l = 0; l < 16; l++) SHIFT[j][l] = j + l;
@@ -297,6 +296,10 @@ static inline __attribute__((always_inline)) void direct_dw_kbw(const DirectArgs
         for (int kb = 0; kb < KBW; kb++)
             for (int j = 0; j < DIRECT_MAXK; j++) acc[kb][j] = v16_splat(0.0f);
         const int oh_lo = LQA_MAX(0, c->pad - i), oh_hi = LQA_MIN(OH, H + c->pad - i);
+        /* rows of channels beyond KB (last block) read block 0's: their sums are
+         * never stored */
+        size_t goff[DIRECT_MAXKBW];
+        for (int kb = 0; kb < KBW; kb++) goff[kb] = kb < KB ? (size_t)kb * B * OH * LD : 0;
         for (int n = 0; n < B; n++) {
             const float *plane = a->x + ((size_t)ci * B + n) * H * L;
             for (int oh = oh_lo; oh < oh_hi; oh++) {
@@ -304,10 +307,7 @@ static inline __attribute__((always_inline)) void direct_dw_kbw(const DirectArgs
                 const float *g0 = a->dyp + (((size_t)k0 * B + n) * OH + oh) * LD;
                 for (int v = 0; v < NV; v++) {
                     v16 g[DIRECT_MAXKBW];
-                    /* rows of channels beyond KB (last block) read block 0's: their
-                     * sums are never stored */
-                    for (int kb = 0; kb < KBW; kb++)
-                        g[kb] = v16_load(g0 + (kb < KB ? (size_t)kb * B * OH * LD : 0) + 16 * v);
+                    for (int kb = 0; kb < KBW; kb++) g[kb] = v16_load(g0 + goff[kb] + 16 * v);
                     /* x shifted by j from two aligned loads (vpermt2ps), not
                      * five loads across cache lines: 7 % on LeNet's conv1 */
                     const v16 X0 = v16_load(row + 16 * v), X1 = v16_load(row + 16 * v + 16);
@@ -346,9 +346,15 @@ static int direct_kbw(int K)
     return n3 < n4 ? 3 : 4;
 }
 
+/* dY's rows padded to whole vectors */
+static size_t direct_dyp_floats(const Conv2d *c, int B)
+{
+    return (size_t)c->out_c * B * c->out_h * 16 * direct_nv(c);
+}
+
 size_t conv_direct_dw_ws(const Conv2d *c, int B)
 {
-    return direct_pad_floats(c, B) + (size_t)c->out_c * B * c->out_h * 16 * direct_nv(c);
+    return direct_pad_floats(c, B) + direct_dyp_floats(c, B);
 }
 
 void conv_direct_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B,

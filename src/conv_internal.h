@@ -9,6 +9,7 @@
 #include "parallel.h"
 
 typedef float v16 __attribute__((vector_size(64)));
+typedef int v16i __attribute__((vector_size(64))); /* shuffle masks, compare results */
 #if defined(__GNUC__)
 /* 64-byte vectors pass only between static functions of one file: no ABI to
  * keep stable when compiled without AVX-512 (e.g. the sanitizer build) */

@@ -125,8 +125,6 @@ static inline void wino_split_rows(float e[4][WINO_MAXW / 2 + 4], float o[4][WIN
     }
 }
 
-typedef int v16i __attribute__((vector_size(64)));
-
 static inline v16 wino_v16_load(const float *p)
 {
     v16 v;
