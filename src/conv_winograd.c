@@ -471,12 +471,15 @@ static const WinoKernels wino_f2_kernels = {
  * (batch 128, 2 threads): 32×32×64 forward 52.7 → 36.0 ms, 16×16×128 31.8 →
  * 27.4 ms; 8×8×256 unchanged and 4×4×512 8 % slower (small GEMMs), hence the
  * threshold. The weight gradient, a sum over samples, is blocked differently
- * (see WINO_DW_PARTS below). Single-threaded OpenBLAS computes an element the
- * same way whatever the number of columns of the call, so these blocked paths
- * give the bits of the unblocked one on one thread: tests/test_conv.c checks
- * 1, 2 and 3 threads bit for bit. (Multi-threaded OpenBLAS, still used for the
- * small planes, may split its inner dimension differently: results are the
- * same for the same thread count, as everywhere in lqabench.) */
+ * (see WINO_DW_PARTS below). The blocks are fixed by the geometry and the
+ * batch, on one thread as on many, and every block's GEMMs are the same
+ * single-threaded calls whichever thread runs them: the results cannot depend
+ * on the thread count, whatever OpenBLAS kernel runs (some, e.g. Haswell's,
+ * round an element differently depending on the number of columns of the
+ * call). tests/test_conv.c checks 1, 2 and 3 threads bit for bit. (The small
+ * planes run whole-batch GEMMs on multi-threaded OpenBLAS, which may split its
+ * inner dimension differently: results are the same for the same thread
+ * count, as everywhere in lqabench.) */
 #define WINO_BLOCK_MIN ((size_t)1 << 17)   /* per-sample V + M floats, above: blocks */
 #define WINO_BLOCK_FLOATS ((size_t)1 << 20) /* V + M of one block, about */
 
@@ -544,19 +547,24 @@ void wino_conv(const Conv2d *c, float *y, const float *x, const float *w, const 
     float *U = ws, *V = ws + np * us;
     WinoArgs wa = {.src = w, .dst = U, .rot = transpose && !kn->perm, .R = WK, .S = WC, .xs = us};
     par_for((size_t)WK, (size_t)np * WK * WC, kn->weights, &wa);
-    const int P = par_threads();
-    const size_t gaps = 2 * (size_t)np * WINO_GAP, part = (ws_floats - uf) / (size_t)P;
-    if (P > 1 && per > WINO_BLOCK_MIN && part >= per + gaps && B >= P) {
-        const int nb = (int)LQA_MIN((size_t)(B + P - 1) / P,
-                                    LQA_MAX((size_t)1, LQA_MIN(WINO_BLOCK_FLOATS, part - gaps) / per));
-        WinoBlk bk = {.c = c, .kn = kn, .y = y, .scratch = V, .x = x, .b = b, .U = U,
-                      .transpose = transpose, .accumulate = accumulate, .B = B, .nb = nb,
-                      .parts = P, .part_floats = part, .us = us};
-        const int bt = blas_get_threads();
-        blas_set_threads(1);
-        par_run(P, (size_t)P, wino_blk_part, &bk);
-        blas_set_threads(bt);
-        return;
+    if (per > WINO_BLOCK_MIN) {
+        /* the blocks depend on the geometry and B only, never on the thread count:
+         * each block's GEMMs are the same calls whichever thread runs them */
+        const int nb = (int)LQA_MIN((size_t)B, LQA_MAX((size_t)1, WINO_BLOCK_FLOATS / per));
+        const int nblk = (B + nb - 1) / nb;
+        const size_t part = (nb * per + 2 * (size_t)np * WINO_GAP + 15) & ~(size_t)15;
+        const int parts = (int)LQA_MIN(LQA_MIN((size_t)par_threads(), (size_t)nblk),
+                                       (ws_floats - uf) / part);
+        if (parts >= 1) {
+            WinoBlk bk = {.c = c, .kn = kn, .y = y, .scratch = V, .x = x, .b = b, .U = U,
+                          .transpose = transpose, .accumulate = accumulate, .B = B, .nb = nb,
+                          .parts = parts, .part_floats = part, .us = us};
+            const int bt = blas_get_threads();
+            blas_set_threads(1);
+            par_run(parts, (size_t)parts, wino_blk_part, &bk);
+            blas_set_threads(bt);
+            return;
+        }
     }
     const int nb = (int)LQA_MIN((size_t)B, (ws_floats - uf) / per);
     for (int n0 = 0; n0 < B; n0 += nb) {
