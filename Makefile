@@ -4,10 +4,18 @@
 CC      ?= cc
 PKGS    := openblas libcjson zlib libpng
 BUILD   ?= build
+# The default binary runs on any x86-64-v2 CPU: the hot kernels (KERNEL_SRC) are
+# compiled for three instruction sets and chosen at start-up (src/kernel_dispatch.c).
+# NATIVE=1 compiles everything once for this machine's CPU (-march=native).
+NATIVE  ?= 0
+ifeq ($(NATIVE),1)
 OPT     ?= -O3 -march=native
+else
+OPT     ?= -O3 -march=x86-64-v2 -mtune=generic
+endif
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -fno-math-errno -Wall -Wextra -Werror=implicit-function-declaration \
-           -D_POSIX_C_SOURCE=200809L -Isrc -Idata_loaders -Imodels
+           -D_POSIX_C_SOURCE=200809L -Isrc -Idata_loaders -Imodels -MMD -MP
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS  += $(PKG_LIBS) -lm
@@ -21,12 +29,19 @@ FLAGS_SIG := $(CC) $(CFLAGS) | $(LDFLAGS) $(LDLIBS)
 FLAGS     := $(BUILD)/.flags
 
 LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c src/optim/*.c models/*.c data_loaders/*.c))
+KERNEL_SRC := src/conv.c src/conv_direct.c src/conv_winograd.c src/conv_winograd4.c src/bn_pool.c
+ifeq ($(NATIVE),1)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+$(BUILD)/src/kernel_dispatch.o: CFLAGS += -DLQA_KERNEL_NATIVE
+else
+KERNEL_LEVELS := v4 v3 v2
+LIB_OBJ  := $(filter-out $(KERNEL_SRC:%.c=$(BUILD)/%.o),$(LIB_SRC:%.c=$(BUILD)/%.o)) \
+            $(KERNEL_LEVELS:%=$(BUILD)/kernels-%.o)
+endif
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
-HEADERS  := $(wildcard src/*.h src/optim/*.h models/*.h data_loaders/*.h tests/*.h)
 
 .PHONY: FORCE all deps data run test test-unit test-asan test-torch bench clean help
 
@@ -47,15 +62,30 @@ $(FLAGS): FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(FLAGS_SIG)' | cmp -s - $@ || echo '$(FLAGS_SIG)' >$@
 
-$(BUILD)/%.o: %.c $(HEADERS) $(FLAGS)
+$(BUILD)/%.o: %.c $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/liblqa.a $(HEADERS) $(FLAGS)
+# One copy of the kernels per instruction set: compiled with -march=x86-64-<level>,
+# linked into one object, every global symbol they define renamed <name>_<level>.
+# (-Wno-psabi: 64-byte vectors pass only between static functions of one file.)
+define KERNEL_LEVEL_RULE
+$$(BUILD)/k-$(1)/%.o: %.c $$(FLAGS)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) -march=x86-64-$(1) -Wno-psabi -c -o $$@ $$<
+endef
+$(foreach l,$(KERNEL_LEVELS),$(eval $(call KERNEL_LEVEL_RULE,$(l))))
+$(BUILD)/kernels-%.o: $(foreach f,$(KERNEL_SRC),$(BUILD)/k-%/$(f:.c=.o))
+	ld -r -o $@.tmp $^
+	nm --defined-only -g $@.tmp | awk '{print $$3, $$3 "_$*"}' >$@.syms
+	objcopy --redefine-syms=$@.syms $@.tmp $@
+	@rm -f $@.tmp
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/liblqa.a $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/liblqa.a $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tools/%: tools/%.c $(BUILD)/liblqa.a $(HEADERS) $(FLAGS)
+$(BUILD)/tools/%: tools/%.c $(BUILD)/liblqa.a $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/liblqa.a $(LDFLAGS) $(LDLIBS)
 
@@ -119,3 +149,5 @@ regress: data
 	@$(MAKE) --no-print-directory all
 	@bash scripts/fetch_data.sh cifar10
 	@python3 scripts/regress.py
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

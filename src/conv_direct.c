@@ -436,7 +436,7 @@ static inline __attribute__((always_inline)) void kvec_fwd_no(const KvecArgs *a,
     const Conv2d *c = a->c;
     const int K = c->out_c, C = c->in_c, kh = c->kh, kw = c->kw, H = c->in_h;
     const int OH = c->out_h, OW = c->out_w, B = a->B, L = a->L;
-    float tile[KVEC_OW][16];
+    float tile[KVEC_OW][16] = {{0}}; /* rows ≥ NO are never read (OW ≤ NO) */
     const float *xp = a->xpw;
     for (size_t n = lo; n < hi; n++) {
         pad_sample(a->xpw, a->x, c, B, n, L);

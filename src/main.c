@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "blas.h"
+#include "kernel_dispatch.h"
 #include "common.h"
 #include "config.h"
 #include "optim.h"
@@ -116,7 +117,7 @@ int main(int argc, char **argv)
         case 'f': opt.force = true; break;
         case 'q': opt.quiet = true; break;
         case 'h': usage(stdout); return 0;
-        case 'V': printf("lqabench %s (OpenBLAS core: %s)\n", LQA_VERSION, blas_corename()); return 0;
+        case 'V': printf("lqabench %s (kernels: %s; OpenBLAS core: %s)\n", LQA_VERSION, kernel_path(), blas_corename()); return 0;
         case O_LIST: list = true; break;
         case O_RUN: opt.run_id = optarg; break;
         case O_SHARD:

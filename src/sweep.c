@@ -26,6 +26,7 @@
 
 #include "afile.h"
 #include "blas.h"
+#include "kernel_dispatch.h"
 #include "common.h"
 #include "dataset.h"
 #include "model.h"
@@ -307,6 +308,7 @@ static int write_meta(const SweepConfig *c, const RunSpec *r, const SweepOptions
     cJSON_AddNumberToObject(env, "threads", opt->threads);
     cJSON_AddStringToObject(env, "openblas", blas_config());
     cJSON_AddStringToObject(env, "openblas_core", blas_corename());
+    cJSON_AddStringToObject(env, "kernel_path", kernel_path());
     cJSON_AddStringToObject(env, "cjson", cJSON_Version());
     cJSON_AddStringToObject(env, "zlib", zlibVersion());
     cJSON_AddStringToObject(env, "libpng", png_get_libpng_ver(NULL));
