@@ -313,7 +313,7 @@ static inline __attribute__((always_inline)) void direct_dw_kbw(const DirectArgs
                     const v16 X0 = v16_load(row + 16 * v), X1 = v16_load(row + 16 * v + 16);
                     for (int j = 0; j < DIRECT_MAXK; j++) {
                         if (j >= KW) break;
-                        const v16 xv = __builtin_shuffle(X0, X1, SHIFT[j]);
+                        const v16 xv = v16_shuffle2(X0, X1, SHIFT[j]);
                         for (int kb = 0; kb < KBW; kb++) acc[kb][j] += g[kb] * xv;
                     }
                 }

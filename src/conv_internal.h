@@ -16,6 +16,34 @@ typedef int v16i __attribute__((vector_size(64))); /* shuffle masks, compare res
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
+/* the loop that follows has no dependence between iterations (GCC; clang
+ * relies on the restrict pointers the loops use) */
+#if defined(__clang__)
+#define LQA_IVDEP
+#else
+#define LQA_IVDEP _Pragma("GCC ivdep")
+#endif
+
+/* lanes m[i] of the 32-lane concatenation a:b (GCC's __builtin_shuffle; clang
+ * has only the constant-index __builtin_shufflevector, so it gets AVX-512's
+ * two-source permute or, without AVX-512, a lane loop) */
+#if !defined(__clang__)
+#define v16_shuffle2(a, b, m) __builtin_shuffle(a, b, m)
+#elif defined(__AVX512F__)
+#include <immintrin.h>
+static inline v16 v16_shuffle2(v16 a, v16 b, v16i m)
+{
+    return (v16)_mm512_permutex2var_ps((__m512)a, (__m512i)m, (__m512)b);
+}
+#else
+static inline v16 v16_shuffle2(v16 a, v16 b, v16i m)
+{
+    v16 r;
+    for (int i = 0; i < 16; i++) r[i] = (m[i] & 16) ? b[m[i] & 15] : a[m[i] & 15];
+    return r;
+}
+#endif
+
 static inline bool conv_is_pointwise(const Conv2d *c)
 {
     return c->kh == 1 && c->kw == 1 && c->stride == 1 && c->pad == 0;

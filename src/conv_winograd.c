@@ -173,10 +173,10 @@ static void wino_input_c16(const WinoArgs *a, size_t lo, size_t hi)
                         const v16 X0 = wino_v16_load(xr), X1 = c0 + 16 < W ? wino_v16_load(xr + 16) : Z;
                         const float left = c0 > 0 ? xr[-1] : 0.0f, right = c0 + 32 < W ? xr[32] : 0.0f;
                         const v16 L = Z + left, R = Z + right;
-                        E1[r] = __builtin_shuffle(X0, X1, ODD);
-                        D0[r] = __builtin_shuffle(X0, X1, EVEN);
-                        E0[r] = __builtin_shuffle(E1[r], L, SHR);
-                        D1[r] = __builtin_shuffle(D0[r], R, SHL);
+                        E1[r] = v16_shuffle2(X0, X1, ODD);
+                        D0[r] = v16_shuffle2(X0, X1, EVEN);
+                        E0[r] = v16_shuffle2(E1[r], L, SHR);
+                        D1[r] = v16_shuffle2(D0[r], R, SHL);
                     }
                     const v16 a0 = E0[0] - E0[2], a1 = D0[0] - D0[2], a2 = E1[0] - E1[2],
                               a3 = D1[0] - D1[2];
@@ -232,7 +232,7 @@ static void wino_input_c(void *p, size_t lo, size_t hi)
                                 *restrict o11 = o + 11 * CT, *restrict o12 = o + 12 * CT,
                                 *restrict o13 = o + 13 * CT, *restrict o14 = o + 14 * CT,
                                 *restrict o15 = o + 15 * CT;
-#pragma GCC ivdep
+                LQA_IVDEP
                 for (int tw = 0; tw < TW; tw++) {
                     /* t = B^T d (rows), then V = t B (columns); patch column q of
                      * row r: q = 0 e_r[tw], 1 d_r[tw], 2 e_r[tw+1], 3 d_r[tw+1] */
@@ -284,7 +284,7 @@ static void wino_output_k16(const WinoArgs *a, size_t lo, size_t hi)
                     for (int r = 0; r < 2; r++) {
                         const v16 y0 = t[r][0] + t[r][1] + t[r][2] + bias;
                         const v16 y1 = t[r][1] - t[r][2] - t[r][3] + bias;
-                        v16 h[2] = {__builtin_shuffle(y0, y1, LO), __builtin_shuffle(y0, y1, HI)};
+                        v16 h[2] = {v16_shuffle2(y0, y1, LO), v16_shuffle2(y0, y1, HI)};
                         float *yr = plane + (size_t)(2 * th + r) * OW + 32 * q;
                         for (int i = 0; i < 2 && 16 * i < 2 * nt; i++) {
                             if (a->accumulate) h[i] = wino_v16_load(yr + 16 * i) + h[i];
@@ -361,8 +361,8 @@ static void wino_doutput_k16(const WinoArgs *a, size_t lo, size_t hi)
                     for (int r = 0; r < 2; r++) {
                         const float *gr = plane + (size_t)(2 * th + r) * OW + 32 * q;
                         const v16 X0 = wino_v16_load(gr), X1 = 32 * q + 16 < OW ? wino_v16_load(gr + 16) : Z;
-                        (r ? h : g)[0] = __builtin_shuffle(X0, X1, EVEN);
-                        (r ? h : g)[1] = __builtin_shuffle(X0, X1, ODD);
+                        (r ? h : g)[0] = v16_shuffle2(X0, X1, EVEN);
+                        (r ? h : g)[1] = v16_shuffle2(X0, X1, ODD);
                     }
                     const v16 t00 = g[0], t01 = g[1], t10 = g[0] + h[0], t11 = g[1] + h[1];
                     const v16 t20 = g[0] - h[0], t21 = g[1] - h[1], t30 = -h[0], t31 = -h[1];

@@ -202,7 +202,7 @@ static void w4_input_c(void *p, size_t lo, size_t hi)
                 float *restrict o0 = o, *restrict o1 = o + CT, *restrict o2 = o + 2 * CT,
                                 *restrict o3 = o + 3 * CT, *restrict o4 = o + 4 * CT,
                                 *restrict o5 = o + 5 * CT;
-#pragma GCC ivdep
+                LQA_IVDEP
                 for (int j = 0; j < nb; j++)
                     W4_BT(o0[j], o1[j], o2[j], o3[j], o4[j], o5[j], tb[6 * r][j],
                           tb[6 * r + 1][j], tb[6 * r + 2][j], tb[6 * r + 3][j], tb[6 * r + 4][j],
@@ -299,7 +299,7 @@ static void w4_doutput_k(void *p, size_t lo, size_t hi)
                 float *restrict o0 = o, *restrict o1 = o + KT, *restrict o2 = o + 2 * KT,
                                 *restrict o3 = o + 3 * KT, *restrict o4 = o + 4 * KT,
                                 *restrict o5 = o + 5 * KT;
-#pragma GCC ivdep
+                LQA_IVDEP
                 for (int j = 0; j < nb; j++)
                     W4_A(o0[j], o1[j], o2[j], o3[j], o4[j], o5[j], tb[4 * r][j],
                          tb[4 * r + 1][j], tb[4 * r + 2][j], tb[4 * r + 3][j]);

@@ -1,0 +1,6 @@
+build-clang/data_loaders/gzfile.o: data_loaders/gzfile.c \
+  data_loaders/gzfile.h src/common.h
+
+data_loaders/gzfile.h:
+
+src/common.h:

@@ -1,0 +1,3 @@
+build-clang/src/common.o: src/common.c src/common.h
+
+src/common.h:

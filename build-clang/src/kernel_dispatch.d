@@ -1,0 +1,6 @@
+build-clang/src/kernel_dispatch.o: src/kernel_dispatch.c src/conv.h \
+  src/kernel_dispatch.h
+
+src/conv.h:
+
+src/kernel_dispatch.h:

@@ -1,0 +1,5 @@
+build-clang/src/layers.o: src/layers.c src/layers.h src/blas.h
+
+src/layers.h:
+
+src/blas.h:

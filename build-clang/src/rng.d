@@ -1,0 +1,3 @@
+build-clang/src/rng.o: src/rng.c src/rng.h
+
+src/rng.h:
