@@ -43,7 +43,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: FORCE all deps data run test test-unit test-asan test-torch bench clean help
+.PHONY: FORCE all deps data run test test-unit test-asan test-clang test-torch bench clean help
 
 all: lqabench $(TOOL_BIN)
 
@@ -92,8 +92,10 @@ $(BUILD)/tools/%: tools/%.c $(BUILD)/liblqa.a $(FLAGS)
 deps:
 	@bash scripts/setup.sh
 
+# Every data set the shipped configs use: MNIST, Fashion-MNIST, CIFAR-10.
 data: deps
 	@bash scripts/fetch_data.sh
+	@bash scripts/fetch_data.sh cifar10
 
 # The main job: the embedded default sweep (six optimizers, MNIST, one epoch).
 run: data
@@ -102,6 +104,7 @@ run: data
 
 # Everything: unit tests, sanitizer build of the unit tests, PyTorch cross-checks.
 test: data
+	@bash scripts/setup.sh testtools
 	@$(MAKE) --no-print-directory all unit-bins
 	@$(MAKE) --no-print-directory test-asan
 	@bash scripts/run_tests.sh
@@ -114,15 +117,23 @@ test-unit: all unit-bins
 test-asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" unit-bins build-asan/lqabench
 
+# The unit and command-line tests built with clang (CI runs them beside the gcc build).
+test-clang: data
+	@bash scripts/setup.sh testtools
+	@$(MAKE) --no-print-directory BUILD=build-clang CC=clang unit-bins build-clang/lqabench
+	@LQA_BUILD=build-clang LQA_BIN=build-clang/lqabench LQA_SKIP_TORCH=1 LQA_SKIP_ASAN=1 \
+		bash scripts/run_tests.sh
+
 bench: data
 	@$(MAKE) --no-print-directory all
 	@bash scripts/bench.sh
 
 clean:
-	rm -rf build build-asan lqabench
+	rm -rf build build-asan build-clang lqabench
 
 help:
-	@echo "make run | test | bench | deps | data | clean"
+	@echo "make run | test | regress | bench | figures-quick | figures | deps | data | clean"
+	@echo "     test-unit | test-asan | test-clang | NATIVE=1 (build for this CPU only)"
 
 # The git revision goes into each run's metadata.
 GIT_REV := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
@@ -136,10 +147,10 @@ $(BUILD)/src/sweep.o: $(wildcard .git/HEAD .git/index)
 # The sweeps use $(BUILD)/lqabench (LQA_BIN overrides), so that a rebuild does not have to
 # overwrite a ./lqabench that a running sweep is executing.
 .PHONY: figures figures-quick
-figures: $(BUILD)/lqabench
+figures: data $(BUILD)/lqabench
 	@LQA_BIN=$${LQA_BIN:-$(BUILD)/lqabench} bash scripts/figures.sh --full
 
-figures-quick: $(BUILD)/lqabench
+figures-quick: data $(BUILD)/lqabench
 	@LQA_BIN=$${LQA_BIN:-$(BUILD)/lqabench} bash scripts/figures.sh --quick
 
 # Loss-curve regression (docs/regression.md): rerun configs/regress/*.json (1 thread,
@@ -147,7 +158,6 @@ figures-quick: $(BUILD)/lqabench
 .PHONY: regress
 regress: data
 	@$(MAKE) --no-print-directory all
-	@bash scripts/fetch_data.sh cifar10
 	@python3 scripts/regress.py
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run_tests.sh — run every test and print one closing line "tests: N passed, M failed".
-#   build/tests/test_*          unit tests (C)
+#   build/tests/test_*          unit tests (C; $LQA_BUILD/tests with LQA_BUILD set)
 #   tests/test_*.sh             end-to-end tests of the command line
 #   build-asan/tests/test_*     the unit tests under ASan+UBSan (unless LQA_SKIP_ASAN=1)
 #   tests/torch_*.py            PyTorch cross-checks (unless LQA_SKIP_TORCH=1)
@@ -31,7 +31,7 @@ run() { # name command...
   fi
 }
 
-for t in build/tests/test_*; do [ -x "$t" ] && run "$(basename "$t")" "$t"; done
+for t in "${LQA_BUILD:-build}"/tests/test_*; do [ -x "$t" ] && run "$(basename "$t")" "$t"; done
 for t in tests/test_*.sh; do run "$(basename "$t" .sh)" bash "$t"; done
 if [ "${LQA_SKIP_ASAN:-0}" != 1 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

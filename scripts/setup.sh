@@ -5,6 +5,7 @@
 #   scripts/setup.sh            build + data + plotting dependencies
 #   scripts/setup.sh torch      python3-torch python3-numpy (PyTorch cross-checks)
 #   scripts/setup.sh parallel   GNU parallel
+#   scripts/setup.sh testtools  clang and qemu-user (second compiler, older CPUs emulated)
 #   scripts/setup.sh all        all of the above
 #
 # Packages are checked with dpkg-query first; only when some are missing does it
@@ -18,6 +19,7 @@ BASE=(build-essential pkg-config libopenblas-dev libcjson-dev zlib1g-dev libpng-
       gnuplot-nox:gnuplot dataset-fashion-mnist npm:npm ca-certificates python3:python3)
 TORCH=(python3-torch python3-numpy)
 PARALLEL=(parallel:parallel)
+TESTTOOLS=(clang:clang qemu-user:qemu-x86_64)
 
 want=()
 if [ $# -eq 0 ]; then
@@ -28,11 +30,12 @@ for arg in "$@"; do
         base) want+=("${BASE[@]}") ;;
         torch) want+=("${TORCH[@]}") ;;
         parallel) want+=("${PARALLEL[@]}") ;;
-        all) want+=("${BASE[@]}" "${TORCH[@]}" "${PARALLEL[@]}") ;;
+        testtools) want+=("${TESTTOOLS[@]}") ;;
+        all) want+=("${BASE[@]}" "${TORCH[@]}" "${PARALLEL[@]}" "${TESTTOOLS[@]}") ;;
         -h|--help)
-            sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
             exit 0 ;;
-        *) echo "setup.sh: unknown argument '$arg' (expected: base, torch, parallel, all)" >&2
+        *) echo "setup.sh: unknown argument '$arg' (expected: base, torch, parallel, testtools, all)" >&2
            exit 2 ;;
     esac
 done
