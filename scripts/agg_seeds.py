@@ -1,7 +1,15 @@
 #!/usr/bin/env python3
-"""agg_seeds.py — turn one sweep's CSVs into the data files the gnuplot scripts read.
+"""agg_seeds.py — turn one sweep's CSVs into aggregate.csv and the data files the gnuplot
+scripts read.
 
+    python3 scripts/agg_seeds.py RESULTS_DIR                 aggregate.csv only
     python3 scripts/agg_seeds.py RESULTS_DIR DATA_DIR [--name NAME] [--kind KIND]
+
+RESULTS_DIR/aggregate.csv (both forms): label,lr,epoch,metric,n,mean,sd,ci_lo,ci_hi — per run
+group (label, lr) x epoch x metric (train_loss, test_loss, test_acc, val_loss, val_acc, those
+with a value), the mean over the n seeds with a finite value, the sample standard deviation and
+the two-sided 95 % Student-t interval of the mean; sd and the interval empty when n < 2
+(scripts/seedstats.py computes it; see there).
 
 RESULTS_DIR holds a sweep's summary.csv and the per-run <run>.steps.csv and
 <run>.epochs.csv it lists. The runs are grouped by (label, lr); the seeds of a
@@ -33,6 +41,8 @@ import os
 import re
 import statistics
 import sys
+
+import seedstats
 
 PROG = "agg_seeds.py"
 
@@ -195,8 +205,14 @@ def main(argv):
             return 0
         else:
             args.append(a)
-    if len(args) != 2:
-        die("usage: agg_seeds.py RESULTS_DIR DATA_DIR [--name NAME] [--kind KIND]")
+    if len(args) not in (1, 2):
+        die("usage: agg_seeds.py RESULTS_DIR [DATA_DIR [--name NAME] [--kind KIND]]")
+    if len(args) == 1:
+        try:
+            seedstats.write_aggregate(args[0])
+        except seedstats.InputError as e:
+            die(str(e))
+        return 0
     res, out = args
     name = name or os.path.basename(os.path.normpath(res))
     kind = kind or kind_of(name)
@@ -204,7 +220,8 @@ def main(argv):
         die(f"unknown kind '{kind}'")
     try:
         build(res, out, name, kind)
-    except InputError as e:
+        seedstats.write_aggregate(res)
+    except (InputError, seedstats.InputError) as e:
         die(str(e))
     return 0
 

@@ -16,7 +16,8 @@
 # (multiply every figure's pixel size, e.g. 0.5 for fast checks; default 1).
 #
 # Per config: `lqabench --config C` (it resumes: complete runs are skipped), then
-# scripts/agg_seeds.py (mean/min/max over seeds into DIR/data/<sweep>/), then the
+# scripts/agg_seeds.py (mean/min/max over seeds into DIR/data/<sweep>/, and the sweep's
+# aggregate.csv — mean, sd and 95 % t-interval over seeds — into its results directory), then the
 # scripts/plot_*.gp gnuplot scripts, each to <sweep>_<figure>.png and .pdf in DIR; then
 # scripts/tables.py rewrites DIR/table_*.md and .csv from the summary.csv files of every
 # sweep plotted so far (so an interrupted run leaves tables that match its figures).
@@ -160,6 +161,7 @@ for info in "${infos[@]}"; do
         failed+=("$name"); continue
     fi
     summaries+=("$name=$res/summary.csv")
+    written+=("$res/aggregate.csv")
     while read -r fig gp w h; do
         [ -n "$fig" ] || continue
         w=$(awk -v v="$w" -v s="${LQA_FIGURES_SCALE:-1}" 'BEGIN { printf "%d", v * s }')

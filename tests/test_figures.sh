@@ -126,6 +126,14 @@ check "LQA layout: 2 competitor panels, both LQA variants in each" \
 check "accuracy table has the qlab sweep's methods" \
     grep -q '^| qlab_fig4_tiny | mlp | mnist | [0-9.]* | [0-9.]* |' "$OUT/table_test_accuracy.md"
 
+# every sweep gets its aggregate.csv (its numbers are tested in test_stats.sh)
+agg=$T/res/lqa_tiny/aggregate.csv
+check "aggregate.csv written into the sweep's results directory" \
+    test "$(head -1 "$agg" 2>/dev/null)" = "label,lr,epoch,metric,n,mean,sd,ci_lo,ci_hi"
+check "aggregate.csv: sgd lr 0.1 has train_loss, test_loss, test_acc at epochs 0-2 over 2 seeds" \
+    test "$(grep -c '^sgd,0.1,[012],\(train_loss\|test_loss\|test_acc\),2,' "$agg")" = 9
+check "aggregate.csv listed in files.txt" grep -qxF "$agg" "$OUT/files.txt"
+
 # ---------------------------------------------------------------- missing / malformed inputs
 copy() { rm -rf "$T/$1"; cp -r "$T/res/qlab_fig4_tiny" "$T/$1"
          sed "s|\"output_dir\":\"[^\"]*\"|\"output_dir\":\"$T/$1\"|" "$T/qlab_fig4_tiny.json" > "$T/$1.json"; }
