@@ -212,6 +212,109 @@ rc, out, err = run("scripts/agg_seeds.py", os.path.join(tmp, "nothere"))
 check(rc == 1 and "nothere/summary.csv: missing" in err, "missing summary named: " + err)
 check(not [f for f in os.listdir(B) if ".tmp." in f], "no temporary files left")
 
+# ---- paired comparison and events ----------------------------------------------------------------
+
+def curve(v2, v1=None):
+    """epoch rows 0, 1, 2 with train_loss 3, v1 (default v2 + 1), v2"""
+    return ["0,0,3,,,,,", "1,10,%r,,,,," % (v2 + 1 if v1 is None else v1), "2,20,%r,,,,," % v2]
+
+
+A = [1.0, 2.0, 3.0, 4.0, 5.0]
+C = os.path.join(tmp, "cmp")
+runs = []
+runs += [("a", "0.1", s + 1, "done", NEW, curve(A[s])) for s in range(5)]
+runs += [("a", "0.01", s + 1, "done", NEW, curve(9.0)) for s in range(5)]
+# b = a + 0.1 (+-0.01): far apart per seed although the groups' spreads overlap
+runs += [("b", "0.1", s + 1, "done", NEW, curve(v))
+         for s, v in enumerate([1.1, 2.11, 3.09, 4.1, 5.1])]
+# c = a + noise straddling 0
+runs += [("c", "0.1", s + 1, "done", NEW, curve(A[s] - d))
+         for s, d in enumerate([0.3, -0.2, -0.1, 0.2, -0.25])]
+# d: seed 3 diverged in epoch 1 (its file ends at epoch 0)
+runs += [("d", "0.1", s, "diverged" if s == 3 else "done", NEW,
+          ["0,0,3,,,,,"] if s == 3 else curve(A[s - 1] + 1)) for s in range(1, 6)]
+# e: one seed; f: seed 5 failed
+runs += [("e", "0.1", 1, "done", NEW, curve(0.5))]
+runs += [("f", "0.1", s, "failed" if s == 5 else "done", NEW, None if s == 5 else curve(A[s - 1]))
+         for s in range(1, 6)]
+sweep(C, runs)
+
+
+def cmp(a, b, metric="train_loss", epoch="2"):
+    rc, out, err = run("scripts/seedstats.py", "compare", C, a, b, "--metric", metric,
+                       "--epoch", epoch)
+    rows = list(csv.reader(out.splitlines()))
+    d = dict(zip(rows[0], rows[1])) if rc == 0 and len(rows) == 2 else {}
+    return rc, d, err
+
+
+def expect_cmp(a, b, n, mean, lo, hi, verdict, unpaired="", epoch="2"):
+    rc, d, err = cmp(a, b, epoch=epoch)
+    what = "compare %s %s at epoch %s" % (a, b, epoch)
+    check(rc == 0 and d, "%s: exit %d %s" % (what, rc, err))
+    if not d:
+        return
+    check(d["n"] == str(n), "%s: n %s, expected %d" % (what, d["n"], n))
+    check(d["verdict"] == verdict, "%s: verdict %r, expected %r" % (what, d["verdict"], verdict))
+    check(d["unpaired"] == unpaired, "%s: unpaired %r, expected %r" % (what, d["unpaired"], unpaired))
+    for k, e in (("mean_diff", mean), ("ci_lo", lo), ("ci_hi", hi)):
+        if e is None:
+            check(d[k] == "", "%s: %s should be empty, got %r" % (what, k, d[k]))
+        else:
+            close(float(d[k]) if d[k] else None, e, 1e-6, "%s: %s" % (what, k))
+
+
+# a - b per seed: -0.1, -0.11, -0.09, -0.1, -0.1; mean -0.1, deviations 0, -0.01, 0.01, 0, 0,
+# sd sqrt(0.0002/4) = 0.00707107, half-width t(0.975, 4) x 0.00707107/sqrt(5) = 2.77644511 x
+# 0.00316228 = 0.00877989 -> [-0.10877989, -0.09122011]: A lower.
+expect_cmp("a@0.1", "b", 5, -0.1, -0.10877989, -0.09122011, "A lower")
+expect_cmp("b", "a@0.1", 5, 0.1, 0.09122011, 0.10877989, "B lower")
+# a - c per seed: 0.3, -0.2, -0.1, 0.2, -0.25; mean -0.01, squares of deviations sum 0.242,
+# sd sqrt(0.0605) = 0.24596748, sd/sqrt(5) = sqrt(0.0121) = 0.11, half-width 2.77644511 x 0.11
+# = 0.30540896: [-0.31540896, 0.29540896] contains 0.
+expect_cmp("a@0.1", "c", 5, -0.01, -0.31540896, 0.29540896, "no difference detectable at n = 5")
+# at epoch 1 every group is its epoch-2 value + 1: the same differences
+expect_cmp("a@0.1", "b", 5, -0.1, -0.10877989, -0.09122011, "A lower", epoch="1")
+# at epoch 0 all equal 3: difference 0 with sd 0 -> interval [0, 0], not below or above 0
+expect_cmp("a@0.1", "b", 5, 0.0, 0.0, 0.0, "no difference detectable at n = 5", epoch="0")
+# d = a + 1 on seeds 1, 2, 4, 5 (sd 0: the interval is the point -1); seed 3 diverged: left out
+# and named
+expect_cmp("a@0.1", "d", 4, -1.0, -1.0, -1.0, "A lower",
+           unpaired="B:3 (diverged, no value)")
+expect_cmp("a@0.1", "e", 1, 0.5, None, None, "no difference detectable at n = 1",
+           unpaired="B:2 (no run) B:3 (no run) B:4 (no run) B:5 (no run)")
+expect_cmp("f", "a@0.1", 4, 0.0, 0.0, 0.0, "no difference detectable at n = 4",
+           unpaired="A:5 (failed)")
+rc, d, err = cmp("a@0.1", "b", epoch="7")
+check(rc == 0 and d.get("n") == "0" and d.get("verdict") == "no difference detectable at n = 0",
+      "an epoch no run reached: n = 0, no verdict: %s" % d)
+
+# bad arguments name what is wrong
+for args, want in ((("a", "b"), "'a' has several lrs (0.1, 0.01): name one as a@LR"),
+                   (("a@0.5", "b"), "label 'a' has no lr 0.5"),
+                   (("zz", "b"), "no run group labelled 'zz'"),
+                   (("a@x", "b"), "lr 'x' is not a number")):
+    rc, d, err = cmp(*args)
+    check(rc == 1 and want in err, "compare %s: exit %d, %r lacks %r" % (args, rc, err, want))
+rc, d, err = cmp("a@0.1", "b", metric="loss")
+check(rc == 1 and "--metric: 'loss' is not one of" in err, "unknown metric named: " + err)
+rc, d, err = cmp("a@0.1", "b", epoch="two")
+check(rc == 2 and "--epoch" in err, "bad epoch is a usage error: " + err)
+rc, out, err = run("scripts/seedstats.py", "compare", C, "a@0.1", "b", "--metric", "train_loss")
+check(rc == 2 and "--epoch" in err, "missing --epoch is a usage error")
+
+# events: diverged k/n with the seeds named; failed runs named apart
+rc, out, err = run("scripts/seedstats.py", "events", C)
+ev = {(r[0], r[1]): r for r in csv.reader(out.splitlines())}
+check(rc == 0 and ev.get(("label", "lr")) ==
+      ["label", "lr", "n", "diverged", "diverged_seeds", "failed_seeds"], "events header")
+check(ev.get(("d", "0.1")) == ["d", "0.1", "5", "1/5", "3", ""], "events: d 1/5 diverged (seed 3): "
+      "%s" % ev.get(("d", "0.1")))
+check(ev.get(("f", "0.1")) == ["f", "0.1", "4", "0/4", "", "5"], "events: f seed 5 failed: %s"
+      % ev.get(("f", "0.1")))
+check(ev.get(("a", "0.1")) == ["a", "0.1", "5", "0/5", "", ""], "events: a none")
+check(len(ev) == 8, "events: one row per run group (+ header): %d" % len(ev))
+
 shutil.rmtree(tmp)
 print("test_stats: %d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
