@@ -13,7 +13,8 @@
 # Environment: LQA_FIGURES_CONFIGS (space-separated configs, as CONFIG), LQA_FIGURES_OUT
 # (as --out), LQA_BIN (the lqabench binary, default ./lqabench), LQA_FIGURES_PALETTE=0
 # (keep pngcairo's RGB PNGs instead of rewriting them as palette PNGs), LQA_FIGURES_SCALE
-# (multiply every figure's pixel size, e.g. 0.5 for fast checks; default 1).
+# (multiply every figure's pixel size, e.g. 0.5 for fast checks; default 1), LQA_FIGURES_BAND
+# (the band around the mean over seeds: ci, the 95 % t-interval, default; or minmax).
 #
 # Per config: `lqabench --config C` (it resumes: complete runs are skipped), then
 # scripts/agg_seeds.py (mean/min/max over seeds into DIR/data/<sweep>/, and the sweep's
@@ -156,7 +157,7 @@ for info in "${infos[@]}"; do
     fi
     data="$out/data/$name"
     rm -rf "$data"
-    if ! python3 scripts/agg_seeds.py "$res" "$data" --name "$name"; then
+    if ! python3 scripts/agg_seeds.py "$res" "$data" --name "$name" --band "${LQA_FIGURES_BAND:-ci}"; then
         note "$name: cannot aggregate $res (see the error above)"
         failed+=("$name"); continue
     fi
