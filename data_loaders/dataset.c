@@ -25,12 +25,13 @@ typedef struct {
     const char *name;
     bool cifar;
     float mean[3], std[3];
+    int n_train;
 } DatasetInfo;
 
 static const DatasetInfo DATASETS[] = {
-    { "mnist", false, { 0.1307f }, { 0.3081f } },
-    { "fashion-mnist", false, { 0.2860f }, { 0.3530f } },
-    { "cifar10", true, { 0.4914f, 0.4822f, 0.4465f }, { 0.2470f, 0.2435f, 0.2616f } },
+    { "mnist", false, { 0.1307f }, { 0.3081f }, 60000 },
+    { "fashion-mnist", false, { 0.2860f }, { 0.3530f }, 60000 },
+    { "cifar10", true, { 0.4914f, 0.4822f, 0.4465f }, { 0.2470f, 0.2435f, 0.2616f }, 50000 },
 };
 
 static const DatasetInfo *dataset_info(const char *name)
@@ -42,6 +43,12 @@ static const DatasetInfo *dataset_info(const char *name)
 }
 
 bool dataset_known(const char *name) { return dataset_info(name) != NULL; }
+
+int dataset_train_size(const char *name)
+{
+    const DatasetInfo *info = dataset_info(name);
+    return info ? info->n_train : 0;
+}
 
 static bool is_file(const char *path)
 {
@@ -143,4 +150,26 @@ void dataset_adopt(Dataset *ds, int n, int c, int h, int w, int n_classes, float
     ds->y = *y;
     *x = NULL;
     *y = NULL;
+}
+
+int dataset_split_tail(Dataset *ds, int n_val, Dataset *val, char *err)
+{
+    memset(val, 0, sizeof *val);
+    if (n_val <= 0 || n_val >= ds->n)
+        return lqa_errf(err, "validation: %d held-out samples of %d leave no training data", n_val,
+                        ds->n);
+    size_t d = (size_t)ds->c * ds->h * ds->w;
+    int first = ds->n - n_val;
+    float *x = lqa_alloc((size_t)n_val * d * sizeof(float), err);
+    int *y = lqa_alloc((size_t)n_val * sizeof(int), err);
+    if (!x || !y) {
+        lqa_free(x);
+        lqa_free(y);
+        return -1;
+    }
+    memcpy(x, ds->x + (size_t)first * d, (size_t)n_val * d * sizeof(float));
+    memcpy(y, ds->y + first, (size_t)n_val * sizeof(int));
+    dataset_adopt(val, n_val, ds->c, ds->h, ds->w, ds->n_classes, &x, &y);
+    ds->n = first;
+    return 0;
 }

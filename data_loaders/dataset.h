@@ -25,6 +25,13 @@ void dataset_free(Dataset *ds);
  * over to ds, which owns them from then on (dataset_free); *x and *y become NULL. */
 void dataset_adopt(Dataset *ds, int n, int c, int h, int w, int n_classes, float **x, int **y);
 bool dataset_known(const char *name);
+/* Samples in the standard training split of a known data set (MNIST and
+ * Fashion-MNIST 60,000, CIFAR-10 50,000); 0 for an unknown name. */
+int dataset_train_size(const char *name);
+/* The validation split: move the last n_val samples of ds into val (a copy
+ * that val owns) and keep the first ds->n - n_val in ds. The rule depends on
+ * n_val alone, never on a seed. Needs 0 < n_val < ds->n; else -1 with err. */
+int dataset_split_tail(Dataset *ds, int n_val, Dataset *val, char *err);
 
 /* idx (MNIST format) reader: raw or gzip (zlib gzread reads both). Validates
  * magic number, dimensions, counts, label range and file length. Pixels are

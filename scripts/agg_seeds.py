@@ -1,18 +1,30 @@
 #!/usr/bin/env python3
-"""agg_seeds.py — turn one sweep's CSVs into the data files the gnuplot scripts read.
+"""agg_seeds.py — turn one sweep's CSVs into aggregate.csv and the data files the gnuplot
+scripts read.
 
-    python3 scripts/agg_seeds.py RESULTS_DIR DATA_DIR [--name NAME] [--kind KIND]
+    python3 scripts/agg_seeds.py RESULTS_DIR                 aggregate.csv only
+    python3 scripts/agg_seeds.py RESULTS_DIR DATA_DIR [--name NAME] [--kind KIND] [--band BAND]
+
+RESULTS_DIR/aggregate.csv (both forms): label,lr,epoch,metric,n,mean,sd,ci_lo,ci_hi — per run
+group (label, lr) x epoch x metric (train_loss, test_loss, test_acc, val_loss, val_acc, those
+with a value), the mean over the n seeds with a finite value, the sample standard deviation and
+the two-sided 95 % Student-t interval of the mean; sd and the interval empty when n < 2
+(scripts/seedstats.py computes it; see there).
 
 RESULTS_DIR holds a sweep's summary.csv and the per-run <run>.steps.csv and
 <run>.epochs.csv it lists. The runs are grouped by (label, lr); the seeds of a
-group are aggregated step by step (and epoch by epoch) into mean, min and max,
-so the plots can draw the mean with a min-max band. Written to DATA_DIR:
+group are aggregated step by step (and epoch by epoch) into the mean and a band
+(lo, hi) around it, so the plots can draw the mean with its band. BAND (default
+ci): the two-sided 95 % Student-t interval of the mean over the seeds (lo = hi =
+mean with one seed), its lower edge cut at half the curve's smallest mean when the
+curve is positive (an interval reaching 0 would vanish from a log axis; aggregate.csv
+keeps the uncut interval); minmax: the smallest and largest seed. Written to DATA_DIR:
 
-  <series>.steps.dat   step fwdbwd loss_mean loss_min loss_max ma_mean ma_min ma_max
-                       lr_mean lr_min lr_max abar_mean nseeds
+  <series>.steps.dat   step fwdbwd loss_mean loss_lo loss_hi ma_mean ma_lo ma_hi
+                       lr_mean lr_lo lr_hi abar_mean nseeds
                        (ma = trailing moving average of the batch loss over W steps,
                        taken per seed, then aggregated; fwdbwd = fwd+bwd, mean over seeds)
-  <series>.epochs.dat  epoch step train_mean train_min train_max acc_mean nseeds
+  <series>.epochs.dat  epoch step train_mean train_lo train_hi acc_mean nseeds
   manifest.gp          gnuplot definitions: the series (file, title, colour, whether it
                        diverged and where) and the panels of each figure of KIND
   lr_stats.csv         per series: start lr, median/min/max lr over the last 10% of steps
@@ -33,6 +45,8 @@ import os
 import re
 import statistics
 import sys
+
+import seedstats
 
 PROG = "agg_seeds.py"
 
@@ -162,11 +176,39 @@ def load_epochs(path):
     return data
 
 
+BANDNOTE = {"ci": "95% CI band", "minmax": "min-max band"}
+BAND = "ci"  # --band: the band around the mean, "ci" or "minmax"
+
+
 def agg(vals):
+    """(mean, lo, hi) of the finite values: lo/hi the band (BAND) around the mean."""
     v = [x for x in vals if finite(x)]
     if not v:
         return math.nan, math.nan, math.nan
-    return sum(v) / len(v), min(v), max(v)
+    n = len(v)
+    m = sum(v) / n
+    if BAND == "minmax":
+        return m, min(v), max(v)
+    if n < 2:
+        return m, m, m
+    h = seedstats.t_ppf(0.975, n - 1) * math.sqrt(sum((x - m) ** 2 for x in v) / (n - 1) / n)
+    return m, m - h, m + h
+
+
+def clip_band(recs, cols):
+    """For a positive curve (every mean at column c > 0), cut the lower edge of its band
+    (column c + 1) at half the curve's smallest mean: a t-interval reaching 0 or below would
+    vanish from a log axis (and stretch a linear one below 0) instead of reaching the bottom."""
+    recs = [list(r) for r in recs]
+    for c in cols:
+        means = [r[c] for r in recs if finite(r[c])]
+        if not means or min(means) <= 0:
+            continue
+        floor = min(means) / 2
+        for r in recs:
+            if finite(r[c + 1]) and r[c + 1] < floor:
+                r[c + 1] = floor
+    return [tuple(r) for r in recs]
 
 
 def sanitize(s):
@@ -183,10 +225,15 @@ def kind_of(name):
 
 
 def main(argv):
+    global BAND
     args, name, kind = [], None, None
     it = iter(argv)
     for a in it:
-        if a == "--name":
+        if a == "--band":
+            BAND = next(it, None)
+            if BAND not in ("ci", "minmax"):
+                die(f"--band: expected ci or minmax, got {BAND!r}")
+        elif a == "--name":
             name = next(it, None)
         elif a == "--kind":
             kind = next(it, None)
@@ -195,8 +242,14 @@ def main(argv):
             return 0
         else:
             args.append(a)
-    if len(args) != 2:
-        die("usage: agg_seeds.py RESULTS_DIR DATA_DIR [--name NAME] [--kind KIND]")
+    if len(args) not in (1, 2):
+        die("usage: agg_seeds.py RESULTS_DIR [DATA_DIR [--name NAME] [--kind KIND] [--band BAND]]")
+    if len(args) == 1:
+        try:
+            seedstats.write_aggregate(args[0])
+        except seedstats.InputError as e:
+            die(str(e))
+        return 0
     res, out = args
     name = name or os.path.basename(os.path.normpath(res))
     kind = kind or kind_of(name)
@@ -204,7 +257,8 @@ def main(argv):
         die(f"unknown kind '{kind}'")
     try:
         build(res, out, name, kind)
-    except InputError as e:
+        seedstats.write_aggregate(res)
+    except (InputError, seedstats.InputError) as e:
         die(str(e))
     return 0
 
@@ -263,9 +317,11 @@ def build(res, out, name, kind):
             recs.append((step, fb) + lm + mm + lrs + (ab, n))
             if finite(mm[0]):
                 last_ma = (step, mm[0], fb)
+        recs = clip_band(recs, (2, 5, 8))
         with open(os.path.join(out, sid + ".steps.dat"), "w") as f:
-            f.write("# step fwdbwd loss_mean loss_min loss_max ma_mean ma_min ma_max "
-                    "lr_mean lr_min lr_max abar_mean nseeds  (moving average: %d steps)\n" % w)
+            f.write("# step fwdbwd loss_mean loss_lo loss_hi ma_mean ma_lo ma_hi "
+                    "lr_mean lr_lo lr_hi abar_mean nseeds  (moving average: %d steps; band: %s)\n"
+                    % (w, BAND))
             f.write("".join(" ".join(fmt(x) for x in r) + "\n" for r in recs))
         # per-epoch aggregation
         by_ep = {}
@@ -283,8 +339,10 @@ def build(res, out, name, kind):
             n = sum(1 for r in rows if finite(r[2]))
             erecs.append((ep, st) + tl + (acc, n))
             last_ep = (ep, tl[0])
+        erecs = clip_band(erecs, (2,))
         with open(os.path.join(out, sid + ".epochs.dat"), "w") as f:
-            f.write("# epoch step train_mean train_min train_max acc_mean nseeds\n")
+            f.write("# epoch step train_mean train_lo train_hi acc_mean nseeds  (band: %s)\n"
+                    % BAND)
             f.write("".join(" ".join(fmt(x) for x in r) + "\n" for r in erecs))
         # lr statistics over the last 10% of steps (mean over seeds per step)
         lr_vals = [r[8] for r in recs if finite(r[8])]
@@ -376,9 +434,9 @@ def write_manifest(out, name, kind, series):
     seednote = ""
     if nseeds != [1]:
         if len(nseeds) == 1:
-            seednote = f" (mean of {nseeds[0]} seeds, min-max band)"
+            seednote = f" (mean of {nseeds[0]} seeds, {BANDNOTE[BAND]})"
         else:
-            seednote = " (mean over seeds, min-max band)"
+            seednote = f" (mean over seeds, {BANDNOTE[BAND]})"
             for s in series:
                 s["note"] += f" [{s['seeds']} seeds]"
     for s in series:

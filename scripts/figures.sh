@@ -13,10 +13,12 @@
 # Environment: LQA_FIGURES_CONFIGS (space-separated configs, as CONFIG), LQA_FIGURES_OUT
 # (as --out), LQA_BIN (the lqabench binary, default ./lqabench), LQA_FIGURES_PALETTE=0
 # (keep pngcairo's RGB PNGs instead of rewriting them as palette PNGs), LQA_FIGURES_SCALE
-# (multiply every figure's pixel size, e.g. 0.5 for fast checks; default 1).
+# (multiply every figure's pixel size, e.g. 0.5 for fast checks; default 1), LQA_FIGURES_BAND
+# (the band around the mean over seeds: ci, the 95 % t-interval, default; or minmax).
 #
 # Per config: `lqabench --config C` (it resumes: complete runs are skipped), then
-# scripts/agg_seeds.py (mean/min/max over seeds into DIR/data/<sweep>/), then the
+# scripts/agg_seeds.py (mean/min/max over seeds into DIR/data/<sweep>/, and the sweep's
+# aggregate.csv — mean, sd and 95 % t-interval over seeds — into its results directory), then the
 # scripts/plot_*.gp gnuplot scripts, each to <sweep>_<figure>.png and .pdf in DIR; then
 # scripts/tables.py rewrites DIR/table_*.md and .csv from the summary.csv files of every
 # sweep plotted so far (so an interrupted run leaves tables that match its figures).
@@ -155,11 +157,12 @@ for info in "${infos[@]}"; do
     fi
     data="$out/data/$name"
     rm -rf "$data"
-    if ! python3 scripts/agg_seeds.py "$res" "$data" --name "$name"; then
+    if ! python3 scripts/agg_seeds.py "$res" "$data" --name "$name" --band "${LQA_FIGURES_BAND:-ci}"; then
         note "$name: cannot aggregate $res (see the error above)"
         failed+=("$name"); continue
     fi
     summaries+=("$name=$res/summary.csv")
+    written+=("$res/aggregate.csv")
     while read -r fig gp w h; do
         [ -n "$fig" ] || continue
         w=$(awk -v v="$w" -v s="${LQA_FIGURES_SCALE:-1}" 'BEGIN { printf "%d", v * s }')

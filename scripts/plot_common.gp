@@ -29,7 +29,7 @@ yaxis(v) = (v == 0) ? "unset logscale y; set ytics autofreq" : \
 band(c) = "#C8".c[2:]
 
 # multi(S): the words of the index list S whose series have more than one seed (only they
-# get a min-max band; a band of one seed is empty and only shows clipping artefacts)
+# get a band (95 % t-interval or min-max, agg_seeds.py --band); a band of one seed is empty and only shows clipping artefacts)
 multi_(S, i) = (i > words(S)) ? "" : \
     (((S_ns[word(S, i) + 0] > 1) ? word(S, i)." " : "").multi_(S, i + 1))
 multi(S) = multi_(S, 1)

@@ -2,7 +2,7 @@
 # competitor, its learning rates as curves, LQA (both variants) in every panel;
 # full-training-set loss at each epoch end against epochs, log y where the curves of a panel
 # span more than a factor 8.
-# Mean over seeds with a min-max band; a diverged run ends with an x at its last
+# Mean over seeds with a band (agg_seeds.py --band); a diverged run ends with an x at its last
 # measured point and says "diverged at step N" in the key.
 load scriptdir."/plot_common.gp"
 set multiplot layout LQ_rows,LQ_cols title cfg.": training loss (full training set) vs ".(LQ_use_steps ? "step" : "epoch").SEEDNOTE font ",11"

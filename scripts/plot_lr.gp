@@ -1,6 +1,6 @@
 # plot_lr.gp — learning-rate traces (the `lr` column: the step size actually applied) of the
 # adaptive methods, one panel per method (QLABGrad paper Fig. 3; the Newton paper's eta traces
-# use plot_newton.gp). Log y where the trace spans more than a factor 30. Seeds: mean, min-max band.
+# use plot_newton.gp). Log y where the trace spans more than a factor 30. Seeds: mean and its band (agg_seeds.py --band).
 load scriptdir."/plot_common.gp"
 set multiplot layout LR_rows,LR_cols title cfg.": learning rate applied at each iteration".SEEDNOTE font ",11"
 set xlabel "iteration"

@@ -1,7 +1,7 @@
 # plot_qlab.gp — the QLABGrad paper's layout (Fu & Wu 2024, Figs. 4-6): one panel per
 # method, batch training loss against iterations (faint) with its moving average (solid),
 # log y (when the curves span more than a factor 8), the same y range in every panel; QLABGrad's moving average (dashed black) in
-# every other panel for reference. Seeds: mean with a min-max band of the moving average.
+# every other panel for reference. Seeds: mean with a band (agg_seeds.py --band) of the moving average.
 load scriptdir."/plot_common.gp"
 reftxt = ""
 if (QL_ref > 0) { reftxt = sprintf("; dashed: %s", S_title[QL_ref]) }

@@ -11,14 +11,16 @@ KIND lrtraces an lr_stats.csv written by scripts/agg_seeds.py.
 KIND
   accuracy  test accuracy (%) of each method at the end of training, one row per sweep
             (the QLABGrad paper's Table 2): mean over seeds of test_acc of the runs that
-            finished; "diverged" when every run of the method diverged.
+            finished ± the half-width of its 95 % Student-t interval, and n, e.g.
+            "90.50 ± 6.35 (n=2)"; "diverged" when every run of the method diverged.
   overhead  wall time per iteration relative to SGD (the QLABGrad paper's time-overhead
             analysis): mean sec_per_step of each method over its runs (all lrs and seeds
             that finished) divided by that of the method labelled "sgd" in the same sweep.
   passes    forward + backward passes per iteration of each method ((fwd+bwd)/steps).
   bestlr    per sweep and method, the learning rate with the lowest final training loss
             (train_loss: full training set; final_loss, the last batch loss, when the sweep
-            did not evaluate it), mean over seeds; runs that diverged cannot be best.
+            did not evaluate it), mean over seeds (the best one ± the half-width of its 95 %
+            Student-t interval, and n); runs that diverged cannot be best.
   sweeps    per sweep: runs done / diverged / failed, total steps and the summed training
             wall time (evaluation excluded) — how long each sweep took.
   lrtraces  per adaptive run: its start lr and the median, min and max of the lr it applied
@@ -34,6 +36,8 @@ import csv
 import math
 import os
 import sys
+
+import seedstats
 
 PROG = "tables.py"
 NEED = {
@@ -94,6 +98,17 @@ def finite(x):
 def mean(xs):
     xs = [x for x in xs if finite(x)]
     return sum(xs) / len(xs) if xs else math.nan
+
+
+def pm(xs, scale, spec):
+    """mean ± half-width of its 95 % Student-t interval over the finite values, and n:
+    "90.50 ± 6.35 (n=2)"; one value: "95.12 (n=1)"; none: "n/a"."""
+    n, m, _, lo, _ = seedstats.mean_ci([x for x in xs if finite(x)])
+    if n == 0:
+        return "n/a"
+    if n < 2:
+        return f"{format(scale * m, spec)} (n=1)"
+    return f"{format(scale * m, spec)} ± {format(scale * (m - lo), spec)} (n={n})"
 
 
 def g4(x):
@@ -176,11 +191,11 @@ def t_accuracy(prefix, sweeps):
                 cells.append("diverged" if any(r["status"] == "diverged" for r in runs)
                              else "failed")
                 continue
-            m = mean([r["_test_acc"] for r in done])
-            cells.append(f"{100 * m:.2f}" if finite(m) else "n/a")
+            cells.append(pm([r["_test_acc"] for r in done], 100, ".2f"))
         out.append([name, rows[0]["model"], rows[0]["dataset"]] + cells)
     notes = ["test_acc of summary.csv (end of training), in %"
-             + ("; mean over the seeds that finished." if multi else ".")]
+             + ("; mean over the seeds that finished ± the half-width of its 95 % Student-t "
+                "interval, and the number of seeds n." if multi else ", and the number of seeds n.")]
     write(prefix, "Test accuracy (%) at the end of training",
           ["sweep", "model", "dataset"] + cols, out, notes,
           ["---"] * 3 + ["---:"] * len(cols))
@@ -239,22 +254,24 @@ def t_bestlr(prefix, sweeps):
                 runs = [r for r in rows if r["label"] == label and r["lr"] == lr]
                 if any(r["status"] != "done" for r in runs):
                     st = "diverged" if any(r["status"] == "diverged" for r in runs) else "failed"
-                    per.append((lr, math.inf, st))
+                    per.append((lr, math.inf, st, []))
                     continue
                 losses = [r["_train_loss"] if finite(r["_train_loss"]) else r["_final_loss"]
                           for r in runs]
                 if not all(finite(r["_train_loss"]) for r in runs):
                     fallback.append(f"{name}/{label}")
-                per.append((lr, mean(losses), "done"))
+                per.append((lr, mean(losses), "done", losses))
             ok = [p for p in per if p[2] == "done" and finite(p[1])]
             best = min(ok, key=lambda p: p[1]) if ok else None
-            alll = "; ".join(f"{lr}: {g4(v) if st == 'done' else st}" for lr, v, st in per)
+            alll = "; ".join(f"{lr}: {g4(v) if st == 'done' else st}" for lr, v, st, _ in per)
             out.append([name, label, best[0] if best else "-",
-                        g4(best[1]) if best else ("diverged" if any(p[2] == "diverged"
+                        pm(best[3], 1, ".4g") if best else ("diverged" if any(p[2] == "diverged"
                                                                      for p in per) else "-"),
                         alll])
     notes = ["Final training loss: train_loss of summary.csv (full training set at the end), "
-             "mean over seeds; a learning rate with a diverged run cannot be best."]
+             "mean over seeds ± the half-width of its 95 % Student-t interval, and the number "
+             "of seeds n (loss at each lr: the means); a learning rate with a diverged run "
+             "cannot be best."]
     if fallback:
         notes.append("No full-training-set loss for " + ", ".join(sorted(set(fallback)))
                      + ": the final batch loss is used.")

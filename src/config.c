@@ -258,7 +258,7 @@ static const char *const TOP_KEYS[] = {
     "name", "notes", "model", "dataset", "data_dir", "output_dir", "batch_size", "eval_batch",
     "epochs", "steps", "seeds", "init", "shuffle", "drop_last", "train_limit", "test_limit",
     "normalize", "eval_train", "eval_test", "probe_bn", "conv_algo", "width", "dump_init",
-    "dump_batches", "optimizers", NULL};
+    "dump_batches", "validation", "optimizers", NULL};
 
 static int parse_top(P *p, const cJSON *root, SweepConfig *c)
 {
@@ -371,6 +371,18 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
     if (c->train_limit && c->drop_last && c->train_limit < c->batch_size)
         FAIL(p, "train_limit", "%d samples make no full batch of %d (batch_size)", c->train_limit,
              c->batch_size);
+    if (ITEM("validation")) {
+        if (get_int(p, it, "validation", 0, INT_MAX, &v)) return -1;
+        c->validation = (int)v;
+        int n = dataset_train_size(c->dataset);
+        if (c->train_limit && c->train_limit < n) n = c->train_limit;
+        if (c->validation >= n)
+            FAIL(p, "validation", "%d held-out samples leave no training data (%d training samples%s)",
+                 c->validation, n, c->train_limit ? " after train_limit" : "");
+        if (c->drop_last && n - c->validation < c->batch_size)
+            FAIL(p, "validation", "%d held-out samples leave %d training samples, no full batch of %d "
+                 "(batch_size)", c->validation, n - c->validation, c->batch_size);
+    }
 
     if (!ITEM("optimizers")) FAIL(p, "optimizers", "is required (a non-empty list)");
     if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) == 0)

@@ -41,6 +41,7 @@ typedef struct SweepConfig {
     InitKind init;
     bool shuffle, drop_last;
     int train_limit, test_limit;   /* 0 = all */
+    int validation;                /* the last N training samples held out (0 = none) */
     Normalize normalize;
     bool eval_train, eval_test;
     ProbeBn probe_bn;

@@ -269,6 +269,8 @@ static int write_meta(const SweepConfig *c, const RunSpec *r, const SweepOptions
     cJSON_AddItemToObject(s, "train_loss", json_num(res->train_loss));
     cJSON_AddItemToObject(s, "test_loss", json_num(res->test_loss));
     cJSON_AddItemToObject(s, "test_acc", json_num(res->test_acc));
+    cJSON_AddItemToObject(s, "val_loss", json_num(res->val_loss));
+    cJSON_AddItemToObject(s, "val_acc", json_num(res->val_acc));
     cJSON_AddItemToObject(s, "seconds", json_num(opt->timing ? res->seconds : NAN));
     cJSON_AddNumberToObject(s, "fwd", (double)res->fwd);
     cJSON_AddNumberToObject(s, "bwd", (double)res->bwd);
@@ -294,6 +296,7 @@ static int write_meta(const SweepConfig *c, const RunSpec *r, const SweepOptions
     cJSON_AddBoolToObject(cfg, "drop_last", c->drop_last);
     cJSON_AddNumberToObject(cfg, "train_limit", c->train_limit);
     cJSON_AddNumberToObject(cfg, "test_limit", c->test_limit);
+    cJSON_AddNumberToObject(cfg, "validation", c->validation);
     cJSON_AddStringToObject(cfg, "normalize", c->normalize == NORM_MEANSTD ? "meanstd" : "unit");
     cJSON_AddStringToObject(cfg, "probe_bn", c->probe_bn == PROBE_BN_EVAL ? "eval" : "batch");
     cJSON_AddStringToObject(cfg, "conv_algo", CONV_ALGO_NAMES[c->conv_algo]);
@@ -338,24 +341,30 @@ typedef struct RunEnv {
     Model *m;
     const Dataset *train, *test;
     Progress *prog;
+    const Dataset *val; /* the validation split; NULL without one */
 } RunEnv;
 
 static void write_epoch_row(const RunEnv *env, FILE *f, double epoch, long step, double seconds,
                             RunResult *res)
 {
-    double tl = NAN, vl = NAN, va = NAN, dummy;
+    double tl = NAN, vl = NAN, va = NAN, hl = NAN, ha = NAN, dummy;
     if (env->c->eval_train) evaluate(env->m, env->train, env->c->eval_batch, &tl, &dummy, env->prog);
     if (env->c->eval_test && env->test)
         evaluate(env->m, env->test, env->c->eval_batch, &vl, &va, env->prog);
-    char a[32], b[32], d[32], e[32];
+    if (env->val) evaluate(env->m, env->val, env->c->eval_batch, &hl, &ha, env->prog);
+    char a[32], b[32], d[32], e[32], g[32], h[32];
     fmt_num(a, sizeof a, tl);
     fmt_num(b, sizeof b, vl);
     fmt_num(d, sizeof d, va);
     fmt_num(e, sizeof e, env->opt->timing ? seconds : NAN);
-    fprintf(f, "%g,%ld,%s,%s,%s,%s\n", epoch, step, a, b, d, e);
+    fmt_num(g, sizeof g, hl);
+    fmt_num(h, sizeof h, ha);
+    fprintf(f, "%g,%ld,%s,%s,%s,%s,%s,%s\n", epoch, step, a, b, d, e, g, h);
     res->train_loss = tl;
     res->test_loss = vl;
     res->test_acc = va;
+    res->val_loss = hl;
+    res->val_acc = ha;
 }
 
 static int run_one(const RunEnv *env, const RunSpec *r, RunResult *res, char *err)
@@ -367,6 +376,7 @@ static int run_one(const RunEnv *env, const RunSpec *r, RunResult *res, char *er
     uint64_t seed = c->seeds[r->seed_i];
     memset(res, 0, sizeof *res);
     res->final_loss = res->train_loss = res->test_loss = res->test_acc = NAN;
+    res->val_loss = res->val_acc = NAN;
     snprintf(res->status, sizeof res->status, "done");
 
     Batcher b = {0};
@@ -402,7 +412,7 @@ static int run_one(const RunEnv *env, const RunSpec *r, RunResult *res, char *er
     fprintf(fs.f, "step,epoch,loss,lr,fwd,bwd,seconds,fallback");
     for (int i = 0; i < e->def->n_extra; i++) fprintf(fs.f, ",%s", e->def->extra_cols[i]);
     fputc('\n', fs.f);
-    fprintf(fe.f, "epoch,step,train_loss,test_loss,test_acc,seconds\n");
+    fprintf(fe.f, "epoch,step,train_loss,test_loss,test_acc,seconds,val_loss,val_acc\n");
     write_epoch_row(env, fe.f, 0, 0, 0, res);
 
     ProbeCtx pc = {.m = m};
@@ -639,13 +649,17 @@ int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
         free(runs);
         return 1;
     }
-    Dataset train = {0}, test = {0};
+    Dataset train = {0}, test = {0}, val = {0};
     Model m = {0};
     int status = 0;
     if (todo > 0) {
         if (dataset_load(&train, c->dataset, c->data_dir, true, c->normalize, c->train_limit, err) ||
             (c->eval_test &&
              dataset_load(&test, c->dataset, c->data_dir, false, c->normalize, c->test_limit, err))) {
+            status = 1;
+            goto out;
+        }
+        if (c->validation && dataset_split_tail(&train, c->validation, &val, err)) {
             status = 1;
             goto out;
         }
@@ -659,8 +673,8 @@ int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
             goto out;
         }
         if (!opt->quiet)
-            fprintf(stderr, "lqabench: %s: %d runs (%d to do), %s on %s (%zu parameters, %d train / %d test samples), %d thread%s -> %s\n",
-                    c->name, n, todo, c->model, c->dataset, m.n_params, train.n, test.n,
+            fprintf(stderr, "lqabench: %s: %d runs (%d to do), %s on %s (%zu parameters, %d train / %d validation / %d test samples), %d thread%s -> %s\n",
+                    c->name, n, todo, c->model, c->dataset, m.n_params, train.n, val.n, test.n,
                     opt->threads, opt->threads == 1 ? "" : "s", c->output_dir);
     }
     int done_i = 0;
@@ -689,7 +703,8 @@ int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
         strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
         Progress prog = {.on = !opt->quiet && isatty(2), .run_i = done_i, .run_n = todo,
                          .id = r->id, .lock = lock, .last_touch = lqa_now()};
-        RunEnv env = {c, opt, &m, &train, c->eval_test ? &test : NULL, &prog};
+        RunEnv env = {c, opt, &m, &train, c->eval_test ? &test : NULL, &prog,
+                      c->validation ? &val : NULL};
         RunResult res;
         char rerr[LQA_ERR_LEN] = "";
         if (run_one(&env, r, &res, rerr)) {
@@ -718,6 +733,7 @@ out:
     if (m.ops) model_free(&m);
     dataset_free(&train);
     dataset_free(&test);
+    dataset_free(&val);
     free(runs);
     return status;
 }

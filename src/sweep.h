@@ -21,6 +21,7 @@ typedef struct RunResult {
     long steps, fwd, bwd;
     double final_loss; /* last step's batch loss */
     double train_loss, test_loss, test_acc; /* NAN when not evaluated */
+    double val_loss, val_acc; /* NAN without a validation split */
     double seconds;    /* training wall time (no evaluation) */
 } RunResult;
 

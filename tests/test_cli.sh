@@ -43,6 +43,12 @@ cases=(
   '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"colour":1,"optimizers":[{"name":"sgd","lr":0.1}]}|colour'
   '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"optimizers":[{"name":"sgd","lr":0.1}],}|line'
   '[1,2]|top level'
+  '{'"$base"',"validation":-1,"optimizers":[{"name":"sgd","lr":0.1}]}|validation'
+  '{'"$base"',"validation":2.5,"optimizers":[{"name":"sgd","lr":0.1}]}|validation'
+  '{'"$base"',"validation":256,"optimizers":[{"name":"sgd","lr":0.1}]}|validation'
+  '{'"$base"',"validation":240,"optimizers":[{"name":"sgd","lr":0.1}]}|validation'
+  '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"validation":60000,"optimizers":[{"name":"sgd","lr":0.1}]}|validation'
+  '{"model":"logreg","dataset":"cifar10","batch_size":32,"steps":5,"validation":50000,"optimizers":[{"name":"sgd","lr":0.1}]}|validation'
 )
 i=0
 for c in "${cases[@]}"; do
@@ -85,7 +91,8 @@ check "no temporary files left" test -z "$(ls "$T/a" | grep -E '\.tmp\.|\.lock$'
 h=$(head -1 "$T/a/sgd_lr0.1_s1.steps.csv")
 check "steps.csv header: $h" test "$h" = "step,epoch,loss,lr,fwd,bwd,seconds,fallback"
 check "10 steps/epoch × 2 epochs = 20 rows" test "$(tail -n +2 "$T/a/sgd_lr0.1_s1.steps.csv" | wc -l)" = 20
-check "epochs.csv header" test "$(head -1 "$T/a/sgd_lr0.1_s1.epochs.csv")" = "epoch,step,train_loss,test_loss,test_acc,seconds"
+check "epochs.csv header" test "$(head -1 "$T/a/sgd_lr0.1_s1.epochs.csv")" = "epoch,step,train_loss,test_loss,test_acc,seconds,val_loss,val_acc"
+check "no validation: val cells empty" test "$(tail -n +2 "$T/a/sgd_lr0.1_s1.epochs.csv" | cut -d, -f7,8 | sort -u)" = ","
 check "epochs.csv rows 0..2" test "$(cut -d, -f1 "$T/a/sgd_lr0.1_s1.epochs.csv" | tail -n +2 | tr '\n' ' ')" = "0 1 2 "
 check "fwd/bwd cumulative" test "$(sed -n 21p "$T/a/sgd_lr0.1_s1.steps.csv" | cut -d, -f5,6)" = "20,20"
 check "cosine lr at step 1 is the base lr" test "$(sed -n 2p "$T/a/sgd-cos_lr0.1_s1.steps.csv" | cut -d, -f4)" = "0.1"
@@ -127,6 +134,30 @@ wait
 "$BIN" --config "$T/sweep.json" --output-dir "$T/c" --summarize --quiet
 for r in $runs; do check "shard $r identical" cmp -s "$T/a/$r.steps.csv" "$T/c/$r.steps.csv"; done
 check "summarize rebuilds the same summary" cmp -s "$T/a/summary.csv" "$T/c/summary.csv"
+
+# validation split: the last N of the train_limit samples, evaluated every epoch, never trained on
+cat > "$T/val.json" <<JSON
+{"name":"val","model":"logreg","dataset":"mnist","data_dir":"$DATA/mnist","batch_size":32,"epochs":2,
+ "train_limit":320,"test_limit":100,"validation":64,"seeds":[1,2],"dump_batches":true,
+ "optimizers":[{"name":"sgd","lr":0.1}]}
+JSON
+"$BIN" --config "$T/val.json" --check > "$T/o" 2> "$T/e"
+check "validation config passes --check ($(cat "$T/e"))" test $? = 0
+"$BIN" --config "$T/val.json" --output-dir "$T/v" --threads 1 --no-timing --quiet 2> "$T/e"
+check "validation sweep exit 0 ($(tail -2 "$T/e"))" test $? = 0
+ev="$T/v/sgd_lr0.1_s1.epochs.csv"
+check "validation: epochs.csv header" test "$(head -1 "$ev")" = "epoch,step,train_loss,test_loss,test_acc,seconds,val_loss,val_acc"
+check "validation: 256 training samples, 8 steps/epoch x 2" test "$(tail -n +2 "$T/v/sgd_lr0.1_s1.steps.csv" | wc -l)" = 16
+check "validation: val_loss and val_acc in every row" \
+  test "$(tail -n +2 "$ev" | awk -F, '$7 != "" && $8 >= 0 && $8 <= 1 && ($8 * 64) == int($8 * 64)' | wc -l)" = 3
+check "validation: val_loss differs from train_loss" test "$(tail -n +2 "$ev" | awk -F, '$7 == $3' | wc -l)" = 0
+for s in 1 2; do
+  mx=$(od -An -v -t d4 "$T/v/sgd_lr0.1_s$s.batches.i32" | tr -s ' ' '\n' | sed '/^$/d' | sort -n | tail -1)
+  n=$(od -An -v -t d4 "$T/v/sgd_lr0.1_s$s.batches.i32" | tr -s ' ' '\n' | sed '/^$/d' | wc -l)
+  check "seed $s: batches use only samples 0..255 (max $mx, $n indices)" test "$mx" = 255 -a "$n" = 512
+done
+check "validation: the metadata records it" grep -Eq '"validation":[[:space:]]+64' "$T/v/sgd_lr0.1_s1.json"
+check "validation: the result has val_loss" grep -Eq '"val_loss":[[:space:]]+[0-9]' "$T/v/sgd_lr0.1_s1.json"
 
 echo "test_cli: $pass passed, $fail failed"
 test "$fail" = 0

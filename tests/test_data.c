@@ -651,6 +651,91 @@ static void rm_tree(const char *dir)
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
 
+/* ---- validation split ------------------------------------------------------ */
+
+/* The held-out samples are the last n_val of the data set, whatever the seed:
+ * none of them reaches a batch, in any epoch, for any seed, shuffled or not. */
+static void test_validation_split(void)
+{
+    enum { VN = 40, VV = 7, VD = 3 };
+    float *x = lqa_alloc(VN * VD * sizeof(float), err);
+    int *y = lqa_alloc(VN * sizeof(int), err);
+    for (int i = 0; i < VN; i++) {
+        for (int k = 0; k < VD; k++) x[i * VD + k] = (float)(i * 10 + k);
+        y[i] = i % 10;
+    }
+    Dataset ds, val, val2;
+    dataset_adopt(&ds, VN, 1, 1, VD, 10, &x, &y);
+
+    T_CHECK(dataset_split_tail(&ds, 0, &val, err) == -1 && strstr(err, "validation"),
+            "split of 0 rejected: %s", err);
+    T_CHECK(dataset_split_tail(&ds, VN, &val, err) == -1 && strstr(err, "validation"),
+            "split of all samples rejected: %s", err);
+    T_CHECK(dataset_split_tail(&ds, -1, &val, err) == -1, "negative split rejected");
+    T_CHECK(ds.n == VN && val.x == NULL, "a rejected split changes nothing");
+
+    T_CHECK(dataset_split_tail(&ds, VV, &val, err) == 0, "split: %s", err);
+    T_CHECK(ds.n == VN - VV && val.n == VV && val.c == 1 && val.w == VD && val.n_classes == 10,
+            "split sizes: train %d, validation %d", ds.n, val.n);
+    int bad = 0;
+    for (int i = 0; i < VV; i++) {
+        int id = VN - VV + i;
+        for (int k = 0; k < VD; k++) bad += val.x[i * VD + k] != (float)(id * 10 + k);
+        bad += val.y[i] != id % 10;
+    }
+    T_CHECK(bad == 0, "validation holds the last %d samples in file order (%d cells differ)", VV,
+            bad);
+
+    int seen[VN] = {0}, leaked = 0, wrong = 0;
+    for (uint64_t seed = 1; seed <= 6; seed++) {
+        for (int mode = 0; mode < 4; mode++) {
+            Batcher b;
+            bool shuffle = mode & 1, drop_last = mode & 2;
+            T_CHECK(batcher_init(&b, &ds, 4, shuffle, drop_last, seed, err) == 0, "init: %s", err);
+            for (int e = 0; e < 5; e++) {
+                batcher_start_epoch(&b, e);
+                const int *idx;
+                int B;
+                while ((B = batcher_next(&b, &idx)) > 0) {
+                    for (int j = 0; j < B; j++) {
+                        int id = (int)(b.x[j * VD] / 10.0f);
+                        leaked += idx[j] >= VN - VV || id >= VN - VV;
+                        wrong += id != idx[j];
+                        seen[id]++;
+                    }
+                }
+            }
+            batcher_free(&b);
+        }
+    }
+    T_CHECK(leaked == 0, "%d held-out samples reached a batch", leaked);
+    T_CHECK(wrong == 0, "%d batch samples differ from their index", wrong);
+    int unseen = 0;
+    for (int i = 0; i < VN - VV; i++) unseen += seen[i] == 0;
+    T_CHECK(unseen == 0, "%d training samples never reached a batch", unseen);
+
+    /* Seed-independent: the same data split again gives the same validation set. */
+    Dataset ds2;
+    x = lqa_alloc(VN * VD * sizeof(float), err);
+    y = lqa_alloc(VN * sizeof(int), err);
+    for (int i = 0; i < VN; i++) {
+        for (int k = 0; k < VD; k++) x[i * VD + k] = (float)(i * 10 + k);
+        y[i] = i % 10;
+    }
+    dataset_adopt(&ds2, VN, 1, 1, VD, 10, &x, &y);
+    T_CHECK(dataset_split_tail(&ds2, VV, &val2, err) == 0, "split again: %s", err);
+    T_CHECK(val2.n == val.n && memcmp(val2.x, val.x, VV * VD * sizeof(float)) == 0 &&
+                memcmp(val2.y, val.y, VV * sizeof(int)) == 0,
+            "a second split gives the same validation set");
+    T_CHECK(dataset_train_size("mnist") == 60000 && dataset_train_size("fashion-mnist") == 60000 &&
+                dataset_train_size("cifar10") == 50000 && dataset_train_size("nosuch") == 0,
+            "nominal training-set sizes");
+    dataset_free(&val2);
+    dataset_free(&ds2);
+    dataset_free(&val);
+    dataset_free(&ds);
+}
+
 int main(void)
 {
     const char *base = getenv("TMPDIR");
@@ -662,6 +747,7 @@ int main(void)
     test_idx();
     test_cifar();
     test_batcher();
+    test_validation_split();
     test_converter();
     test_dataset_load();
     rm_tree(tmpdir);

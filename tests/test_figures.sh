@@ -121,10 +121,32 @@ check "diverged run's data file written" test -s "$OUT/data/lqa_tiny/sgd_lr1e+10
 check "two seeds aggregated: nseeds 2, min <= mean <= max" awk '
     !/^#/ { n++; if ($7 != 2 || $4 > $3 + 1e-12 || $3 > $5 + 1e-12) bad = 1 }
     END { exit (n < 3 || bad) }' "$OUT/data/lqa_tiny/sgd_lr0.1.epochs.dat"
+python3 scripts/agg_seeds.py "$T/res/lqa_tiny" "$T/mm" --band minmax > /dev/null 2>&1
+check "band: 95 % t-interval by default, min-max with --band minmax (2 seeds: hi - mean = t(0.975, 1) x (max - mean))" \
+    python3 - "$OUT/data/lqa_tiny/sgd_lr0.1.epochs.dat" "$T/mm/sgd_lr0.1.epochs.dat" <<'PY'
+import sys
+rows = [[[float(x) for x in l.split()] for l in open(p) if not l.startswith("#")] for p in sys.argv[1:]]
+assert len(rows[0]) == len(rows[1]) >= 3
+spread = 0
+for ci, mm in zip(*rows):
+    assert ci[2] == mm[2], "same mean"
+    if mm[4] - mm[2] > 1e-6:
+        spread += 1
+        assert abs((ci[4] - ci[2]) / (mm[4] - mm[2]) - 12.7062047) < 1e-4, (ci, mm)
+assert spread >= 2
+PY
 check "LQA layout: 2 competitor panels, both LQA variants in each" \
     grep -q 'array LQ_series\[2\] = \["1 2 5 6", "3 4 5 6"\]' "$man"
 check "accuracy table has the qlab sweep's methods" \
-    grep -q '^| qlab_fig4_tiny | mlp | mnist | [0-9.]* | [0-9.]* |' "$OUT/table_test_accuracy.md"
+    grep -q '^| qlab_fig4_tiny | mlp | mnist | [0-9.]* (n=1) | [0-9.]* (n=1) |' "$OUT/table_test_accuracy.md"
+
+# every sweep gets its aggregate.csv (its numbers are tested in test_stats.sh)
+agg=$T/res/lqa_tiny/aggregate.csv
+check "aggregate.csv written into the sweep's results directory" \
+    test "$(head -1 "$agg" 2>/dev/null)" = "label,lr,epoch,metric,n,mean,sd,ci_lo,ci_hi"
+check "aggregate.csv: sgd lr 0.1 has train_loss, test_loss, test_acc at epochs 0-2 over 2 seeds" \
+    test "$(grep -c '^sgd,0.1,[012],\(train_loss\|test_loss\|test_acc\),2,' "$agg")" = 9
+check "aggregate.csv listed in files.txt" grep -qxF "$agg" "$OUT/files.txt"
 
 # ---------------------------------------------------------------- missing / malformed inputs
 copy() { rm -rf "$T/$1"; cp -r "$T/res/qlab_fig4_tiny" "$T/$1"
@@ -181,13 +203,13 @@ table_is accuracy md <<'EOF'
 
 | sweep | model | dataset | sgd lr=0.1 | sgd lr=0.01 | adam lr=0.1 | adam lr=0.001 | lqa-paper | qlabgrad |
 |---|---|---|---:|---:|---:|---:|---:|---:|
-| handmade | mlp | mnist | 90.50 | 81.00 | diverged | 95.12 | 96.50 | 97.25 |
+| handmade | mlp | mnist | 90.50 ± 6.35 (n=2) | 81.00 ± 12.71 (n=2) | diverged | 95.12 (n=1) | 96.50 (n=1) | 97.25 (n=1) |
 
-test_acc of summary.csv (end of training), in %; mean over the seeds that finished.
+test_acc of summary.csv (end of training), in %; mean over the seeds that finished ± the half-width of its 95 % Student-t interval, and the number of seeds n.
 EOF
 table_is accuracy csv <<'EOF'
 sweep,model,dataset,sgd lr=0.1,sgd lr=0.01,adam lr=0.1,adam lr=0.001,lqa-paper,qlabgrad
-handmade,mlp,mnist,90.50,81.00,diverged,95.12,96.50,97.25
+handmade,mlp,mnist,90.50 ± 6.35 (n=2),81.00 ± 12.71 (n=2),diverged,95.12 (n=1),96.50 (n=1),97.25 (n=1)
 EOF
 table_is overhead md <<'EOF'
 # Time per iteration relative to SGD
@@ -207,19 +229,19 @@ table_is bestlr md <<'EOF'
 
 | sweep | method | best lr | final train loss | loss at each lr |
 |---|---|---:|---:|---|
-| handmade | sgd | 0.1 | 0.5 | 0.1: 0.5; 0.01: 0.85 |
-| handmade | adam | 0.001 | 0.25 | 0.1: diverged; 0.001: 0.25 |
-| handmade | lqa-paper | 0.1 | 0.15 | 0.1: 0.15 |
-| handmade | qlabgrad | 0.1 | 0.2 | 0.1: 0.2 |
+| handmade | sgd | 0.1 | 0.5 ± 1.271 (n=2) | 0.1: 0.5; 0.01: 0.85 |
+| handmade | adam | 0.001 | 0.25 (n=1) | 0.1: diverged; 0.001: 0.25 |
+| handmade | lqa-paper | 0.1 | 0.15 (n=1) | 0.1: 0.15 |
+| handmade | qlabgrad | 0.1 | 0.2 (n=1) | 0.1: 0.2 |
 
-Final training loss: train_loss of summary.csv (full training set at the end), mean over seeds; a learning rate with a diverged run cannot be best.
+Final training loss: train_loss of summary.csv (full training set at the end), mean over seeds ± the half-width of its 95 % Student-t interval, and the number of seeds n (loss at each lr: the means); a learning rate with a diverged run cannot be best.
 EOF
 table_is bestlr csv <<'EOF'
 sweep,method,best lr,final train loss,loss at each lr
-handmade,sgd,0.1,0.5,0.1: 0.5; 0.01: 0.85
-handmade,adam,0.001,0.25,0.1: diverged; 0.001: 0.25
-handmade,lqa-paper,0.1,0.15,0.1: 0.15
-handmade,qlabgrad,0.1,0.2,0.1: 0.2
+handmade,sgd,0.1,0.5 ± 1.271 (n=2),0.1: 0.5; 0.01: 0.85
+handmade,adam,0.001,0.25 (n=1),0.1: diverged; 0.001: 0.25
+handmade,lqa-paper,0.1,0.15 (n=1),0.1: 0.15
+handmade,qlabgrad,0.1,0.2 (n=1),0.1: 0.2
 EOF
 table_is passes csv <<'EOF'
 sweep,model,sgd,adam,lqa-paper,qlabgrad

@@ -88,6 +88,11 @@ variant; edit "$T/n/logreg_mnist/adam_lr0.001_s1.epochs.csv" 'rows[:] = [r + (["
 reg --compare "$T/n"
 check "extra column fails" test $? = 1
 check "extra column named" has "logreg_mnist/adam_lr0.001_s1.epochs.csv: extra column extra"
+variant; edit "$T/n/logreg_mnist/adam_lr0.001_s1.epochs.csv" 'rows[2][rows[0].index("val_loss")] = "0.5"'
+reg --compare "$T/n"
+check "a non-empty appended val_loss column fails" test $? = 1
+check "non-empty val_loss named" has "logreg_mnist/adam_lr0.001_s1.epochs.csv: extra column val_loss"
+check "empty val_acc still passes" bash -c "! grep -q 'extra column val_acc' '$T/out'"
 variant; rm "$T/n/mlp_mnist/sgd-m_lr0.02_s1.steps.csv"
 reg --compare "$T/n"
 check "missing run fails" test $? = 1
