@@ -190,6 +190,28 @@ if [ $ASIS = 1 ]; then
     )
 fi
 
+# 6. the portable build (plain `make`: kernels dispatched at start-up, the rest x86-64-v2)
+#    against a `make NATIVE=1` (-march=native) build of the same tree, alternately
+if [ "${BENCH_SKIP_NATIVE:-0}" != 1 ]; then
+    NATIVE_BIN=build-native/tools/bench
+    if make -s --no-print-directory NATIVE=1 BUILD=build-native "$NATIVE_BIN" >/dev/null 2>&1; then
+        PORTABLE_BIN=$BIN
+        for rep in $(seq 1 "$REPEAT"); do
+            for side in portable native; do
+                BIN=$PORTABLE_BIN
+                [ $side = native ] && BIN=$NATIVE_BIN
+                c_run $side --model mlp --batch 64 --input 1x28x28 --optimizer sgd --steps 100 --warmup 5 --fwd-reps 30
+                c_run $side --model lenet5 --batch 64 --input 3x32x32 --optimizer sgd --steps 100 --warmup 5 --fwd-reps 30
+                C_TIMEOUT=$RESNET_TIMEOUT c_run $side --model resnet18 --batch 128 --input 3x32x32 --optimizer sgd \
+                    --steps 3 --warmup 1 --fwd-reps 2
+            done
+        done
+        BIN=$PORTABLE_BIN
+    else
+        note native "could not build the NATIVE=1 comparison binary ($NATIVE_BIN): skipped"
+    fi
+fi
+
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 ELAPSED=$(( $(date +%s) - T0 ))
 TORCH_VER=$([ $HAVE_TORCH = 1 ] && "$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo "n/a")
@@ -469,6 +491,24 @@ if find("conv_w4", "step", model="resnet18"):
       "same PyTorch runs:")
     A("")
     speed_table("conv", cfg3[2:], mem=True, c_tag="conv_w4")
+
+# ---- portable vs native
+if find("portable", "step", model="mlp"):
+    A("")
+    A("## Portable build against `make NATIVE=1`")
+    A("")
+    A("The default binary (kernels for AVX-512 / AVX2 / SSE4.2 chosen at start-up, the rest "
+      "compiled for x86-64-v2) against a `-march=native` build of the same tree, run alternately "
+      f"{meta['repeat']} times, each side's best run; {meta['threads']} threads.")
+    A("")
+    A("| model (batch) | portable, ms/step | native, ms/step | portable / native | target |")
+    A("|---|---:|---:|---:|---:|")
+    for model, inp, b in [("mlp", "1x28x28", 64), ("lenet5", "3x32x32", 64), ("resnet18", "3x32x32", 128)]:
+        p = find("portable", "step", model=model, input=inp)
+        n = find("native", "step", model=model, input=inp)
+        rt = ratio(p and p["step_ms"], n and n["step_ms"])
+        A(f"| {model} {inp} ({b}) | {ms(p,'step_ms')} | {ms(n,'step_ms')} | {f(rt, 3)} | "
+          f"≤ 1.03 {'' if rt is None else ('PASS' if rt <= 1.03 else '**MISS**')} |")
 
 # ---- as-is
 asis = [r for r in rows if r.get("tag") == "asis"]
