@@ -64,6 +64,10 @@ check "missing config named" grep -qF missing.json "$T/e"
 "$BIN" --shard 3/2 --config x 2>/dev/null; check "--shard 3/2 rejected" test $? = 2
 "$BIN" --help | grep -q -- --config; check "--help lists --config" test $? = 0
 "$BIN" --version | grep -q lqabench; check "--version" test $? = 0
+# the README's first example: a bare name found in configs/, valid as shipped
+"$BIN" --config mlp_mnist.json --check > "$T/o" 2> "$T/e"
+check "--config mlp_mnist.json --check passes ($(cat "$T/e"))" test $? = 0
+check "--check names configs/mlp_mnist.json" grep -qF configs/mlp_mnist.json "$T/o"
 
 # ---- a small sweep ---------------------------------------------------------
 cat > "$T/sweep.json" <<JSON
