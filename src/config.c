@@ -245,6 +245,10 @@ static int parse_opt(P *p, const cJSON *o, int idx, OptEntry *e)
     }
     snprintf(key, sizeof key, "%s.lr", pre);
     if (!have_lr) FAIL(p, key, "is required (a number or a list)");
+    if (e->n_lrs > 1 && optim_lr_role(e->def, e->hp) == LR_UNUSED)
+        FAIL(p, key, "%s%s does not use lr (%s): %d lrs would be %d identical runs; give one number",
+             e->def->name, e->def->lr_role_of ? " with these settings" : "", e->def->lr_doc,
+             e->n_lrs, e->n_lrs);
     if (e->def->validate) {
         char m[LQA_ERR_LEN];
         if (e->def->validate(e->hp, m)) FAIL(p, pre, "%s", m);

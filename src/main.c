@@ -50,6 +50,9 @@ static void print_optimizers(void)
         const OptimizerDef *d = optim_registry_get(i);
         printf("### `%s`\n\n%s.%s\n\n", d->name, d->summary,
                d->classic ? " Accepts a `schedule`." : "");
+        printf("`lr` (%s): %s.\n\n",
+               d->lr_role_of ? "depends on the settings" : optim_lr_role_name(d->lr_role),
+               d->lr_doc ? d->lr_doc : "");
         if (d->n_extra) {
             printf("Extra per-step CSV columns:");
             for (int k = 0; k < d->n_extra; k++) printf(" `%s`", d->extra_cols[k]);

@@ -29,6 +29,8 @@ cases=(
   '{'"$base"',"optimizers":[{"name":"lqa","lr":0.1,"schedule":{"type":"step","every":10}}]}|optimizers[0].schedule'
   '{'"$base"',"optimizers":[{"name":"sgd","lr":0.1,"schedule":{"type":"step","every":0}}]}|optimizers[0].schedule.every'
   '{'"$base"',"optimizers":[]}|optimizers'
+  '{'"$base"',"optimizers":[{"name":"lqa","lr":[0.1,0.3],"variant":"reference"}]}|optimizers[0].lr'
+  '{'"$base"',"optimizers":[{"name":"sgd","lr":0.1},{"name":"l4gd","lr":[0.1,0.3]}]}|optimizers[1].lr'
   '{'"$base"',"optimizers":[{"name":"sgd"}]}|optimizers[0].lr'
   '{"model":"nosuch","dataset":"mnist","batch_size":32,"steps":5,"optimizers":[{"name":"sgd","lr":0.1}]}|model'
   '{"model":"logreg","dataset":"imagenet","batch_size":32,"steps":5,"optimizers":[{"name":"sgd","lr":0.1}]}|dataset'
@@ -68,6 +70,14 @@ check "missing config named" grep -qF missing.json "$T/e"
 "$BIN" --config mlp_mnist.json --check > "$T/o" 2> "$T/e"
 check "--config mlp_mnist.json --check passes ($(cat "$T/e"))" test $? = 0
 check "--check names configs/mlp_mnist.json" grep -qF configs/mlp_mnist.json "$T/o"
+# several lrs: fine where lr is a step size or a starting value, an error where it is unused
+printf '%s\n' '{'"$base"',"optimizers":[{"name":"lqa","lr":[0.1,0.3]},{"name":"lqa","label":"ref","lr":0.1,"variant":"reference"},{"name":"qlabgrad","lr":[0.1,0.3],"variant":"reference"}]}' > "$T/lrs.json"
+"$BIN" --config "$T/lrs.json" --check > "$T/o" 2> "$T/e"
+check "lr lists where lr is used, one lr where unused: --check ok ($(cat "$T/e"))" test $? = 0
+"$BIN" --optimizers > "$T/o"
+check "--optimizers says what lr means for every method" \
+  test "$(grep -c '^`lr` (' "$T/o")" = "$(grep -c '^### ' "$T/o")"
+check "--optimizers: lqa's reference form does not use lr" grep -q '^`lr` (depends on the settings): .*reference: unused' "$T/o"
 
 # ---- a small sweep ---------------------------------------------------------
 cat > "$T/sweep.json" <<JSON
