@@ -262,7 +262,7 @@ static const char *const TOP_KEYS[] = {
     "name", "notes", "model", "dataset", "data_dir", "output_dir", "batch_size", "eval_batch",
     "epochs", "steps", "seeds", "init", "shuffle", "drop_last", "train_limit", "test_limit",
     "normalize", "eval_train", "eval_test", "probe_bn", "conv_algo", "width", "dump_init",
-    "dump_batches", "optimizers", NULL};
+    "dump_batches", "optimizers", "diverge", NULL};
 
 static int parse_top(P *p, const cJSON *root, SweepConfig *c)
 {
@@ -371,6 +371,25 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
     if (ITEM("width")) {
         if (get_int(p, it, "width", 1, 1 << 16, &v)) return -1;
         c->width = (int)v;
+    }
+    c->diverge_factor = CFG_DIVERGE_FACTOR;
+    c->diverge_window = CFG_DIVERGE_WINDOW;
+    if (ITEM("diverge")) {
+        static const char *const DIV_KEYS[] = {"factor", "window", NULL};
+        if (!cJSON_IsObject(it)) FAIL(p, "diverge", "must be an object, e.g. {\"factor\": 100, \"window\": 10}");
+        if (check_keys(p, it, "diverge.", DIV_KEYS)) return -1;
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(it, "factor");
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(it, "window");
+        if (f) {
+            if (!cJSON_IsNumber(f)) FAIL(p, "diverge.factor", "must be a number (0 turns the rule off)");
+            if (!(f->valuedouble == 0 || f->valuedouble > 1) || !isfinite(f->valuedouble))
+                FAIL(p, "diverge.factor", "must be > 1, or 0 to turn the rule off (got %g)", f->valuedouble);
+            c->diverge_factor = f->valuedouble;
+        }
+        if (w) {
+            if (get_int(p, w, "diverge.window", 1, CFG_DIVERGE_WINDOW_MAX, &v)) return -1;
+            c->diverge_window = (int)v;
+        }
     }
     if (c->train_limit && c->drop_last && c->train_limit < c->batch_size)
         FAIL(p, "train_limit", "%d samples make no full batch of %d (batch_size)", c->train_limit,

@@ -299,6 +299,9 @@ static int write_meta(const SweepConfig *c, const RunSpec *r, const SweepOptions
     cJSON_AddBoolToObject(cfg, "eval_train", c->eval_train);
     cJSON_AddBoolToObject(cfg, "eval_test", c->eval_test);
     if (c->width) cJSON_AddNumberToObject(cfg, "width", c->width);
+    cJSON *dv = cJSON_AddObjectToObject(cfg, "diverge");
+    cJSON_AddNumberToObject(dv, "factor", c->diverge_factor);
+    cJSON_AddNumberToObject(dv, "window", c->diverge_window);
     cJSON_AddItemToObject(cfg, "optimizer", optimizer_json(e, lr));
 
     cJSON *env = cJSON_AddObjectToObject(root, "environment");
@@ -329,6 +332,21 @@ static int write_meta(const SweepConfig *c, const RunSpec *r, const SweepOptions
 }
 
 /* ---- one run --------------------------------------------------------------- */
+
+/* The divergence rule: the lower median of the last (up to) `window` batch
+ * losses above factor × the first step's loss. A median, not one batch, so that
+ * a single spike the method recovers from does not end the run. */
+static double lower_median(const double *v, int k)
+{
+    double s[CFG_DIVERGE_WINDOW_MAX];
+    for (int i = 0; i < k; i++) { /* insertion sort: k is small */
+        double x = v[i];
+        int j = i;
+        for (; j > 0 && s[j - 1] > x; j--) s[j] = s[j - 1];
+        s[j] = x;
+    }
+    return s[(k - 1) / 2];
+}
 
 typedef struct RunEnv {
     const SweepConfig *c;
@@ -404,6 +422,7 @@ static int run_one(const RunEnv *env, const RunSpec *r, RunResult *res, char *er
     write_epoch_row(env, fe.f, 0, 0, 0, res);
 
     ProbeCtx pc = {.m = m};
+    double recent[CFG_DIVERGE_WINDOW_MAX], first_loss = NAN; /* divergence rule */
     long t = 0, bwd = 0;
     double train_s = 0;
     bool stop = false;
@@ -452,6 +471,20 @@ static int run_one(const RunEnv *env, const RunSpec *r, RunResult *res, char *er
                          isfinite(loss0) ? "step size" : "loss", t);
                 stop = true;
                 break;
+            }
+            if (t == 1) first_loss = loss0;
+            if (c->diverge_factor > 0) {
+                recent[(t - 1) % c->diverge_window] = loss0;
+                int k = (int)LQA_MIN(t, (long)c->diverge_window);
+                double med = lower_median(recent, k);
+                if (med > c->diverge_factor * first_loss) {
+                    snprintf(res->status, sizeof res->status, "diverged");
+                    snprintf(res->reason, sizeof res->reason,
+                             "median batch loss of steps %ld-%ld is %.6g, above %g x the first step's loss %.6g",
+                             t - k + 1, t, med, c->diverge_factor, first_loss);
+                    stop = true;
+                    break;
+                }
             }
             progress_step(env->prog, t, total, loss0);
         }

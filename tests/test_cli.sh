@@ -45,6 +45,10 @@ cases=(
   '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"colour":1,"optimizers":[{"name":"sgd","lr":0.1}]}|colour'
   '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"optimizers":[{"name":"sgd","lr":0.1}],}|line'
   '[1,2]|top level'
+  '{'"$base"',"diverge":{"factor":0.5},"optimizers":[{"name":"sgd","lr":0.1}]}|diverge.factor'
+  '{'"$base"',"diverge":{"window":0},"optimizers":[{"name":"sgd","lr":0.1}]}|diverge.window'
+  '{'"$base"',"diverge":{"factr":10},"optimizers":[{"name":"sgd","lr":0.1}]}|diverge.factr'
+  '{'"$base"',"diverge":100,"optimizers":[{"name":"sgd","lr":0.1}]}|diverge'
 )
 i=0
 for c in "${cases[@]}"; do
@@ -114,6 +118,26 @@ check "lr 0.1 done" grep -q '^sgd_lr0.1_s1,mlp,mnist,sgd,sgd,0.1,1,done,20,' "$T
 check "csv column names the per-step file" grep -q ',sgd_lr0.1_s1.steps.csv,' "$T/a/summary.csv"
 check "metadata has threads" grep -Eq "\"threads\":[[:space:]]+1" "$T/a/sgd_lr0.1_s1.json"
 check "seeds differ" bash -c "! cmp -s '$T/a/sgd_lr0.1_s1.steps.csv' '$T/a/sgd_lr0.1_s2.steps.csv'"
+
+# the divergence rule: median batch loss of the last `window` steps above factor × the first
+# step's loss ends the run as diverged (sgd lr 50 on logreg: 2.33, 78.7, 231.1, ...)
+div='"model":"logreg","dataset":"mnist","data_dir":"'$DATA'/mnist","batch_size":64,"steps":20,"train_limit":1280,"eval_train":false,"test_limit":100'
+printf '%s\n' '{'"$div"',"diverge":{"factor":1.5,"window":3},"optimizers":[{"name":"sgd","lr":[50,0.1]}]}' > "$T/div.json"
+"$BIN" --config "$T/div.json" --output-dir "$T/div" --threads 1 --no-timing > "$T/o" 2> "$T/e"
+check "divergence sweep exits 0 ($(tail -1 "$T/e"))" test $? = 0
+check "lr 50 diverged by the rule at step 3" grep -q '^sgd_lr50_s1,.*,diverged,3,' "$T/div/summary.csv"
+check "the diverged run's CSV stops at step 3" test "$(tail -n +2 "$T/div/sgd_lr50_s1.steps.csv" | wc -l)" = 3
+check "reason names the rule" grep -q '"reason":.*above 1.5 x the first step' "$T/div/sgd_lr50_s1.json"
+check "summary table shows diverged" grep -q '^sgd_lr50_s1 *diverged' "$T/o"
+check "lr 0.1 is done" grep -q '^sgd_lr0.1_s1,.*,done,20,' "$T/div/summary.csv"
+printf '%s\n' '{'"$div"',"diverge":{"factor":0},"optimizers":[{"name":"sgd","lr":50}]}' > "$T/div0.json"
+"$BIN" --config "$T/div0.json" --output-dir "$T/div0" --threads 1 --no-timing --quiet
+check "factor 0 turns the rule off" grep -q '^sgd_lr50_s1,.*,done,20,' "$T/div0/summary.csv"
+check "same steps up to the cut" cmp -s <(head -4 "$T/div0/sgd_lr50_s1.steps.csv") "$T/div/sgd_lr50_s1.steps.csv"
+printf '%s\n' '{'"$div"',"optimizers":[{"name":"sgd","lr":50}]}' > "$T/divd.json"
+"$BIN" --config "$T/divd.json" --output-dir "$T/divd" --threads 1 --no-timing --quiet
+check "the default rule (100 x, median of 10) lets lr 50 recover" grep -q '^sgd_lr50_s1,.*,done,20,' "$T/divd/summary.csv"
+check "default rule recorded in the metadata" grep -Eq '"factor":[[:space:]]+100' "$T/divd/sgd_lr50_s1.json"
 
 # determinism: same config, seed, threads -> byte-identical files
 "$BIN" --config "$T/sweep.json" --output-dir "$T/b" --threads 1 --no-timing --quiet
