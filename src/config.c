@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -27,6 +28,26 @@ static int exe_dir(char *buf, size_t n)
     if (!slash) return -1;
     *slash = 0;
     return 0;
+}
+
+/* The checkout lqabench belongs to: the executable's directory, or its parent
+ * (build/lqabench), whichever holds configs/. 0 and the path in buf, or -1. */
+static int repo_root(char *buf, size_t n)
+{
+    char dir[CFG_PATH_LEN], probe[CFG_PATH_LEN + 16];
+    struct stat st;
+    if (exe_dir(dir, sizeof dir)) return -1;
+    for (int up = 0; up < 2; up++) {
+        snprintf(probe, sizeof probe, "%s/configs", dir);
+        if (stat(probe, &st) == 0 && S_ISDIR(st.st_mode)) {
+            snprintf(buf, n, "%s", dir);
+            return 0;
+        }
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir) return -1;
+        *slash = 0;
+    }
+    return -1;
 }
 
 int config_find(const char *arg, char *out, size_t n, char *err)
@@ -455,10 +476,24 @@ int config_load(SweepConfig *c, const char *path, char *err)
         sanitize_label(c->name);
     }
     if (!c->output_dir[0]) snprintf(c->output_dir, sizeof c->output_dir, "results/%s", c->name);
+    /* Data: default $LQA_DATA_DIR/<dataset>, else data/<dataset>. A relative
+     * data_dir (given, or that default) is taken relative to the checkout, not
+     * the working directory, so a config runs the same from any directory. */
+    const char *data_root = getenv("LQA_DATA_DIR");
+    bool from_env = false;
     if (!c->data_dir[0]) {
-        const char *root_dir = getenv("LQA_DATA_DIR");
-        snprintf(c->data_dir, sizeof c->data_dir, "%s/%s", root_dir && *root_dir ? root_dir : "data",
-                 c->dataset);
+        from_env = data_root && *data_root;
+        snprintf(c->data_dir, sizeof c->data_dir, "%s/%s", from_env ? data_root : "data", c->dataset);
+    }
+    char repo[CFG_PATH_LEN];
+    if (!from_env && c->data_dir[0] != '/' && repo_root(repo, sizeof repo) == 0) {
+        char abs[2 * CFG_PATH_LEN];
+        snprintf(abs, sizeof abs, "%s/%s", repo, c->data_dir);
+        if (strlen(abs) >= sizeof c->data_dir) {
+            config_free(c);
+            return lqa_errf(err, "%s: data_dir: %s: path too long", path, abs);
+        }
+        snprintf(c->data_dir, sizeof c->data_dir, "%s", abs);
     }
     return 0;
 }

@@ -6,6 +6,7 @@
 set -u
 cd "$(dirname "$0")/.."
 BIN=${LQA_BIN:-./lqabench}
+BIN_ABS=$(realpath "$BIN")
 DATA=${LQA_DATA_DIR:-$PWD/data}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -72,12 +73,14 @@ check "missing config named" grep -qF missing.json "$T/e"
 "$BIN" --version | grep -q lqabench; check "--version" test $? = 0
 # the README's first example: a bare name found in configs/, valid as shipped
 "$BIN" --config mlp_mnist.json --check > "$T/o" 2> "$T/e"
-check "--config mlp_mnist.json --check passes ($(cat "$T/e"))" test $? = 0
+rc=$?
+check "--config mlp_mnist.json --check passes ($(cat "$T/e"))" test "$rc" = 0
 check "--check names configs/mlp_mnist.json" grep -qF configs/mlp_mnist.json "$T/o"
 # several lrs: fine where lr is a step size or a starting value, an error where it is unused
 printf '%s\n' '{'"$base"',"optimizers":[{"name":"lqa","lr":[0.1,0.3]},{"name":"lqa","label":"ref","lr":0.1,"variant":"reference"},{"name":"qlabgrad","lr":[0.1,0.3],"variant":"reference"}]}' > "$T/lrs.json"
 "$BIN" --config "$T/lrs.json" --check > "$T/o" 2> "$T/e"
-check "lr lists where lr is used, one lr where unused: --check ok ($(cat "$T/e"))" test $? = 0
+rc=$?
+check "lr lists where lr is used, one lr where unused: --check ok ($(cat "$T/e"))" test "$rc" = 0
 "$BIN" --optimizers > "$T/o"
 check "--optimizers says what lr means for every method" \
   test "$(grep -c '^`lr` (' "$T/o")" = "$(grep -c '^### ' "$T/o")"
@@ -91,7 +94,8 @@ cat > "$T/sweep.json" <<JSON
                {"name":"sgd","label":"sgd-cos","lr":0.1,"schedule":{"type":"cosine","min":0.001,"period":20}}]}
 JSON
 "$BIN" --config "$T/sweep.json" --output-dir "$T/a" --threads 1 --no-timing > "$T/o" 2> "$T/e"
-check "sweep exit 0 ($(tail -2 "$T/e"))" test $? = 0
+rc=$?
+check "sweep exit 0 ($(tail -2 "$T/e"))" test "$rc" = 0
 check "no progress escape codes when not a terminal" bash -c "! grep -q $'\r' '$T/e'"
 runs=$("$BIN" --config "$T/sweep.json" --list)
 check "--list gives 8 runs" test "$(echo "$runs" | wc -l)" = 8
@@ -124,7 +128,8 @@ check "seeds differ" bash -c "! cmp -s '$T/a/sgd_lr0.1_s1.steps.csv' '$T/a/sgd_l
 div='"model":"logreg","dataset":"mnist","data_dir":"'$DATA'/mnist","batch_size":64,"steps":20,"train_limit":1280,"eval_train":false,"test_limit":100'
 printf '%s\n' '{'"$div"',"diverge":{"factor":1.5,"window":3},"optimizers":[{"name":"sgd","lr":[50,0.1]}]}' > "$T/div.json"
 "$BIN" --config "$T/div.json" --output-dir "$T/div" --threads 1 --no-timing > "$T/o" 2> "$T/e"
-check "divergence sweep exits 0 ($(tail -1 "$T/e"))" test $? = 0
+rc=$?
+check "divergence sweep exits 0 ($(tail -1 "$T/e"))" test "$rc" = 0
 check "lr 50 diverged by the rule at step 3" grep -q '^sgd_lr50_s1,.*,diverged,3,' "$T/div/summary.csv"
 check "the diverged run's CSV stops at step 3" test "$(tail -n +2 "$T/div/sgd_lr50_s1.steps.csv" | wc -l)" = 3
 check "reason names the rule" grep -q '"reason":.*above 1.5 x the first step' "$T/div/sgd_lr50_s1.json"
@@ -138,6 +143,31 @@ printf '%s\n' '{'"$div"',"optimizers":[{"name":"sgd","lr":50}]}' > "$T/divd.json
 "$BIN" --config "$T/divd.json" --output-dir "$T/divd" --threads 1 --no-timing --quiet
 check "the default rule (100 x, median of 10) lets lr 50 recover" grep -q '^sgd_lr50_s1,.*,done,20,' "$T/divd/summary.csv"
 check "default rule recorded in the metadata" grep -Eq '"factor":[[:space:]]+100' "$T/divd/sgd_lr50_s1.json"
+
+# data paths: the default data_dir and a relative one resolve against the checkout (or
+# $LQA_DATA_DIR), not the working directory; a missing data set's error names $LQA_DATA_DIR
+REPO=$PWD
+mkdir -p "$T/elsewhere"
+nodir='"model":"logreg","dataset":"mnist","batch_size":32,"steps":3,"train_limit":256,"test_limit":100,"optimizers":[{"name":"sgd","lr":0.1}]'
+printf '%s\n' '{'"$nodir"'}' > "$T/nodir.json"
+(cd "$T/elsewhere" && LQA_DATA_DIR=$DATA "$BIN_ABS" --config "$T/nodir.json" --output-dir "$T/nd1" --quiet) 2> "$T/e"
+rc=$?
+check "default data_dir under \$LQA_DATA_DIR from another directory ($(cat "$T/e"))" test "$rc" = 0
+(cd "$T/elsewhere" && LQA_DATA_DIR=$T/nodata "$BIN_ABS" --config "$T/nodir.json" --output-dir "$T/nd2" --quiet) 2> "$T/e"
+check "missing data: exit 1" test $? = 1
+check "missing data: the hint names \$LQA_DATA_DIR ($(cat "$T/e"))" grep -qF '$LQA_DATA_DIR' "$T/e"
+if [ -e "$REPO/data/mnist" ]; then
+  (cd "$T/elsewhere" && env -u LQA_DATA_DIR "$BIN_ABS" --config "$T/nodir.json" --output-dir "$T/nd3" --quiet) 2> "$T/e"
+  rc=$?
+  check "default data_dir is the checkout's data/ from another directory ($(cat "$T/e"))" test "$rc" = 0
+  check "metadata gives the resolved data_dir" grep -qF "\"$REPO/data/mnist\"" "$T/nd3/sgd_lr0.1_s1.json"
+  printf '%s\n' '{"data_dir":"data/mnist",'"$nodir"'}' > "$T/reldir.json"
+  (cd "$T/elsewhere" && env -u LQA_DATA_DIR "$BIN_ABS" --config "$T/reldir.json" --output-dir "$T/nd4" --quiet) 2> "$T/e"
+  rc=$?
+  check "relative data_dir resolves against the checkout ($(cat "$T/e"))" test "$rc" = 0
+  (cd "$T/elsewhere" && env -u LQA_DATA_DIR "$BIN_ABS" --config mlp_mnist --check) > /dev/null 2> "$T/e"
+  check "a shipped config by name from another directory" test $? = 0
+fi
 
 # determinism: same config, seed, threads -> byte-identical files
 "$BIN" --config "$T/sweep.json" --output-dir "$T/b" --threads 1 --no-timing --quiet
