@@ -153,7 +153,8 @@ int main(int argc, char **argv)
     if (outdir) snprintf(cfg.output_dir, sizeof cfg.output_dir, "%s", outdir);
     int status = 0;
     if (check) {
-        printf("%s: ok, %d runs\n", path, config_n_runs(&cfg));
+        int nr = config_n_runs(&cfg);
+        printf("%s: ok, %d run%s\n", path, nr, nr == 1 ? "" : "s");
     } else if (list) {
         status = sweep_list(&cfg, &opt);
     } else if (summarize) {

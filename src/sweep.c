@@ -142,7 +142,8 @@ typedef struct Progress {
     int run_i, run_n;
     const char *id;
     double last;
-    double t_start;
+    double t_start;       /* this run's training start */
+    double t_sweep;       /* the sweep's start (its first run) */
     const char *lock;
     double last_touch;
 } Progress;
@@ -158,6 +159,18 @@ static void lock_heartbeat(Progress *p)
     }
 }
 
+/* A duration for the progress line: 42s, 3m05s, 2h07m. */
+static void fmt_duration(char *buf, size_t n, double s)
+{
+    long t = (long)(s + 0.5);
+    if (t < 60) snprintf(buf, n, "%lds", t);
+    else if (t < 3600) snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+}
+
+/* Time left in the run (its steps so far) and in the sweep (its elapsed time,
+ * evaluations included, over the fraction of its runs done, counting the current
+ * run's steps). */
 static void progress_step(Progress *p, long step, long total, double loss)
 {
     lock_heartbeat(p);
@@ -166,8 +179,13 @@ static void progress_step(Progress *p, long step, long total, double loss)
     p->last = now;
     double el = now - p->t_start;
     double left = step > 0 ? el / step * (double)(total - step) : 0;
-    fprintf(stderr, "\r\033[K[run %d/%d] %s  step %ld/%ld  loss %.4g  %.0fs left", p->run_i, p->run_n,
-            p->id, step, total, loss, left);
+    double frac = ((double)(p->run_i - 1) + (double)step / (double)total) / (double)p->run_n;
+    double sweep_left = frac > 0 ? (now - p->t_sweep) / frac * (1.0 - frac) : 0;
+    char rl[32], sl[32];
+    fmt_duration(rl, sizeof rl, left);
+    fmt_duration(sl, sizeof sl, sweep_left);
+    fprintf(stderr, "\r\033[K[run %d/%d] %s  step %ld/%ld  loss %.4g  %s left in run, %s in sweep",
+            p->run_i, p->run_n, p->id, step, total, loss, rl, sl);
     fflush(stderr);
 }
 
@@ -519,6 +537,15 @@ out:
 
 /* ---- summary ---------------------------------------------------------------- */
 
+/* A loss for the summary table: 5 decimals, so that decimal points line up;
+ * scientific notation only outside [1e-5, 1e6). "-" when not measured. */
+static void fmt_loss(char *buf, size_t n, double v)
+{
+    if (isnan(v)) snprintf(buf, n, "-");
+    else if (v != 0 && (fabs(v) < 1e-5 || fabs(v) >= 1e6)) snprintf(buf, n, "%.4e", v);
+    else snprintf(buf, n, "%.5f", v);
+}
+
 static const char *SUMMARY_HEADER =
     "run,model,dataset,optimizer,label,lr,seed,status,steps,final_loss,train_loss,test_loss,"
     "test_acc,seconds,sec_per_step,fwd,bwd,csv,epochs_csv\n";
@@ -591,8 +618,8 @@ int sweep_summarize(const SweepConfig *c, const SweepOptions *opt, bool print_ta
     fputs(SUMMARY_HEADER, a.f);
     int n = config_n_runs(c), have = 0;
     if (print_table && !opt->quiet)
-        printf("\n%-34s %-9s %7s %11s %11s %9s %10s\n", "run", "status", "steps", "final_loss",
-               "train_loss", "test_acc", "ms/step");
+        printf("\n%-34s %-9s %7s %12s %12s %10s %10s\n", "run", "status", "steps", "final_loss",
+               "train_loss", "test_acc %", "ms/step");
     for (int i = 0; i < n; i++) {
         RunSpec r;
         SummaryRow row;
@@ -611,19 +638,19 @@ int sweep_summarize(const SweepConfig *c, const SweepOptions *opt, bool print_ta
                 v[7], v[8], v[9], bw, row.csv, row.ecsv);
         if (print_table && !opt->quiet)
         {
-            char fl[32] = "-", tl[32] = "-", ta[32] = "-", ms[32] = "-";
-            if (!isnan(row.final_loss)) snprintf(fl, sizeof fl, "%.4g", row.final_loss);
-            if (!isnan(row.train_loss)) snprintf(tl, sizeof tl, "%.4g", row.train_loss);
-            if (!isnan(row.test_acc)) snprintf(ta, sizeof ta, "%.4f", row.test_acc);
+            char fl[32], tl[32], ta[32] = "-", ms[32] = "-";
+            fmt_loss(fl, sizeof fl, row.final_loss);
+            fmt_loss(tl, sizeof tl, row.train_loss);
+            if (!isnan(row.test_acc)) snprintf(ta, sizeof ta, "%.2f", 100.0 * row.test_acc);
             if (row.steps > 0 && !isnan(row.seconds))
                 snprintf(ms, sizeof ms, "%.3f", 1e3 * row.seconds / row.steps);
-            printf("%-34s %-9s %7.0f %11s %11s %9s %10s\n", row.run, row.status, row.steps, fl, tl,
+            printf("%-34s %-9s %7.0f %12s %12s %10s %10s\n", row.run, row.status, row.steps, fl, tl,
                    ta, ms);
         }
     }
     if (afile_commit(&a, err)) return -1;
     if (print_table && !opt->quiet)
-        printf("%d of %d runs complete; summary: %s\n", have, n, p);
+        printf("%d of %d run%s complete; summary: %s\n", have, n, n == 1 ? "" : "s", p);
     return 0;
 }
 
@@ -690,11 +717,12 @@ int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
             goto out;
         }
         if (!opt->quiet)
-            fprintf(stderr, "lqabench: %s: %d runs (%d to do), %s on %s (%zu parameters, %d train / %d test samples), %d thread%s -> %s\n",
-                    c->name, n, todo, c->model, c->dataset, m.n_params, train.n, test.n,
+            fprintf(stderr, "lqabench: %s: %d run%s (%d to do), %s on %s (%zu parameters, %d train / %d test samples), %d thread%s -> %s\n",
+                    c->name, n, n == 1 ? "" : "s", todo, c->model, c->dataset, m.n_params, train.n, test.n,
                     opt->threads, opt->threads == 1 ? "" : "s", c->output_dir);
     }
     int done_i = 0;
+    double t_sweep = lqa_now();
     for (int i = 0; i < n && todo > 0; i++) {
         RunSpec *r = &runs[i];
         if (!selected(opt, r) || (!opt->force && run_complete(c, r->id))) continue;
@@ -719,7 +747,7 @@ int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
         time_t now = time(NULL);
         strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
         Progress prog = {.on = !opt->quiet && isatty(2), .run_i = done_i, .run_n = todo,
-                         .id = r->id, .lock = lock, .last_touch = lqa_now()};
+                         .id = r->id, .lock = lock, .last_touch = lqa_now(), .t_sweep = t_sweep};
         RunEnv env = {c, opt, &m, &train, c->eval_test ? &test : NULL, &prog};
         RunResult res;
         char rerr[LQA_ERR_LEN] = "";

@@ -76,6 +76,8 @@ check "missing config named" grep -qF missing.json "$T/e"
 rc=$?
 check "--config mlp_mnist.json --check passes ($(cat "$T/e"))" test "$rc" = 0
 check "--check names configs/mlp_mnist.json" grep -qF configs/mlp_mnist.json "$T/o"
+echo '{'"$base"',"optimizers":[{"name":"sgd","lr":0.1}]}' > "$T/one.json"
+check "--check: 1 run, singular" test "$("$BIN" --config "$T/one.json" --check)" = "$T/one.json: ok, 1 run"
 # several lrs: fine where lr is a step size or a starting value, an error where it is unused
 printf '%s\n' '{'"$base"',"optimizers":[{"name":"lqa","lr":[0.1,0.3]},{"name":"lqa","label":"ref","lr":0.1,"variant":"reference"},{"name":"qlabgrad","lr":[0.1,0.3],"variant":"reference"}]}' > "$T/lrs.json"
 "$BIN" --config "$T/lrs.json" --check > "$T/o" 2> "$T/e"
@@ -134,6 +136,13 @@ check "lr 50 diverged by the rule at step 3" grep -q '^sgd_lr50_s1,.*,diverged,3
 check "the diverged run's CSV stops at step 3" test "$(tail -n +2 "$T/div/sgd_lr50_s1.steps.csv" | wc -l)" = 3
 check "reason names the rule" grep -q '"reason":.*above 1.5 x the first step' "$T/div/sgd_lr50_s1.json"
 check "summary table shows diverged" grep -q '^sgd_lr50_s1 *diverged' "$T/o"
+check "summary table: losses with 5 decimals, test accuracy in % with 2 ($(grep '^sgd_lr0.1' "$T/o"))" \
+  grep -Eq '^sgd_lr0.1_s1 +done +20 +[0-9]+\.[0-9]{5} +- +[0-9]+\.[0-9]{2} ' "$T/o"
+check "summary table header says test_acc %" grep -q 'test_acc %' "$T/o"
+# the progress line (on a terminal) gives the time left in the run and in the whole sweep
+script -qec "$BIN_ABS --config $T/div.json --output-dir $T/divp --threads 1 --no-timing" /dev/null > "$T/p" 2>&1
+check "progress line: time left in run and sweep ($(tr '\r' '\n' < "$T/p" | grep -m1 'run 1/2'))" \
+  grep -Eq '\[run 2/2\] sgd_lr0.1_s1  step 20/20  loss [0-9.]+  [0-9]+s left in run, [0-9]+s in sweep' "$T/p"
 check "lr 0.1 is done" grep -q '^sgd_lr0.1_s1,.*,done,20,' "$T/div/summary.csv"
 printf '%s\n' '{'"$div"',"diverge":{"factor":0},"optimizers":[{"name":"sgd","lr":50}]}' > "$T/div0.json"
 "$BIN" --config "$T/div0.json" --output-dir "$T/div0" --threads 1 --no-timing --quiet
