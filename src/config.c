@@ -283,7 +283,7 @@ static const char *const TOP_KEYS[] = {
     "name", "notes", "model", "dataset", "data_dir", "output_dir", "batch_size", "eval_batch",
     "epochs", "steps", "seeds", "init", "shuffle", "drop_last", "train_limit", "test_limit",
     "normalize", "eval_train", "eval_test", "probe_bn", "conv_algo", "width", "dump_init",
-    "dump_batches", "optimizers", "diverge", NULL};
+    "dump_batches", "optimizers", "diverge", "eval_every", NULL};
 
 static int parse_top(P *p, const cJSON *root, SweepConfig *c)
 {
@@ -389,6 +389,7 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
         if (get_int(p, it, "test_limit", 1, INT_MAX, &v)) return -1;
         c->test_limit = (int)v;
     }
+    if (ITEM("eval_every") && get_int(p, it, "eval_every", 1, 1000000000L, &c->eval_every)) return -1;
     if (ITEM("width")) {
         if (get_int(p, it, "width", 1, 1 << 16, &v)) return -1;
         c->width = (int)v;

@@ -39,6 +39,7 @@ typedef struct SweepConfig {
     int eval_batch;
     long epochs;                   /* exactly one of epochs / steps is > 0 */
     long steps;
+    long eval_every;               /* also evaluate every N steps (0 = at epoch ends only) */
     uint64_t *seeds;
     int n_seeds;
     InitKind init;

@@ -316,6 +316,7 @@ static int write_meta(const SweepConfig *c, const RunSpec *r, const SweepOptions
     cJSON_AddStringToObject(cfg, "conv_algo", CONV_ALGO_NAMES[c->conv_algo]);
     cJSON_AddBoolToObject(cfg, "eval_train", c->eval_train);
     cJSON_AddBoolToObject(cfg, "eval_test", c->eval_test);
+    if (c->eval_every) cJSON_AddNumberToObject(cfg, "eval_every", (double)c->eval_every);
     if (c->width) cJSON_AddNumberToObject(cfg, "width", c->width);
     cJSON *dv = cJSON_AddObjectToObject(cfg, "diverge");
     cJSON_AddNumberToObject(dv, "factor", c->diverge_factor);
@@ -505,6 +506,9 @@ static int run_one(const RunEnv *env, const RunSpec *r, RunResult *res, char *er
                 }
             }
             progress_step(env->prog, t, total, loss0);
+            /* eval_every: extra rows between epoch ends (an epoch end writes its own) */
+            if (c->eval_every > 0 && t % c->eval_every == 0 && t % spe != 0 && t < total)
+                write_epoch_row(env, fe.f, (double)t / (double)spe, t, train_s, res);
         }
         if (stop) break;
         if (!vec_all_finite(m->params, m->n_params)) {

@@ -153,6 +153,25 @@ printf '%s\n' '{'"$div"',"optimizers":[{"name":"sgd","lr":50}]}' > "$T/divd.json
 check "the default rule (100 x, median of 10) lets lr 50 recover" grep -q '^sgd_lr50_s1,.*,done,20,' "$T/divd/summary.csv"
 check "default rule recorded in the metadata" grep -Eq '"factor":[[:space:]]+100' "$T/divd/sgd_lr50_s1.json"
 
+# eval_every: evaluations every N steps as well as at epoch ends (fractional epochs), with
+# the same per-step trajectory
+ev='"model":"logreg","dataset":"mnist","data_dir":"'$DATA'/mnist","batch_size":32,"steps":20,"train_limit":320,"test_limit":100,"optimizers":[{"name":"sgd","lr":0.1}]'
+printf '%s\n' '{'"$ev"',"eval_every":4}' > "$T/ev.json"
+printf '%s\n' '{'"$ev"'}' > "$T/ev0.json"
+"$BIN" --config "$T/ev.json" --output-dir "$T/ev" --threads 1 --no-timing --quiet
+"$BIN" --config "$T/ev0.json" --output-dir "$T/ev0" --threads 1 --no-timing --quiet
+check "eval_every 4 over 2 epochs of 10 steps: rows at steps 0 4 8 10 12 16 20" \
+  test "$(cut -d, -f2 "$T/ev/sgd_lr0.1_s1.epochs.csv" | tail -n +2 | tr '\n' ' ')" = "0 4 8 10 12 16 20 "
+check "eval_every rows at fractional epochs" \
+  test "$(cut -d, -f1 "$T/ev/sgd_lr0.1_s1.epochs.csv" | tail -n +2 | tr '\n' ' ')" = "0 0.4 0.8 1 1.2 1.6 2 "
+check "eval_every: epoch-end rows as without it" \
+  cmp -s <(grep -E '^(0|1|2),' "$T/ev/sgd_lr0.1_s1.epochs.csv") <(tail -n +2 "$T/ev0/sgd_lr0.1_s1.epochs.csv")
+check "eval_every: same steps.csv" cmp -s "$T/ev/sgd_lr0.1_s1.steps.csv" "$T/ev0/sgd_lr0.1_s1.steps.csv"
+printf '%s\n' '{'"$ev"',"eval_every":0}' > "$T/evbad.json"
+"$BIN" --config "$T/evbad.json" --check > /dev/null 2> "$T/e"
+rc=$?
+check "eval_every 0 rejected naming the key" test "$rc" = 2 -a -n "$(grep -F eval_every "$T/e")"
+
 # data paths: the default data_dir and a relative one resolve against the checkout (or
 # $LQA_DATA_DIR), not the working directory; a missing data set's error names $LQA_DATA_DIR
 REPO=$PWD
