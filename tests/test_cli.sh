@@ -224,5 +224,16 @@ wait
 for r in $runs; do check "shard $r identical" cmp -s "$T/a/$r.steps.csv" "$T/c/$r.steps.csv"; done
 check "summarize rebuilds the same summary" cmp -s "$T/a/summary.csv" "$T/c/summary.csv"
 
+# ---- the documentation describes the product -----------------------------------
+check "README/docs: no issue numbers, sessions or paths outside the repository" \
+  test -z "$(grep -nE 'issue #|\.\./shared|this session|[a-z]+ session\b' README.md docs/*.md)"
+arr=$(grep -oE 'sbatch --array=0-[0-9]+ .*slurm_sweep.sh configs/[a-z0-9_]+\.json' README.md | head -1)
+n_arr=$(echo "$arr" | sed -E 's/.*--array=0-([0-9]+).*/\1/')
+cfg_arr=$(echo "$arr" | grep -oE 'configs/[a-z0-9_]+\.json')
+check "README's Slurm example: one array task per run of $cfg_arr" \
+  test "$((n_arr + 1))" = "$("$BIN" --config "$cfg_arr" --list | wc -l)"
+check "docs/regression.md names the config of its example" \
+  grep -q '`logreg_mnist` is the config (`configs/regress/logreg_mnist.json`)' docs/regression.md
+
 echo "test_cli: $pass passed, $fail failed"
 test "$fail" = 0
