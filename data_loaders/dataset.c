@@ -77,8 +77,8 @@ static int find_file(const char *data_dir, const char *name, const char *base, c
     if (len > 0 && len < PATH_LEN && find_in(sub, base, out, err) == 0) return 0;
     return lqa_errf(err,
                     "%s/%s: file not found (nor %s/%s.gz); run scripts/fetch_data.sh %s to "
-                    "download the %s data set",
-                    data_dir, base, data_dir, base, name, name);
+                    "download the %s data set, or set $LQA_DATA_DIR to the directory that holds %s/",
+                    data_dir, base, data_dir, base, name, name, name);
 }
 
 static void normalize(Dataset *ds, const DatasetInfo *info)

@@ -359,7 +359,7 @@ def breakdown(tag, cfgs):
 
 
 # ---- 1. speed
-A("## 1. Speed: logreg and MLP, batch 64 (issue #2 §8)")
+A("## 1. Speed: logreg and MLP, batch 64")
 A("")
 cfg1 = [("logreg", "1x28x28", 64, 0.2, False), ("mlp", "1x28x28", 64, 0.5, False)]
 speed_table("speed", cfg1)
@@ -369,7 +369,7 @@ if sg and c:
     rate = sg["gflop"] / (c["step_ms"] * 1e-3)
     frac = rate / sg["gflops"]
     A("")
-    A(f"MLP step vs sgemm: the step's {sg['gflop']:.3f} GFLOP (3× the forward GEMMs, as the issue counts it) in "
+    A(f"MLP step vs sgemm: the step's {sg['gflop']:.3f} GFLOP (3× the forward GEMMs) in "
       f"{c['step_ms']:.3f} ms = **{rate:.1f} GFLOP/s**, against **{sg['gflops']:.1f} GFLOP/s** for OpenBLAS "
       f"sgemm on the MLP's GEMM shapes back to back (table below) = **{100*frac:.0f}%** of the sgemm rate "
       f"(target ≥ 50%: {verdicts([('sgemm', frac >= 0.5)])}).")
@@ -402,7 +402,7 @@ if shapes:
 
 # ---- 2. cost
 A("")
-A("## 2. Cost per step of each optimizer relative to sgd: MLP, batch 64 (issue #3)")
+A("## 2. Cost per step of each optimizer relative to sgd: MLP, batch 64")
 A("")
 cost = [r for r in rows if r.get("tag") == "cost" and r.get("kind") == "step"]
 if cost:
@@ -450,7 +450,7 @@ if cost:
           f"update + copy {P['axpy_copy']:.3f} ms. A probe is a trial point plus a FWD_PROBE forward: "
           f"{probe:.3f} ms, against {fp:.3f} ms for the forward alone. The floor adds to sgd's step only what "
           f"the algorithm cannot skip; a target below its floor cannot be met without changing what a probe is "
-          f"(the issue's targets assume a probe costs one forward, i.e. a free trial point).")
+          f"(the targets assume a probe costs one forward, i.e. a free trial point).")
         A("")
         A("| optimizer | needs on top of sgd | floor ms | floor × sgd | measured × sgd | target |")
         A("|---|---|---:|---:|---:|---:|")
@@ -478,7 +478,7 @@ else:
 
 # ---- 3. conv
 A("")
-A("## 3. Conv models vs PyTorch (issue #4)")
+A("## 3. Conv models vs PyTorch")
 A("")
 cfg3 = [("lenet5", "1x28x28", 64, 0.5, False), ("lenet5", "3x32x32", 64, 0.5, False),
         ("resnet18", "3x32x32", 128, 0.8, True)]

@@ -7,8 +7,13 @@
 #   --full     the full configs (configs/{lqa,qlab,newton}_*.json without _quick),
 #              figures into results/figures-full/ (ResNet-18 sweeps take hours on 2 cores)
 #   --no-run   do not run sweeps; plot what results/ already holds
-#   --out DIR  where figures, tables and the aggregated data go
+#   --out DIR  where figures, tables and the aggregated data go (default: results/figures/ or
+#              results/figures-full/ for the shipped paper sweeps; <output_dir>/figures/ for a
+#              single sweep of your own; several sweeps of your own need --out)
 #   CONFIG     config names or paths (default: every config of the mode, cheapest first)
+#
+# results/figures* belongs to the shipped paper sweeps (configs/{lqa,qlab,newton}_*.json):
+# with any other config there, figures.sh refuses to write into it (exit 2).
 #
 # Environment: LQA_FIGURES_CONFIGS (space-separated configs, as CONFIG), LQA_FIGURES_OUT
 # (as --out), LQA_BIN (the lqabench binary, default ./lqabench), LQA_FIGURES_PALETTE=0
@@ -56,9 +61,7 @@ if [ ${#cfgs[@]} -eq 0 ]; then
     done
     sort_by_cost=1
 fi
-[ -n "$out" ] || { [ $mode = quick ] && out=results/figures || out=results/figures-full; }
 BIN=${LQA_BIN:-./lqabench}
-mkdir -p "$out/data" || exit 1
 
 for tool in gnuplot python3; do
     command -v $tool >/dev/null || { echo "figures.sh: $tool not found (make deps)" >&2; exit 1; }
@@ -101,7 +104,11 @@ try:
     cost = size * runs * (3 * steps * b + evals)
 except (TypeError, AttributeError, KeyError):
     cost = 0  # lqabench reports what is wrong with the config
-print(p, name, c.get("output_dir") or os.path.join("results", name), f"{cost:.0f}", sep="\t")
+# a shipped paper sweep: configs/{lqa,qlab,newton}_*.json of this checkout
+paper = (os.path.dirname(os.path.realpath(p)) == os.path.realpath("configs")
+         and os.path.basename(p).split("_")[0] in ("lqa", "qlab", "newton"))
+print(p, name, c.get("output_dir") or os.path.join("results", name), f"{cost:.0f}", int(paper),
+      sep="\t")
 PY
 }
 
@@ -141,8 +148,35 @@ if [ $sort_by_cost = 1 ] && [ ${#infos[@]} -gt 0 ]; then
     mapfile -t infos < <(printf '%s\n' "${infos[@]}" | sort -s -t $'\t' -k4,4g)
 fi
 
+# Where the figures go: the paper sweeps' results/figures*, a user sweep's own
+# <output_dir>/figures, never a user sweep into results/figures*.
+own=()
 for info in "${infos[@]}"; do
-    IFS=$'\t' read -r path name res _ <<< "$info"
+    IFS=$'\t' read -r _ _ res _ paper <<< "$info"
+    [ "$paper" = 1 ] || own+=("$res")
+done
+if [ -z "$out" ]; then
+    if [ ${#own[@]} -eq 0 ]; then
+        [ $mode = quick ] && out=results/figures || out=results/figures-full
+    elif [ ${#infos[@]} -eq 1 ]; then
+        out=${own[0]}/figures
+    else
+        note "several sweeps, not all of them shipped paper sweeps: give --out DIR"; exit 2
+    fi
+fi
+if [ ${#own[@]} -gt 0 ]; then
+    case "$(realpath -m "$out")/" in
+        "$ROOT"/results/figures/*|"$ROOT"/results/figures-*)
+            note "$out: results/figures* holds the shipped paper sweeps' figures and tables;" \
+                 "plot your own sweeps elsewhere (default: <output_dir>/figures)"
+            exit 2 ;;
+    esac
+fi
+mkdir -p "$out/data" || exit 1
+echo "figures.sh: figures and tables into $out/" >&2
+
+for info in "${infos[@]}"; do
+    IFS=$'\t' read -r path name res _ _ <<< "$info"
     if [ $run = 1 ]; then
         t0=$SECONDS
         echo "== $name: sweep ($path)" >&2

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -27,6 +28,26 @@ static int exe_dir(char *buf, size_t n)
     if (!slash) return -1;
     *slash = 0;
     return 0;
+}
+
+/* The checkout lqabench belongs to: the executable's directory, or its parent
+ * (build/lqabench), whichever holds configs/. 0 and the path in buf, or -1. */
+static int repo_root(char *buf, size_t n)
+{
+    char dir[CFG_PATH_LEN], probe[CFG_PATH_LEN + 16];
+    struct stat st;
+    if (exe_dir(dir, sizeof dir)) return -1;
+    for (int up = 0; up < 2; up++) {
+        snprintf(probe, sizeof probe, "%s/configs", dir);
+        if (stat(probe, &st) == 0 && S_ISDIR(st.st_mode)) {
+            snprintf(buf, n, "%s", dir);
+            return 0;
+        }
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir) return -1;
+        *slash = 0;
+    }
+    return -1;
 }
 
 int config_find(const char *arg, char *out, size_t n, char *err)
@@ -245,6 +266,10 @@ static int parse_opt(P *p, const cJSON *o, int idx, OptEntry *e)
     }
     snprintf(key, sizeof key, "%s.lr", pre);
     if (!have_lr) FAIL(p, key, "is required (a number or a list)");
+    if (e->n_lrs > 1 && optim_lr_role(e->def, e->hp) == LR_UNUSED)
+        FAIL(p, key, "%s%s does not use lr (%s): %d lrs would be %d identical runs; give one number",
+             e->def->name, e->def->lr_role_of ? " with these settings" : "", e->def->lr_doc,
+             e->n_lrs, e->n_lrs);
     if (e->def->validate) {
         char m[LQA_ERR_LEN];
         if (e->def->validate(e->hp, m)) FAIL(p, pre, "%s", m);
@@ -258,7 +283,7 @@ static const char *const TOP_KEYS[] = {
     "name", "notes", "model", "dataset", "data_dir", "output_dir", "batch_size", "eval_batch",
     "epochs", "steps", "seeds", "init", "shuffle", "drop_last", "train_limit", "test_limit",
     "normalize", "eval_train", "eval_test", "probe_bn", "conv_algo", "width", "dump_init",
-    "dump_batches", "validation", "optimizers", NULL};
+    "dump_batches", "validation", "optimizers", "diverge", "eval_every", NULL};
 
 static int parse_top(P *p, const cJSON *root, SweepConfig *c)
 {
@@ -364,9 +389,29 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
         if (get_int(p, it, "test_limit", 1, INT_MAX, &v)) return -1;
         c->test_limit = (int)v;
     }
+    if (ITEM("eval_every") && get_int(p, it, "eval_every", 1, 1000000000L, &c->eval_every)) return -1;
     if (ITEM("width")) {
         if (get_int(p, it, "width", 1, 1 << 16, &v)) return -1;
         c->width = (int)v;
+    }
+    c->diverge_factor = CFG_DIVERGE_FACTOR;
+    c->diverge_window = CFG_DIVERGE_WINDOW;
+    if (ITEM("diverge")) {
+        static const char *const DIV_KEYS[] = {"factor", "window", NULL};
+        if (!cJSON_IsObject(it)) FAIL(p, "diverge", "must be an object, e.g. {\"factor\": 100, \"window\": 10}");
+        if (check_keys(p, it, "diverge.", DIV_KEYS)) return -1;
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(it, "factor");
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(it, "window");
+        if (f) {
+            if (!cJSON_IsNumber(f)) FAIL(p, "diverge.factor", "must be a number (0 turns the rule off)");
+            if (!(f->valuedouble == 0 || f->valuedouble > 1) || !isfinite(f->valuedouble))
+                FAIL(p, "diverge.factor", "must be > 1, or 0 to turn the rule off (got %g)", f->valuedouble);
+            c->diverge_factor = f->valuedouble;
+        }
+        if (w) {
+            if (get_int(p, w, "diverge.window", 1, CFG_DIVERGE_WINDOW_MAX, &v)) return -1;
+            c->diverge_window = (int)v;
+        }
     }
     if (c->train_limit && c->drop_last && c->train_limit < c->batch_size)
         FAIL(p, "train_limit", "%d samples make no full batch of %d (batch_size)", c->train_limit,
@@ -444,10 +489,24 @@ int config_load(SweepConfig *c, const char *path, char *err)
         sanitize_label(c->name);
     }
     if (!c->output_dir[0]) snprintf(c->output_dir, sizeof c->output_dir, "results/%s", c->name);
+    /* Data: default $LQA_DATA_DIR/<dataset>, else data/<dataset>. A relative
+     * data_dir (given, or that default) is taken relative to the checkout, not
+     * the working directory, so a config runs the same from any directory. */
+    const char *data_root = getenv("LQA_DATA_DIR");
+    bool from_env = false;
     if (!c->data_dir[0]) {
-        const char *root_dir = getenv("LQA_DATA_DIR");
-        snprintf(c->data_dir, sizeof c->data_dir, "%s/%s", root_dir && *root_dir ? root_dir : "data",
-                 c->dataset);
+        from_env = data_root && *data_root;
+        snprintf(c->data_dir, sizeof c->data_dir, "%s/%s", from_env ? data_root : "data", c->dataset);
+    }
+    char repo[CFG_PATH_LEN];
+    if (!from_env && c->data_dir[0] != '/' && repo_root(repo, sizeof repo) == 0) {
+        char abs[2 * CFG_PATH_LEN];
+        snprintf(abs, sizeof abs, "%s/%s", repo, c->data_dir);
+        if (strlen(abs) >= sizeof c->data_dir) {
+            config_free(c);
+            return lqa_errf(err, "%s: data_dir: %s: path too long", path, abs);
+        }
+        snprintf(c->data_dir, sizeof c->data_dir, "%s", abs);
     }
     return 0;
 }

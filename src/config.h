@@ -13,6 +13,9 @@
 
 #define CFG_PATH_LEN 1024
 #define CFG_NAME_LEN 96
+#define CFG_DIVERGE_FACTOR 100.0 /* default of "diverge": {"factor"} */
+#define CFG_DIVERGE_WINDOW 10    /* default of "diverge": {"window"} */
+#define CFG_DIVERGE_WINDOW_MAX 1000
 
 typedef struct OptEntry {
     const OptimizerDef *def;
@@ -36,6 +39,7 @@ typedef struct SweepConfig {
     int eval_batch;
     long epochs;                   /* exactly one of epochs / steps is > 0 */
     long steps;
+    long eval_every;               /* also evaluate every N steps (0 = at epoch ends only) */
     uint64_t *seeds;
     int n_seeds;
     InitKind init;
@@ -47,6 +51,8 @@ typedef struct SweepConfig {
     ProbeBn probe_bn;
     ConvAlgo conv_algo;
     int width;                     /* model width override (0 = default) */
+    double diverge_factor;         /* divergence rule: median batch loss of the last */
+    int diverge_window;            /* diverge_window steps > factor × first loss (0: off) */
     bool dump_init, dump_batches;  /* cross-check aids */
     OptEntry *opts;
     int n_opts;

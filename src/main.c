@@ -51,6 +51,9 @@ static void print_optimizers(void)
         const OptimizerDef *d = optim_registry_get(i);
         printf("### `%s`\n\n%s.%s\n\n", d->name, d->summary,
                d->classic ? " Accepts a `schedule`." : "");
+        printf("`lr` (%s): %s.\n\n",
+               d->lr_role_of ? "depends on the settings" : optim_lr_role_name(d->lr_role),
+               d->lr_doc ? d->lr_doc : "");
         if (d->n_extra) {
             printf("Extra per-step CSV columns:");
             for (int k = 0; k < d->n_extra; k++) printf(" `%s`", d->extra_cols[k]);
@@ -151,7 +154,8 @@ int main(int argc, char **argv)
     if (outdir) snprintf(cfg.output_dir, sizeof cfg.output_dir, "%s", outdir);
     int status = 0;
     if (check) {
-        printf("%s: ok, %d runs\n", path, config_n_runs(&cfg));
+        int nr = config_n_runs(&cfg);
+        printf("%s: ok, %d run%s\n", path, nr, nr == 1 ? "" : "s");
     } else if (list) {
         status = sweep_list(&cfg, &opt);
     } else if (summarize) {

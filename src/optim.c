@@ -47,6 +47,21 @@ int optim_hparam_index(const OptimizerDef *def, const char *name)
     return -1;
 }
 
+LrRole optim_lr_role(const OptimizerDef *def, const double *hp)
+{
+    return def->lr_role_of ? def->lr_role_of(hp) : def->lr_role;
+}
+
+const char *optim_lr_role_name(LrRole r)
+{
+    switch (r) {
+    case LR_STEP: return "step size";
+    case LR_INITIAL: return "initial value";
+    case LR_UNUSED: return "unused";
+    default: return "undeclared";
+    }
+}
+
 void optim_hparam_defaults(const OptimizerDef *def, double *hp)
 {
     LQA_CHECK(def->n_hparams <= OPT_MAX_HP);

@@ -52,6 +52,13 @@ typedef struct HParamSpec {
     const char *doc;       /* one line for the README / --help */
 } HParamSpec;
 
+/* What the sweep's `lr` means for a method (each OptimizerDef declares it):
+ * LR_STEP     the step size (base rate under a schedule) of every step;
+ * LR_INITIAL  the starting value of a quantity the method then adapts itself;
+ * LR_UNUSED   nothing: the run is the same for every lr, which only names it.
+ * A config that lists several lrs for an entry whose lr is LR_UNUSED is an error. */
+typedef enum { LR_UNDECLARED = 0, LR_STEP, LR_INITIAL, LR_UNUSED } LrRole;
+
 typedef struct Optimizer Optimizer;
 
 typedef struct OptimizerDef {
@@ -62,6 +69,11 @@ typedef struct OptimizerDef {
     const char *const *extra_cols; /* names of the method's extra CSV columns */
     int n_extra;
     bool classic;                  /* lr is a base rate; schedules allowed */
+    LrRole lr_role;                /* what lr means (for every setting unless lr_role_of) */
+    const char *lr_doc;            /* one line for --optimizers: what lr is for this method */
+    /* The role under these resolved hyperparameters, when it depends on them
+     * (e.g. on a variant); may be NULL. */
+    LrRole (*lr_role_of)(const double *hp);
     /* Cross-field validation of resolved hyperparameters (may be NULL). */
     int (*validate)(const double *hp, char *err);
     /* Allocate state; o->n, o->hp and o->lr0 are set. */
@@ -82,6 +94,10 @@ const OptimizerDef *optim_find(const char *name);
 const char *optim_names(void);
 /* Index of a hyperparameter by name in def, or -1. */
 int optim_hparam_index(const OptimizerDef *def, const char *name);
+/* What lr means for def under the resolved hyperparameters hp. */
+LrRole optim_lr_role(const OptimizerDef *def, const double *hp);
+/* "step size", "initial value", "unused" (for messages and the reference). */
+const char *optim_lr_role_name(LrRole r);
 /* Set defaults into hp. */
 void optim_hparam_defaults(const OptimizerDef *def, double *hp);
 /* Check one value against its spec; on error writes "<value> ..." message. */

@@ -143,7 +143,8 @@ typedef struct Progress {
     int run_i, run_n;
     const char *id;
     double last;
-    double t_start;
+    double t_start;       /* this run's training start */
+    double t_sweep;       /* the sweep's start (its first run) */
     const char *lock;
     double last_touch;
 } Progress;
@@ -159,6 +160,18 @@ static void lock_heartbeat(Progress *p)
     }
 }
 
+/* A duration for the progress line: 42s, 3m05s, 2h07m. */
+static void fmt_duration(char *buf, size_t n, double s)
+{
+    long t = (long)(s + 0.5);
+    if (t < 60) snprintf(buf, n, "%lds", t);
+    else if (t < 3600) snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+}
+
+/* Time left in the run (its steps so far) and in the sweep (its elapsed time,
+ * evaluations included, over the fraction of its runs done, counting the current
+ * run's steps). */
 static void progress_step(Progress *p, long step, long total, double loss)
 {
     lock_heartbeat(p);
@@ -167,8 +180,13 @@ static void progress_step(Progress *p, long step, long total, double loss)
     p->last = now;
     double el = now - p->t_start;
     double left = step > 0 ? el / step * (double)(total - step) : 0;
-    fprintf(stderr, "\r\033[K[run %d/%d] %s  step %ld/%ld  loss %.4g  %.0fs left", p->run_i, p->run_n,
-            p->id, step, total, loss, left);
+    double frac = ((double)(p->run_i - 1) + (double)step / (double)total) / (double)p->run_n;
+    double sweep_left = frac > 0 ? (now - p->t_sweep) / frac * (1.0 - frac) : 0;
+    char rl[32], sl[32];
+    fmt_duration(rl, sizeof rl, left);
+    fmt_duration(sl, sizeof sl, sweep_left);
+    fprintf(stderr, "\r\033[K[run %d/%d] %s  step %ld/%ld  loss %.4g  %s left in run, %s in sweep",
+            p->run_i, p->run_n, p->id, step, total, loss, rl, sl);
     fflush(stderr);
 }
 
@@ -302,7 +320,11 @@ static int write_meta(const SweepConfig *c, const RunSpec *r, const SweepOptions
     cJSON_AddStringToObject(cfg, "conv_algo", CONV_ALGO_NAMES[c->conv_algo]);
     cJSON_AddBoolToObject(cfg, "eval_train", c->eval_train);
     cJSON_AddBoolToObject(cfg, "eval_test", c->eval_test);
+    if (c->eval_every) cJSON_AddNumberToObject(cfg, "eval_every", (double)c->eval_every);
     if (c->width) cJSON_AddNumberToObject(cfg, "width", c->width);
+    cJSON *dv = cJSON_AddObjectToObject(cfg, "diverge");
+    cJSON_AddNumberToObject(dv, "factor", c->diverge_factor);
+    cJSON_AddNumberToObject(dv, "window", c->diverge_window);
     cJSON_AddItemToObject(cfg, "optimizer", optimizer_json(e, lr));
 
     cJSON *env = cJSON_AddObjectToObject(root, "environment");
@@ -334,6 +356,21 @@ static int write_meta(const SweepConfig *c, const RunSpec *r, const SweepOptions
 }
 
 /* ---- one run --------------------------------------------------------------- */
+
+/* The divergence rule: the lower median of the last (up to) `window` batch
+ * losses above factor × the first step's loss. A median, not one batch, so that
+ * a single spike the method recovers from does not end the run. */
+static double lower_median(const double *v, int k)
+{
+    double s[CFG_DIVERGE_WINDOW_MAX];
+    for (int i = 0; i < k; i++) { /* insertion sort: k is small */
+        double x = v[i];
+        int j = i;
+        for (; j > 0 && s[j - 1] > x; j--) s[j] = s[j - 1];
+        s[j] = x;
+    }
+    return s[(k - 1) / 2];
+}
 
 typedef struct RunEnv {
     const SweepConfig *c;
@@ -416,6 +453,7 @@ static int run_one(const RunEnv *env, const RunSpec *r, RunResult *res, char *er
     write_epoch_row(env, fe.f, 0, 0, 0, res);
 
     ProbeCtx pc = {.m = m};
+    double recent[CFG_DIVERGE_WINDOW_MAX], first_loss = NAN; /* divergence rule */
     long t = 0, bwd = 0;
     double train_s = 0;
     bool stop = false;
@@ -465,7 +503,24 @@ static int run_one(const RunEnv *env, const RunSpec *r, RunResult *res, char *er
                 stop = true;
                 break;
             }
+            if (t == 1) first_loss = loss0;
+            if (c->diverge_factor > 0) {
+                recent[(t - 1) % c->diverge_window] = loss0;
+                int k = (int)LQA_MIN(t, (long)c->diverge_window);
+                double med = lower_median(recent, k);
+                if (med > c->diverge_factor * first_loss) {
+                    snprintf(res->status, sizeof res->status, "diverged");
+                    snprintf(res->reason, sizeof res->reason,
+                             "median batch loss of steps %ld-%ld is %.6g, above %g x the first step's loss %.6g",
+                             t - k + 1, t, med, c->diverge_factor, first_loss);
+                    stop = true;
+                    break;
+                }
+            }
             progress_step(env->prog, t, total, loss0);
+            /* eval_every: extra rows between epoch ends (an epoch end writes its own) */
+            if (c->eval_every > 0 && t % c->eval_every == 0 && t % spe != 0 && t < total)
+                write_epoch_row(env, fe.f, (double)t / (double)spe, t, train_s, res);
         }
         if (stop) break;
         if (!vec_all_finite(m->params, m->n_params)) {
@@ -497,6 +552,15 @@ out:
 }
 
 /* ---- summary ---------------------------------------------------------------- */
+
+/* A loss for the summary table: 5 decimals, so that decimal points line up;
+ * scientific notation only outside [1e-5, 1e6). "-" when not measured. */
+static void fmt_loss(char *buf, size_t n, double v)
+{
+    if (isnan(v)) snprintf(buf, n, "-");
+    else if (v != 0 && (fabs(v) < 1e-5 || fabs(v) >= 1e6)) snprintf(buf, n, "%.4e", v);
+    else snprintf(buf, n, "%.5f", v);
+}
 
 static const char *SUMMARY_HEADER =
     "run,model,dataset,optimizer,label,lr,seed,status,steps,final_loss,train_loss,test_loss,"
@@ -570,8 +634,8 @@ int sweep_summarize(const SweepConfig *c, const SweepOptions *opt, bool print_ta
     fputs(SUMMARY_HEADER, a.f);
     int n = config_n_runs(c), have = 0;
     if (print_table && !opt->quiet)
-        printf("\n%-34s %-9s %7s %11s %11s %9s %10s\n", "run", "status", "steps", "final_loss",
-               "train_loss", "test_acc", "ms/step");
+        printf("\n%-34s %-9s %7s %12s %12s %10s %10s\n", "run", "status", "steps", "final_loss",
+               "train_loss", "test_acc %", "ms/step");
     for (int i = 0; i < n; i++) {
         RunSpec r;
         SummaryRow row;
@@ -590,19 +654,19 @@ int sweep_summarize(const SweepConfig *c, const SweepOptions *opt, bool print_ta
                 v[7], v[8], v[9], bw, row.csv, row.ecsv);
         if (print_table && !opt->quiet)
         {
-            char fl[32] = "-", tl[32] = "-", ta[32] = "-", ms[32] = "-";
-            if (!isnan(row.final_loss)) snprintf(fl, sizeof fl, "%.4g", row.final_loss);
-            if (!isnan(row.train_loss)) snprintf(tl, sizeof tl, "%.4g", row.train_loss);
-            if (!isnan(row.test_acc)) snprintf(ta, sizeof ta, "%.4f", row.test_acc);
+            char fl[32], tl[32], ta[32] = "-", ms[32] = "-";
+            fmt_loss(fl, sizeof fl, row.final_loss);
+            fmt_loss(tl, sizeof tl, row.train_loss);
+            if (!isnan(row.test_acc)) snprintf(ta, sizeof ta, "%.2f", 100.0 * row.test_acc);
             if (row.steps > 0 && !isnan(row.seconds))
                 snprintf(ms, sizeof ms, "%.3f", 1e3 * row.seconds / row.steps);
-            printf("%-34s %-9s %7.0f %11s %11s %9s %10s\n", row.run, row.status, row.steps, fl, tl,
+            printf("%-34s %-9s %7.0f %12s %12s %10s %10s\n", row.run, row.status, row.steps, fl, tl,
                    ta, ms);
         }
     }
     if (afile_commit(&a, err)) return -1;
     if (print_table && !opt->quiet)
-        printf("%d of %d runs complete; summary: %s\n", have, n, p);
+        printf("%d of %d run%s complete; summary: %s\n", have, n, n == 1 ? "" : "s", p);
     return 0;
 }
 
@@ -673,11 +737,12 @@ int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
             goto out;
         }
         if (!opt->quiet)
-            fprintf(stderr, "lqabench: %s: %d runs (%d to do), %s on %s (%zu parameters, %d train / %d validation / %d test samples), %d thread%s -> %s\n",
-                    c->name, n, todo, c->model, c->dataset, m.n_params, train.n, val.n, test.n,
+            fprintf(stderr, "lqabench: %s: %d run%s (%d to do), %s on %s (%zu parameters, %d train / %d validation / %d test samples), %d thread%s -> %s\n",
+                    c->name, n, n == 1 ? "" : "s", todo, c->model, c->dataset, m.n_params, train.n, val.n, test.n,
                     opt->threads, opt->threads == 1 ? "" : "s", c->output_dir);
     }
     int done_i = 0;
+    double t_sweep = lqa_now();
     for (int i = 0; i < n && todo > 0; i++) {
         RunSpec *r = &runs[i];
         if (!selected(opt, r) || (!opt->force && run_complete(c, r->id))) continue;
@@ -702,7 +767,7 @@ int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
         time_t now = time(NULL);
         strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
         Progress prog = {.on = !opt->quiet && isatty(2), .run_i = done_i, .run_n = todo,
-                         .id = r->id, .lock = lock, .last_touch = lqa_now()};
+                         .id = r->id, .lock = lock, .last_touch = lqa_now(), .t_sweep = t_sweep};
         RunEnv env = {c, opt, &m, &train, c->eval_test ? &test : NULL, &prog,
                       c->validation ? &val : NULL};
         RunResult res;

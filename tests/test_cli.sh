@@ -6,6 +6,7 @@
 set -u
 cd "$(dirname "$0")/.."
 BIN=${LQA_BIN:-./lqabench}
+BIN_ABS=$(realpath "$BIN")
 DATA=${LQA_DATA_DIR:-$PWD/data}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -29,6 +30,8 @@ cases=(
   '{'"$base"',"optimizers":[{"name":"lqa","lr":0.1,"schedule":{"type":"step","every":10}}]}|optimizers[0].schedule'
   '{'"$base"',"optimizers":[{"name":"sgd","lr":0.1,"schedule":{"type":"step","every":0}}]}|optimizers[0].schedule.every'
   '{'"$base"',"optimizers":[]}|optimizers'
+  '{'"$base"',"optimizers":[{"name":"lqa","lr":[0.1,0.3],"variant":"reference"}]}|optimizers[0].lr'
+  '{'"$base"',"optimizers":[{"name":"sgd","lr":0.1},{"name":"l4gd","lr":[0.1,0.3]}]}|optimizers[1].lr'
   '{'"$base"',"optimizers":[{"name":"sgd"}]}|optimizers[0].lr'
   '{"model":"nosuch","dataset":"mnist","batch_size":32,"steps":5,"optimizers":[{"name":"sgd","lr":0.1}]}|model'
   '{"model":"logreg","dataset":"imagenet","batch_size":32,"steps":5,"optimizers":[{"name":"sgd","lr":0.1}]}|dataset'
@@ -49,6 +52,10 @@ cases=(
   '{'"$base"',"validation":240,"optimizers":[{"name":"sgd","lr":0.1}]}|validation'
   '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"validation":60000,"optimizers":[{"name":"sgd","lr":0.1}]}|validation'
   '{"model":"logreg","dataset":"cifar10","batch_size":32,"steps":5,"validation":50000,"optimizers":[{"name":"sgd","lr":0.1}]}|validation'
+  '{'"$base"',"diverge":{"factor":0.5},"optimizers":[{"name":"sgd","lr":0.1}]}|diverge.factor'
+  '{'"$base"',"diverge":{"window":0},"optimizers":[{"name":"sgd","lr":0.1}]}|diverge.window'
+  '{'"$base"',"diverge":{"factr":10},"optimizers":[{"name":"sgd","lr":0.1}]}|diverge.factr'
+  '{'"$base"',"diverge":100,"optimizers":[{"name":"sgd","lr":0.1}]}|diverge'
 )
 i=0
 for c in "${cases[@]}"; do
@@ -70,6 +77,22 @@ check "missing config named" grep -qF missing.json "$T/e"
 "$BIN" --shard 3/2 --config x 2>/dev/null; check "--shard 3/2 rejected" test $? = 2
 "$BIN" --help | grep -q -- --config; check "--help lists --config" test $? = 0
 "$BIN" --version | grep -q lqabench; check "--version" test $? = 0
+# the README's first example: a bare name found in configs/, valid as shipped
+"$BIN" --config mlp_mnist.json --check > "$T/o" 2> "$T/e"
+rc=$?
+check "--config mlp_mnist.json --check passes ($(cat "$T/e"))" test "$rc" = 0
+check "--check names configs/mlp_mnist.json" grep -qF configs/mlp_mnist.json "$T/o"
+echo '{'"$base"',"optimizers":[{"name":"sgd","lr":0.1}]}' > "$T/one.json"
+check "--check: 1 run, singular" test "$("$BIN" --config "$T/one.json" --check)" = "$T/one.json: ok, 1 run"
+# several lrs: fine where lr is a step size or a starting value, an error where it is unused
+printf '%s\n' '{'"$base"',"optimizers":[{"name":"lqa","lr":[0.1,0.3]},{"name":"lqa","label":"ref","lr":0.1,"variant":"reference"},{"name":"qlabgrad","lr":[0.1,0.3],"variant":"reference"}]}' > "$T/lrs.json"
+"$BIN" --config "$T/lrs.json" --check > "$T/o" 2> "$T/e"
+rc=$?
+check "lr lists where lr is used, one lr where unused: --check ok ($(cat "$T/e"))" test "$rc" = 0
+"$BIN" --optimizers > "$T/o"
+check "--optimizers says what lr means for every method" \
+  test "$(grep -c '^`lr` (' "$T/o")" = "$(grep -c '^### ' "$T/o")"
+check "--optimizers: lqa's reference form does not use lr" grep -q '^`lr` (depends on the settings): .*reference: unused' "$T/o"
 
 # ---- a small sweep ---------------------------------------------------------
 cat > "$T/sweep.json" <<JSON
@@ -79,7 +102,8 @@ cat > "$T/sweep.json" <<JSON
                {"name":"sgd","label":"sgd-cos","lr":0.1,"schedule":{"type":"cosine","min":0.001,"period":20}}]}
 JSON
 "$BIN" --config "$T/sweep.json" --output-dir "$T/a" --threads 1 --no-timing > "$T/o" 2> "$T/e"
-check "sweep exit 0 ($(tail -2 "$T/e"))" test $? = 0
+rc=$?
+check "sweep exit 0 ($(tail -2 "$T/e"))" test "$rc" = 0
 check "no progress escape codes when not a terminal" bash -c "! grep -q $'\r' '$T/e'"
 runs=$("$BIN" --config "$T/sweep.json" --list)
 check "--list gives 8 runs" test "$(echo "$runs" | wc -l)" = 8
@@ -107,6 +131,78 @@ check "lr 0.1 done" grep -q '^sgd_lr0.1_s1,mlp,mnist,sgd,sgd,0.1,1,done,20,' "$T
 check "csv column names the per-step file" grep -q ',sgd_lr0.1_s1.steps.csv,' "$T/a/summary.csv"
 check "metadata has threads" grep -Eq "\"threads\":[[:space:]]+1" "$T/a/sgd_lr0.1_s1.json"
 check "seeds differ" bash -c "! cmp -s '$T/a/sgd_lr0.1_s1.steps.csv' '$T/a/sgd_lr0.1_s2.steps.csv'"
+
+# the divergence rule: median batch loss of the last `window` steps above factor × the first
+# step's loss ends the run as diverged (sgd lr 50 on logreg: 2.33, 78.7, 231.1, ...)
+div='"model":"logreg","dataset":"mnist","data_dir":"'$DATA'/mnist","batch_size":64,"steps":20,"train_limit":1280,"eval_train":false,"test_limit":100'
+printf '%s\n' '{'"$div"',"diverge":{"factor":1.5,"window":3},"optimizers":[{"name":"sgd","lr":[50,0.1]}]}' > "$T/div.json"
+"$BIN" --config "$T/div.json" --output-dir "$T/div" --threads 1 --no-timing > "$T/o" 2> "$T/e"
+rc=$?
+check "divergence sweep exits 0 ($(tail -1 "$T/e"))" test "$rc" = 0
+check "lr 50 diverged by the rule at step 3" grep -q '^sgd_lr50_s1,.*,diverged,3,' "$T/div/summary.csv"
+check "the diverged run's CSV stops at step 3" test "$(tail -n +2 "$T/div/sgd_lr50_s1.steps.csv" | wc -l)" = 3
+check "reason names the rule" grep -q '"reason":.*above 1.5 x the first step' "$T/div/sgd_lr50_s1.json"
+check "summary table shows diverged" grep -q '^sgd_lr50_s1 *diverged' "$T/o"
+check "summary table: losses with 5 decimals, test accuracy in % with 2 ($(grep '^sgd_lr0.1' "$T/o"))" \
+  grep -Eq '^sgd_lr0.1_s1 +done +20 +[0-9]+\.[0-9]{5} +- +[0-9]+\.[0-9]{2} ' "$T/o"
+check "summary table header says test_acc %" grep -q 'test_acc %' "$T/o"
+# the progress line (on a terminal) gives the time left in the run and in the whole sweep
+script -qec "$BIN_ABS --config $T/div.json --output-dir $T/divp --threads 1 --no-timing" /dev/null > "$T/p" 2>&1
+check "progress line: time left in run and sweep ($(tr '\r' '\n' < "$T/p" | grep -m1 'run 1/2'))" \
+  grep -Eq '\[run 2/2\] sgd_lr0.1_s1  step 20/20  loss [0-9.]+  [0-9]+s left in run, [0-9]+s in sweep' "$T/p"
+check "lr 0.1 is done" grep -q '^sgd_lr0.1_s1,.*,done,20,' "$T/div/summary.csv"
+printf '%s\n' '{'"$div"',"diverge":{"factor":0},"optimizers":[{"name":"sgd","lr":50}]}' > "$T/div0.json"
+"$BIN" --config "$T/div0.json" --output-dir "$T/div0" --threads 1 --no-timing --quiet
+check "factor 0 turns the rule off" grep -q '^sgd_lr50_s1,.*,done,20,' "$T/div0/summary.csv"
+check "same steps up to the cut" cmp -s <(head -4 "$T/div0/sgd_lr50_s1.steps.csv") "$T/div/sgd_lr50_s1.steps.csv"
+printf '%s\n' '{'"$div"',"optimizers":[{"name":"sgd","lr":50}]}' > "$T/divd.json"
+"$BIN" --config "$T/divd.json" --output-dir "$T/divd" --threads 1 --no-timing --quiet
+check "the default rule (100 x, median of 10) lets lr 50 recover" grep -q '^sgd_lr50_s1,.*,done,20,' "$T/divd/summary.csv"
+check "default rule recorded in the metadata" grep -Eq '"factor":[[:space:]]+100' "$T/divd/sgd_lr50_s1.json"
+
+# eval_every: evaluations every N steps as well as at epoch ends (fractional epochs), with
+# the same per-step trajectory
+ev='"model":"logreg","dataset":"mnist","data_dir":"'$DATA'/mnist","batch_size":32,"steps":20,"train_limit":320,"test_limit":100,"optimizers":[{"name":"sgd","lr":0.1}]'
+printf '%s\n' '{'"$ev"',"eval_every":4}' > "$T/ev.json"
+printf '%s\n' '{'"$ev"'}' > "$T/ev0.json"
+"$BIN" --config "$T/ev.json" --output-dir "$T/ev" --threads 1 --no-timing --quiet
+"$BIN" --config "$T/ev0.json" --output-dir "$T/ev0" --threads 1 --no-timing --quiet
+check "eval_every 4 over 2 epochs of 10 steps: rows at steps 0 4 8 10 12 16 20" \
+  test "$(cut -d, -f2 "$T/ev/sgd_lr0.1_s1.epochs.csv" | tail -n +2 | tr '\n' ' ')" = "0 4 8 10 12 16 20 "
+check "eval_every rows at fractional epochs" \
+  test "$(cut -d, -f1 "$T/ev/sgd_lr0.1_s1.epochs.csv" | tail -n +2 | tr '\n' ' ')" = "0 0.4 0.8 1 1.2 1.6 2 "
+check "eval_every: epoch-end rows as without it" \
+  cmp -s <(grep -E '^(0|1|2),' "$T/ev/sgd_lr0.1_s1.epochs.csv") <(tail -n +2 "$T/ev0/sgd_lr0.1_s1.epochs.csv")
+check "eval_every: same steps.csv" cmp -s "$T/ev/sgd_lr0.1_s1.steps.csv" "$T/ev0/sgd_lr0.1_s1.steps.csv"
+printf '%s\n' '{'"$ev"',"eval_every":0}' > "$T/evbad.json"
+"$BIN" --config "$T/evbad.json" --check > /dev/null 2> "$T/e"
+rc=$?
+check "eval_every 0 rejected naming the key" test "$rc" = 2 -a -n "$(grep -F eval_every "$T/e")"
+
+# data paths: the default data_dir and a relative one resolve against the checkout (or
+# $LQA_DATA_DIR), not the working directory; a missing data set's error names $LQA_DATA_DIR
+REPO=$PWD
+mkdir -p "$T/elsewhere"
+nodir='"model":"logreg","dataset":"mnist","batch_size":32,"steps":3,"train_limit":256,"test_limit":100,"optimizers":[{"name":"sgd","lr":0.1}]'
+printf '%s\n' '{'"$nodir"'}' > "$T/nodir.json"
+(cd "$T/elsewhere" && LQA_DATA_DIR=$DATA "$BIN_ABS" --config "$T/nodir.json" --output-dir "$T/nd1" --quiet) 2> "$T/e"
+rc=$?
+check "default data_dir under \$LQA_DATA_DIR from another directory ($(cat "$T/e"))" test "$rc" = 0
+(cd "$T/elsewhere" && LQA_DATA_DIR=$T/nodata "$BIN_ABS" --config "$T/nodir.json" --output-dir "$T/nd2" --quiet) 2> "$T/e"
+check "missing data: exit 1" test $? = 1
+check "missing data: the hint names \$LQA_DATA_DIR ($(cat "$T/e"))" grep -qF '$LQA_DATA_DIR' "$T/e"
+if [ -e "$REPO/data/mnist" ]; then
+  (cd "$T/elsewhere" && env -u LQA_DATA_DIR "$BIN_ABS" --config "$T/nodir.json" --output-dir "$T/nd3" --quiet) 2> "$T/e"
+  rc=$?
+  check "default data_dir is the checkout's data/ from another directory ($(cat "$T/e"))" test "$rc" = 0
+  check "metadata gives the resolved data_dir" grep -qF "\"$REPO/data/mnist\"" "$T/nd3/sgd_lr0.1_s1.json"
+  printf '%s\n' '{"data_dir":"data/mnist",'"$nodir"'}' > "$T/reldir.json"
+  (cd "$T/elsewhere" && env -u LQA_DATA_DIR "$BIN_ABS" --config "$T/reldir.json" --output-dir "$T/nd4" --quiet) 2> "$T/e"
+  rc=$?
+  check "relative data_dir resolves against the checkout ($(cat "$T/e"))" test "$rc" = 0
+  (cd "$T/elsewhere" && env -u LQA_DATA_DIR "$BIN_ABS" --config mlp_mnist --check) > /dev/null 2> "$T/e"
+  check "a shipped config by name from another directory" test $? = 0
+fi
 
 # determinism: same config, seed, threads -> byte-identical files
 "$BIN" --config "$T/sweep.json" --output-dir "$T/b" --threads 1 --no-timing --quiet
@@ -158,6 +254,16 @@ for s in 1 2; do
 done
 check "validation: the metadata records it" grep -Eq '"validation":[[:space:]]+64' "$T/v/sgd_lr0.1_s1.json"
 check "validation: the result has val_loss" grep -Eq '"val_loss":[[:space:]]+[0-9]' "$T/v/sgd_lr0.1_s1.json"
+# ---- the documentation describes the product -----------------------------------
+check "README/docs: no issue numbers, sessions or paths outside the repository" \
+  test -z "$(grep -nE 'issue #|\.\./shared|this session|[a-z]+ session\b' README.md docs/*.md)"
+arr=$(grep -oE 'sbatch --array=0-[0-9]+ .*slurm_sweep.sh configs/[a-z0-9_]+\.json' README.md | head -1)
+n_arr=$(echo "$arr" | sed -E 's/.*--array=0-([0-9]+).*/\1/')
+cfg_arr=$(echo "$arr" | grep -oE 'configs/[a-z0-9_]+\.json')
+check "README's Slurm example: one array task per run of $cfg_arr" \
+  test "$((n_arr + 1))" = "$("$BIN" --config "$cfg_arr" --list | wc -l)"
+check "docs/regression.md names the config of its example" \
+  grep -q '`logreg_mnist` is the config (`configs/regress/logreg_mnist.json`)' docs/regression.md
 
 echo "test_cli: $pass passed, $fail failed"
 test "$fail" = 0

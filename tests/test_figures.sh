@@ -175,6 +175,28 @@ copy nosum; rm "$T/nosum/summary.csv"
 expect_error "missing summary.csv: error names it" "$T/nosum/summary.csv: missing" \
     bash scripts/figures.sh --no-run --out "$T/fignosum" "$T/nosum.json"
 
+# ---------------------------------------------------------------- a user's own sweep
+# figures of a sweep that is not a shipped paper sweep go to <output_dir>/figures/ by default,
+# and never into results/figures* (which holds the shipped paper sweeps' figures and tables)
+snap() { find "$ROOT/results" -path "$ROOT/results/figures*" -type f -printf '%p %T@ %s\n' 2>/dev/null | sort; }
+before=$(snap)
+env -u LQA_FIGURES_OUT -u LQA_FIGURES_CONFIGS LQA_FIGURES_SCALE=0.3 \
+    bash scripts/figures.sh --no-run "$T/newton_tiny.json" > "$T/own.log" 2>&1
+rc=$?
+check "own sweep: figures.sh exits 0 ($rc)" test "$rc" = 0
+check "own sweep: figures in <output_dir>/figures/" test -s "$T/res/newton_tiny/figures/newton_tiny_passes.png"
+check "own sweep: tables there too" test -s "$T/res/newton_tiny/figures/table_sweeps.md"
+env -u LQA_FIGURES_OUT -u LQA_FIGURES_CONFIGS bash scripts/figures.sh --no-run --out results/figures \
+    "$T/newton_tiny.json" > "$T/own2.log" 2>&1
+rc=$?
+check "own sweep with --out results/figures: exit 2 ($rc)" test "$rc" = 2
+check "own sweep with --out results/figures: says why" grep -q 'shipped paper sweeps' "$T/own2.log"
+env -u LQA_FIGURES_OUT -u LQA_FIGURES_CONFIGS bash scripts/figures.sh --no-run \
+    "$T/newton_tiny.json" "$T/lqa_tiny.json" > "$T/own3.log" 2>&1
+rc=$?
+check "two own sweeps without --out: exit 2 ($rc)" test "$rc" = 2
+check "results/figures* untouched by own sweeps" test "$before" = "$(snap)"
+
 # ---------------------------------------------------------------- tables on a hand-made summary
 H=$T/handmade
 mkdir -p "$H"

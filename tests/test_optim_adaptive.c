@@ -279,6 +279,85 @@ static void test_registry(void)
     }
 }
 
+/* Every optimizer declares what lr means, and the declaration matches the code:
+ * for each setting of each enum hyperparameter, 6 steps on a quartic from
+ * lr 0.05 and from lr 0.3 end at the same θ exactly when lr is declared unused.
+ * (Not a quadratic: on one, LQA and QLABGrad find the exact line minimiser
+ * whatever their starting δ0 or ā.) L(x) = quadratic + ¼·Σx⁴. */
+static double quartic_loss(void *ctx, const float *x)
+{
+    Probe *p = ctx;
+    double s = quad_loss(p, x);
+    for (size_t i = 0; i < p->n; i++) s += 0.25 * pow((double)x[i], 4);
+    return s;
+}
+
+static void lr_role_trajectory(const OptimizerDef *d, const double *hp, double lr, float *theta_out)
+{
+    Probe p;
+    float theta[NMAX], g[NMAX], scratch[NMAX];
+    double gd[NMAX];
+    make_quadratic(&p, 6, 11, 1.0, theta);
+    Optimizer o;
+    char err[LQA_ERR_LEN];
+    if (optim_create(&o, d, hp, lr, p.n, err) != 0) {
+        T_CHECK(0, "%s: create: %s", d->name, err);
+        memset(theta_out, 0, sizeof(float) * NMAX);
+        return;
+    }
+    for (long t = 0; t < 6; t++) {
+        quad_grad(&p, theta, g, gd);
+        for (size_t k = 0; k < p.n; k++) g[k] = (float)(gd[k] + pow((double)theta[k], 3));
+        double L0 = quartic_loss(&p, theta);
+        StepCtx ctx = {.step = t, .epoch = (int)(t / 2), .steps_per_epoch = 2, .loss0 = L0,
+                       .lr = lr, .probe = {quartic_loss, &p}, .scratch = scratch};
+        StepInfo info = {.lr = NAN};
+        d->step(&o, theta, g, &ctx, &info);
+    }
+    optim_free(&o);
+    memcpy(theta_out, theta, sizeof(float) * NMAX);
+}
+
+static void test_lr_roles(void)
+{
+    for (int i = 0; i < optim_registry_size(); i++) {
+        const OptimizerDef *d = optim_registry_get(i);
+        T_CHECK(d->lr_role != LR_UNDECLARED, "%s declares what lr means (lr_role)", d->name);
+        T_CHECK(d->lr_doc && d->lr_doc[0], "%s documents what lr means (lr_doc)", d->name);
+        if (d->classic)
+            T_CHECK(d->lr_role == LR_STEP && !d->lr_role_of, "%s (classic): lr is the step size", d->name);
+        /* the defaults, then every choice of each enum hyperparameter */
+        for (int h = -1; h < d->n_hparams; h++) {
+            int n_choice = 1;
+            if (h >= 0) {
+                if (d->hparams[h].type != HP_ENUM) continue;
+                for (const char *q = d->hparams[h].choices; *q; q++) n_choice += *q == '|';
+            }
+            for (int c = 0; c < n_choice; c++) {
+                double hp[OPT_MAX_HP];
+                optim_hparam_defaults(d, hp);
+                if (h >= 0) hp[h] = c;
+                LrRole role = optim_lr_role(d, hp);
+                float a[NMAX], b[NMAX];
+                lr_role_trajectory(d, hp, 0.05, a);
+                lr_role_trajectory(d, hp, 0.3, b);
+                bool same = memcmp(a, b, sizeof(float) * 6) == 0;
+                T_CHECK(same == (role == LR_UNUSED), "%s (%s = %d): lr declared %s, but the trajectory %s with lr",
+                        d->name, h >= 0 ? d->hparams[h].name : "defaults", c, optim_lr_role_name(role),
+                        same ? "does not change" : "changes");
+            }
+        }
+    }
+    const OptimizerDef *lqa = optim_find("lqa"), *l4 = optim_find("l4gd");
+    double hp[OPT_MAX_HP];
+    optim_hparam_defaults(lqa, hp);
+    T_CHECK(optim_lr_role(lqa, hp) == LR_INITIAL, "lqa paper: lr is the starting δ0");
+    hp[optim_hparam_index(lqa, "variant")] = 1;
+    T_CHECK(optim_lr_role(lqa, hp) == LR_UNUSED, "lqa reference: lr unused");
+    optim_hparam_defaults(l4, hp);
+    T_CHECK(optim_lr_role(l4, hp) == LR_UNUSED, "l4gd: lr unused");
+}
+
 static void test_validation(void)
 {
     static const struct {
@@ -891,6 +970,7 @@ static void test_newton_lr(void)
 int main(void)
 {
     test_registry();
+    test_lr_roles();
     test_validation();
     test_lqa_quadratic();
     test_lqa_fallbacks();

@@ -62,6 +62,12 @@ static double lqa_ref_delta0(int epoch)
     return d > 0.1 ? d : 0.1;
 }
 
+/* The paper variant starts δ0 at lr; the reference variant never reads it. */
+static LrRole lqa_lr_role(const double *hp)
+{
+    return (int)hp[HP_VARIANT] == VAR_REFERENCE ? LR_UNUSED : LR_INITIAL;
+}
+
 static int lqa_init(Optimizer *o, char *err)
 {
     if ((int)o->hp[HP_VARIANT] == VAR_PAPER && !(o->lr0 > 0 && isfinite(o->lr0)))
@@ -125,6 +131,9 @@ const OptimizerDef optdef_lqa = {
     .extra_cols = LQA_EXTRA,
     .n_extra = 3,
     .classic = false,
+    .lr_role = LR_INITIAL,
+    .lr_doc = "paper: the starting δ0; reference: unused (δ0 follows the epoch schedule), lr only names the run",
+    .lr_role_of = lqa_lr_role,
     .validate = NULL,
     .init = lqa_init,
     .step = lqa_step,
