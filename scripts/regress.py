@@ -333,6 +333,10 @@ def measure_pair(ref_path, var_path, variant, st, exact, exclude):
         st.events.append((0, math.inf, "%s: no %s" % (variant, os.path.basename(var_path))))
         return
     vh, vrows = read_csv(var_path)
+    if (len(vh) > len(rh) and vh[:len(rh)] == rh and all(c in APPENDED for c in vh[len(rh):])
+            and all(not x for r in vrows for x in r[len(rh):])):
+        # columns appended since the reference was made, empty here: as in compare_file
+        vh, vrows = rh, [r[:len(rh)] for r in vrows]
     if rh != vh:
         st.events.append((0, math.inf, "%s: header differs" % variant))
         return
@@ -553,7 +557,8 @@ def add_machine(a, binary, config_dir, stems, ref_root, tol_path):
         die("%s: not an executable (run make, or pass --bin)" % binary)
     old = load_tolerances(tol_path)
     var_list = variants(binary, os.path.abspath(a.asan_bin))
-    root = os.path.abspath(a.keep) if a.keep else tempfile.mkdtemp(prefix="lqa_regress.")
+    keep = a.from_runs or a.keep  # --from-runs DIR: reuse the variants already in DIR
+    root = os.path.abspath(keep) if keep else tempfile.mkdtemp(prefix="lqa_regress.")
     try:
         timings = {}
         for name, vbin, threads, env in var_list:
@@ -593,7 +598,7 @@ def add_machine(a, binary, config_dir, stems, ref_root, tol_path):
         say("wrote %s and %s" % (os.path.relpath(tol_path, ROOT), os.path.relpath(section, ROOT)))
         return 0
     finally:
-        if not a.keep:
+        if not keep:
             shutil.rmtree(root, ignore_errors=True)
 
 
