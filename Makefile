@@ -14,7 +14,7 @@ else
 OPT     ?= -O3 -march=x86-64-v2 -mtune=generic
 endif
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -fno-math-errno -Wall -Wextra -Werror=implicit-function-declaration \
+CFLAGS  += -std=c11 -fno-math-errno -ffp-contract=off -Wall -Wextra -Werror=implicit-function-declaration \
            -D_POSIX_C_SOURCE=200809L -Isrc -Idata_loaders -Imodels -MMD -MP
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -32,7 +32,7 @@ LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c src/optim/*.c models/*.c 
 KERNEL_SRC := src/conv.c src/conv_direct.c src/conv_winograd.c src/conv_winograd4.c src/bn_pool.c
 ifeq ($(NATIVE),1)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
-$(BUILD)/src/kernel_dispatch.o: CFLAGS += -DLQA_KERNEL_NATIVE
+CFLAGS   += -DLQA_NATIVE
 else
 KERNEL_LEVELS := v4 v3 v2
 LIB_OBJ  := $(filter-out $(KERNEL_SRC:%.c=$(BUILD)/%.o),$(LIB_SRC:%.c=$(BUILD)/%.o)) \

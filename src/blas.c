@@ -156,7 +156,7 @@ static double pairwise(double *s, int n) /* n a power of two; destroys s */
     return s[0];
 }
 
-static double dot_block(const float *a, const float *b, size_t n)
+LQA_MULTIVERSION static double dot_block(const float *a, const float *b, size_t n)
 {
     double s[DOT_LANES] = {0};
     size_t i = 0;
@@ -169,7 +169,7 @@ static double dot_block(const float *a, const float *b, size_t n)
 /* NaN wins, otherwise the largest |x|: the same answer in any order. */
 static float maxabs_merge(float m, float v) { return (v > m || v != v) && m == m ? v : m; }
 
-static double maxabs_block(const float *a, size_t n)
+LQA_MULTIVERSION static double maxabs_block(const float *a, size_t n)
 {
     float m[DOT_LANES] = {0};
     int nan = 0;
@@ -226,7 +226,7 @@ typedef struct {
     float c;
 } AxpyJob;
 
-static void axpy_range(void *p, size_t lo, size_t hi)
+LQA_MULTIVERSION static void axpy_range(void *p, size_t lo, size_t hi)
 {
     const AxpyJob *j = p;
     float *out = j->out;
@@ -247,7 +247,7 @@ typedef struct {
     float c;
 } AxpyCopyJob;
 
-static void axpy_copy_range(void *p, size_t lo, size_t hi)
+LQA_MULTIVERSION static void axpy_copy_range(void *p, size_t lo, size_t hi)
 {
     const AxpyCopyJob *j = p;
     float *theta = j->theta, *copy = j->copy;
@@ -266,7 +266,7 @@ void vec_axpy_copy(float *theta, float c, const float *d, float *copy, size_t n)
     par_for(n, 3 * n, axpy_copy_range, &j);
 }
 
-bool vec_all_finite(const float *a, size_t n)
+LQA_MULTIVERSION bool vec_all_finite(const float *a, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(a[i])) return false;

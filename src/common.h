@@ -34,6 +34,19 @@ void lqa_free(void *p);
 double lqa_now(void);
 
 #define LQA_MIN(a, b) ((a) < (b) ? (a) : (b))
+/* Hot loops outside the dispatched kernels (kernel_dispatch.c) that need FMA or
+ * wide vectors to run at full speed (e.g. the optimizers' fmaf updates, which
+ * x86-64-v2 has no instruction for): compiled for x86-64-v4, x86-64-v3 and the
+ * build's baseline, the CPU's best chosen at load time (an ifunc). fmaf is
+ * exactly rounded in every copy, so the results are the same. A NATIVE=1
+ * build, the sanitizer build and clang builds compile them once. */
+#if defined(__x86_64__) && !defined(LQA_NATIVE) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__clang__) /* clang 14 emits no resolver for external functions */
+#define LQA_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LQA_MULTIVERSION
+#endif
+
 #define LQA_MAX(a, b) ((a) > (b) ? (a) : (b))
 
 #endif

@@ -37,6 +37,8 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=fast", "no-tree-loop-distribute-patterns")
+#elif defined(__clang__)
+#pragma clang fp contract(fast)
 #endif
 
 static inline v16 v16_load(const float *p)

@@ -30,6 +30,8 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=fast", "no-tree-loop-distribute-patterns")
+#elif defined(__clang__)
+#pragma clang fp contract(fast)
 #endif
 
 bool conv_winograd_ok(const Conv2d *c)

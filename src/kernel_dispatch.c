@@ -23,7 +23,7 @@
 #include "conv.h"
 #include "kernel_dispatch.h"
 
-#ifdef LQA_KERNEL_NATIVE
+#ifdef LQA_NATIVE
 
 const char *kernel_path(void) { return "native"; }
 

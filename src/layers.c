@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "blas.h"
+#include "common.h"
 
 void linear_forward(float *y, const float *x, const float *W, const float *b, int B,
                     int in, int out)
@@ -14,7 +15,7 @@ void linear_forward(float *y, const float *x, const float *W, const float *b, in
     blas_sgemm(false, true, B, out, in, 1.0f, x, in, W, in, 1.0f, y, out);
 }
 
-void linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x,
+LQA_MULTIVERSION void linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x,
                      const float *W, int B, int in, int out)
 {
     if (dW) blas_sgemm(true, false, out, in, B, 1.0f, dy, out, x, in, 0.0f, dW, in);
@@ -28,12 +29,12 @@ void linear_backward(float *dx, float *dW, float *db, const float *dy, const flo
     if (dx) blas_sgemm(false, false, B, in, out, 1.0f, dy, out, W, in, 0.0f, dx, in);
 }
 
-void relu_forward(float *y, const float *x, size_t n)
+LQA_MULTIVERSION void relu_forward(float *y, const float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-void relu_backward(float *dx, const float *dy, const float *y, size_t n)
+LQA_MULTIVERSION void relu_backward(float *dx, const float *dy, const float *y, size_t n)
 {
     for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
@@ -77,7 +78,7 @@ double softmax_xent_forward(float *probs, const float *logits, const int *labels
     return total / B;
 }
 
-void softmax_xent_backward(float *dlogits, const float *probs, const int *labels, int B, int C)
+LQA_MULTIVERSION void softmax_xent_backward(float *dlogits, const float *probs, const int *labels, int B, int C)
 {
     float inv = 1.0f / (float)B;
     for (int i = 0; i < B; i++) {

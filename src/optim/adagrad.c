@@ -25,7 +25,7 @@ typedef struct AdagradArgs {
     float wd, eps, neg_clr;
 } AdagradArgs;
 
-static void adagrad_range(void *arg, size_t lo, size_t hi)
+LQA_MULTIVERSION static void adagrad_range(void *arg, size_t lo, size_t hi)
 {
     const AdagradArgs *a = arg;
     float *theta = a->theta, *S = a->S;

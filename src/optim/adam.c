@@ -22,7 +22,7 @@ typedef struct AdamArgs {
     float wd, b1f, b2f, one_m_b1, one_m_b2, eps, neg_step, bc2_sqrt;
 } AdamArgs;
 
-static void adam_range(void *arg, size_t lo, size_t hi)
+LQA_MULTIVERSION static void adam_range(void *arg, size_t lo, size_t hi)
 {
     const AdamArgs *a = arg;
     float *theta = a->theta, *m = a->m, *v = a->v;

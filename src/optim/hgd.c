@@ -81,7 +81,7 @@ fail:
     return -1;
 }
 
-static void hgd_step(Optimizer *o, float *theta, const float *g, StepCtx *ctx, StepInfo *info)
+LQA_MULTIVERSION static void hgd_step(Optimizer *o, float *theta, const float *g, StepCtx *ctx, StepInfo *info)
 {
     (void)ctx;
     HgdState *s = o->state;

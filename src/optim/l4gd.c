@@ -90,7 +90,7 @@ fail:
 }
 
 /* Fill s->dir with the variant's direction; returns it. */
-static const float *l4_direction(L4State *s, int dir, const float *g, size_t n)
+LQA_MULTIVERSION static const float *l4_direction(L4State *s, int dir, const float *g, size_t n)
 {
     const double k = (double)s->k; /* already incremented: 1 on the first step */
     if (dir == DIR_MOMENTUM) {

@@ -19,7 +19,7 @@ typedef struct RmspropArgs {
     float wd, alpha, one_m_alpha, eps, neg_lr;
 } RmspropArgs;
 
-static void rmsprop_range(void *arg, size_t lo, size_t hi)
+LQA_MULTIVERSION static void rmsprop_range(void *arg, size_t lo, size_t hi)
 {
     const RmspropArgs *a = arg;
     float *theta = a->theta, *v = a->v;

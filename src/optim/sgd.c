@@ -16,7 +16,7 @@ typedef struct SgdArgs {
     float wd, neg_lr;
 } SgdArgs;
 
-static void sgd_range(void *arg, size_t lo, size_t hi)
+LQA_MULTIVERSION static void sgd_range(void *arg, size_t lo, size_t hi)
 {
     const SgdArgs *a = arg;
     float *theta = a->theta;

@@ -23,7 +23,7 @@ typedef struct MomentumArgs {
     bool first, nesterov; /* first: s->k == 0, the buffer starts as b = d */
 } MomentumArgs;
 
-static void momentum_range(void *arg, size_t lo, size_t hi)
+LQA_MULTIVERSION static void momentum_range(void *arg, size_t lo, size_t hi)
 {
     const MomentumArgs *a = arg;
     float *theta = a->theta, *b = a->b;

@@ -1,0 +1,3 @@
+build-native/src/parallel.o: src/parallel.c src/parallel.h src/blas.h
+src/parallel.h:
+src/blas.h:
