@@ -954,7 +954,8 @@ int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
     if (todo > 0) {
         if (dataset_load(&train, c->dataset, c->data_dir, true, c->normalize, c->train_limit, err) ||
             (c->eval_test &&
-             dataset_load(&test, c->dataset, c->data_dir, false, c->normalize, c->test_limit, err))) {
+             dataset_load(&test, c->dataset, c->data_dir, false, c->normalize, c->test_limit, err)) ||
+            (c->eval_test && dataset_check_pair(&train, &test, err))) {
             status = 1;
             goto out;
         }
