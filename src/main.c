@@ -179,6 +179,11 @@ int main(int argc, char **argv)
     }
     if (outdir) snprintf(cfg.output_dir, sizeof cfg.output_dir, "%s", outdir);
     int status = 0;
+    if ((check || (!list && !summarize)) && config_check_data(&cfg, err)) {
+        fprintf(stderr, "lqabench: %s\n", err);
+        config_free(&cfg);
+        return 2;
+    }
     if (check) {
         printf("%s: ok, %d runs\n", path, config_n_runs(&cfg));
     } else if (list) {

@@ -43,6 +43,17 @@ cases=(
   '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"colour":1,"optimizers":[{"name":"sgd","lr":0.1}]}|colour'
   '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"optimizers":[{"name":"sgd","lr":0.1}],}|line'
   '[1,2]|top level'
+  '{'"$base"',"name":"..","optimizers":[{"name":"sgd","lr":0.1}]}|name'
+  '{'"$base"',"optimizers":[{"name":"sgd","lr":0.1,"label":"."}]}|optimizers[0].label'
+  '{'"$base"',"optimizers":[{"name":"sgd","lr":0.1,"label":"a/b"}]}|optimizers[0].label'
+  '{'"$base"',"optimizers":[{"name":"sgd","lr":0.1,"label":"a\tb"}]}|optimizers[0].label'
+  '{'"$base"',"optimizers":[{"name":"sgd","lr":0.1,"label":"a\u0000b"}]}|u0000'
+  '{'"$base"',"model":"mlp","optimizers":[{"name":"sgd","lr":0.1}]}|model: duplicate key'
+  '{'"$base"',"optimizers":[{"name":"sgd","lr":0.1,"lr":[0.2,0.3]}]}|optimizers[0].lr: duplicate key'
+  '{'"$base"',"optimizers":[{"name":"sgd","lr":0.1,"schedule":{"type":"cosine","period":5,"period":6}}]}|optimizers[0].schedule.period: duplicate key'
+  '{'"$base"',"notes":["fine",3],"optimizers":[{"name":"sgd","lr":0.1}]}|notes[1]'
+  '{'"$base"',"optimizers":[{"name":"sgd","lr":[0.1,0.01],"schedule":{"type":"cosine","period":5,"min":0.05}}]}|optimizers[0].schedule.min'
+  '{"model":"logreg","dataset":"mnist","data_dir":"'$DATA'/mnist","batch_size":60001,"steps":5,"optimizers":[{"name":"sgd","lr":0.1}]}|batch_size'
 )
 i=0
 for c in "${cases[@]}"; do
@@ -62,6 +73,42 @@ done
 check "missing config named" grep -qF missing.json "$T/e"
 "$BIN" --threads 0 --config x 2>/dev/null; check "--threads 0 rejected" test $? = 2
 "$BIN" --shard 3/2 --config x 2>/dev/null; check "--shard 3/2 rejected" test $? = 2
+"$BIN" --shard 0/2x --config x 2>/dev/null; check "--shard 0/2x rejected" test $? = 2
+printf '%s\n' '{"model":"logreg","dataset":"mnist","batch_size":8,"steps":1,"optimizers":[{"name":"sgd","lr":[0.1,0.2]}]}' > "$T/ok.json"
+"$BIN" --config "$T/ok.json" --list > /dev/full 2> "$T/e"; rc=$?
+check "--list > /dev/full: exit 1 ($rc)" test $rc = 1
+check "--list > /dev/full: says why" grep -q "stdout: write failed: No space left on device" "$T/e"
+"$BIN" --help > /dev/full 2>/dev/null; check "--help > /dev/full: non-zero" test $? != 0
+"$BIN" --config "$T" 2> "$T/e"; rc=$?
+check "config that is a folder: exit 2, says so" test $rc = 2 -a -n "$(grep 'is a directory' "$T/e")"
+mkfifo "$T/fifo"
+timeout 10 "$BIN" --config "$T/fifo" 2> "$T/e"; rc=$?
+check "config that is a pipe: exit 2, says so ($rc)" test $rc = 2 -a -n "$(grep 'not a regular file' "$T/e")"
+if command -v setpriv > /dev/null && [ "$(id -u)" = 0 ]; then
+  cp "$T/ok.json" "$T/secret.json"; chmod 600 "$T/secret.json"; chmod 755 "$T"
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$BIN" --config "$T/secret.json" --check 2> "$T/e"; rc=$?
+  check "unreadable config: exit 2 ($rc), permission denied, not 'not found' ($(cat "$T/e"))" \
+    test $rc = 2 -a -n "$(grep 'Permission denied' "$T/e")"
+elif [ "$(id -u)" != 0 ]; then
+  cp "$T/ok.json" "$T/secret.json"; chmod 000 "$T/secret.json"
+  "$BIN" --config "$T/secret.json" --check 2> "$T/e"; rc=$?
+  check "unreadable config: exit 2 ($rc), permission denied ($(cat "$T/e"))" test $rc = 2 -a -n "$(grep 'Permission denied' "$T/e")"
+fi
+# run count: 50,000 lrs x 50,000 seeds overflows an int; 20,000 run ids are checked fast
+python3 -c "
+import json
+print(json.dumps({'model':'logreg','dataset':'mnist','batch_size':8,'steps':1,'seeds':list(range(50000)),
+  'optimizers':[{'name':'sgd','lr':[1e-6*(i+1) for i in range(50000)]}]}))" > "$T/huge.json"
+t0=$SECONDS; "$BIN" --config "$T/huge.json" --check > "$T/o" 2> "$T/e"; rc=$?
+check "50,000 x 50,000 runs: exit 2 naming the limit ($(cat "$T/e"))" test $rc = 2 -a -n "$(grep 'optimizers: 2500000000 runs' "$T/e")"
+check "50,000 x 50,000 runs: refused in under 3 s ($((SECONDS - t0)) s)" test $((SECONDS - t0)) -lt 3
+python3 -c "
+import json
+print(json.dumps({'model':'logreg','dataset':'mnist','batch_size':8,'steps':1,'seeds':list(range(20)),
+  'optimizers':[{'name':'sgd','lr':[1e-6*(i+1) for i in range(1000)]}]}))" > "$T/many.json"
+t0=$SECONDS; "$BIN" --config "$T/many.json" --check > "$T/o" 2> "$T/e"; rc=$?
+check "20,000 runs: --check ok in under 5 s ($((SECONDS - t0)) s)" test $rc = 0 -a $((SECONDS - t0)) -lt 5
+check "20,000 runs counted" grep -q "ok, 20000 runs" "$T/o"
 "$BIN" --help | grep -q -- --config; check "--help lists --config" test $? = 0
 "$BIN" --version | grep -q lqabench; check "--version" test $? = 0
 
