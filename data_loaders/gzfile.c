@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 gzFile gzfile_open(const char *path, char *err)
 {
@@ -28,6 +29,8 @@ long long gzfile_read_upto(gzFile f, void *buf, size_t n, const char *path, char
         if (r < 0) {
             int zerr = 0;
             const char *msg = gzerror(f, &zerr);
+            size_t pl = strlen(path); /* zlib's message starts with the path: name it once */
+            if (strncmp(msg, path, pl) == 0 && strncmp(msg + pl, ": ", 2) == 0) msg += pl + 2;
             return lqa_errf(err, "%s: read error: %s", path,
                             zerr == Z_ERRNO ? strerror(errno) : msg);
         }
@@ -35,4 +38,24 @@ long long gzfile_read_upto(gzFile f, void *buf, size_t n, const char *path, char
         got += (size_t)r;
     }
     return (long long)got;
+}
+
+int gzfile_close(gzFile f, const char *path, char *err)
+{
+    int rc = gzclose(f);
+    if (rc == Z_OK) return 0;
+    if (rc == Z_BUF_ERROR)
+        return lqa_errf(err, "%s: gzip data ends early (truncated: no gzip trailer, so its "
+                        "checksum could not be checked)", path);
+    return lqa_errf(err, "%s: error closing the file (zlib error %d%s%s)", path, rc,
+                    rc == Z_ERRNO ? ": " : "", rc == Z_ERRNO ? strerror(errno) : "");
+}
+
+long long gzfile_max_bytes(gzFile f, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return -1;
+    long long size = (long long)st.st_size;
+    if (gzdirect(f)) return size;
+    return size > (1LL << 50) ? -1 : size * 1032 + 1024;
 }

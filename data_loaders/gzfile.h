@@ -14,4 +14,13 @@ gzFile gzfile_open(const char *path, char *err);
  * -1 with err set on a read/decompression error ("<path>: read error: ..."). */
 long long gzfile_read_upto(gzFile f, void *buf, size_t n, const char *path, char *err);
 
+/* Close f. A gzip stream that ends early (no trailer, so its checksum was
+ * never checked) is an error: -1 with err "<path>: gzip data ends early ...". */
+int gzfile_close(gzFile f, const char *path, char *err);
+
+/* An upper bound on the bytes f can yield, from the file's size: the size
+ * itself for a raw file, 1032 times it for gzip (deflate's largest ratio).
+ * Call after a first read. -1 if the size is unknown. */
+long long gzfile_max_bytes(gzFile f, const char *path);
+
 #endif

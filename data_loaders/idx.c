@@ -155,6 +155,20 @@ int idx_load(Dataset *ds, const char *images_path, const char *labels_path, int 
         lqa_errf(err, "%s: image data too large (%u x %u x %u)", images_path, n, rows, cols);
         goto out;
     }
+    /* Allocation follows validation: the header's sizes must fit in the files. */
+    long long max_i = gzfile_max_bytes(fi, images_path), max_l = gzfile_max_bytes(fl, labels_path);
+    if (max_i >= 0 && (long long)(sizeof hi + (size_t)n * d) > max_i) {
+        lqa_errf(err, "%s: the header declares %u images of %u x %u (%zu bytes) but the file can "
+                 "hold at most %lld: truncated or not an idx file",
+                 images_path, n, rows, cols, sizeof hi + (size_t)n * d, max_i);
+        goto out;
+    }
+    if (max_l >= 0 && (long long)(sizeof hl + (size_t)n) > max_l) {
+        lqa_errf(err, "%s: the header declares %u labels (%zu bytes) but the file can hold at "
+                 "most %lld: truncated or not an idx file",
+                 labels_path, n, sizeof hl + (size_t)n, max_l);
+        goto out;
+    }
     if (!(scratch = lqa_alloc(IDX_CHUNK, err))) goto out;
     if (!(x = lqa_alloc(keep * d * sizeof(float), err))) goto out;
     if (!(y = lqa_alloc(keep * sizeof(int), err))) goto out;
@@ -167,6 +181,15 @@ int idx_load(Dataset *ds, const char *images_path, const char *labels_path, int 
     if (idx_read_body(fl, labels_path, "labels", n, sizeof hl, label_sink, &lc, scratch, err) != 0)
         goto out;
 
+    {
+        gzFile a = fi, b = fl;
+        fi = fl = NULL;
+        int ca = gzfile_close(a, images_path, err);
+        if (ca != 0 || gzfile_close(b, labels_path, err) != 0) {
+            if (ca != 0) gzclose(b);
+            goto out;
+        }
+    }
     dataset_adopt(ds, (int)keep, 1, (int)rows, (int)cols, 10, &x, &y);
     rc = 0;
 out:

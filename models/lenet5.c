@@ -58,21 +58,21 @@ int lenet_family_create(Model *m, bool maxpool, char *err)
     const ModelSpec *s = &m->spec;
     const int B = s->max_batch, C = s->in_c;
     if (B < 1 || C < 1 || s->n_classes < 2)
-        return lqa_errf(err, "lenet: bad spec (batch %d, channels %d, classes %d)", B, C,
+        return lqa_errf(err, "%s: bad spec (batch %d, channels %d, classes %d)", maxpool ? "lenet5" : "cnn2", B, C,
                         s->n_classes);
     int pad = (s->in_h == 28 && s->in_w == 28) ? 2 : 0;
     if (s->in_h + 2 * pad < 5 + 1 || s->in_w + 2 * pad < 5 + 1)
-        return lqa_errf(err, "lenet: input %dx%d too small", s->in_h, s->in_w);
+        return lqa_errf(err, "%s: input %dx%d too small", maxpool ? "lenet5" : "cnn2", s->in_h, s->in_w);
     conv2d_setup(&net->c1, C, s->in_h, s->in_w, 6, 5, 5, 1, pad);
     net->ph1 = net->c1.out_h / 2;
     net->pw1 = net->c1.out_w / 2;
     if (net->ph1 < 5 || net->pw1 < 5)
-        return lqa_errf(err, "lenet: input %dx%d too small", s->in_h, s->in_w);
+        return lqa_errf(err, "%s: input %dx%d too small", maxpool ? "lenet5" : "cnn2", s->in_h, s->in_w);
     conv2d_setup(&net->c2, 6, net->ph1, net->pw1, 16, 5, 5, 1, 0);
     net->ph2 = net->c2.out_h / 2;
     net->pw2 = net->c2.out_w / 2;
     if (net->ph2 < 1 || net->pw2 < 1)
-        return lqa_errf(err, "lenet: input %dx%d too small", s->in_h, s->in_w);
+        return lqa_errf(err, "%s: input %dx%d too small", maxpool ? "lenet5" : "cnn2", s->in_h, s->in_w);
     net->dim[0] = 16 * net->ph2 * net->pw2;
     net->dim[1] = 120;
     net->dim[2] = 84;

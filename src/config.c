@@ -17,7 +17,7 @@
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static bool file_exists(const char *p) { return access(p, R_OK) == 0; }
+static bool file_exists(const char *p) { return access(p, F_OK) == 0; }
 
 static int exe_dir(char *buf, size_t n)
 {
@@ -52,6 +52,7 @@ static int repo_root(char *buf, size_t n)
 
 int config_find(const char *arg, char *out, size_t n, char *err)
 {
+    if (strlen(arg) >= n) return lqa_errf(err, "%.200s...: config path longer than %zu characters", arg, n - 1);
     if (file_exists(arg)) {
         snprintf(out, n, "%s", arg);
         return 0;
@@ -71,17 +72,33 @@ int config_find(const char *arg, char *out, size_t n, char *err)
 
 static char *read_file(const char *path, char *err)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) { /* (opening a pipe would block) */
+        lqa_errf(err, "%s: cannot read: %s", path,
+                 S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+        return NULL;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         lqa_errf(err, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)len + 1);
-    if (!buf || fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        lqa_errf(err, "%s: cannot read", path);
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        lqa_errf(err, "%s: cannot read: %s", path,
+                 S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+        fclose(f);
+        return NULL;
+    }
+    size_t len = (size_t)st.st_size;
+    char *buf = malloc(len + 1);
+    if (!buf) {
+        lqa_errf(err, "%s: out of memory reading %zu bytes", path, len);
+        fclose(f);
+        return NULL;
+    }
+    size_t got = fread(buf, 1, len, f);
+    if (got != len || ferror(f)) {
+        lqa_errf(err, "%s: cannot read: %s", path, ferror(f) ? strerror(errno) : "file shrank while read");
         free(buf);
         fclose(f);
         return NULL;
@@ -171,6 +188,81 @@ static void sanitize_label(char *s)
             *s = '_';
 }
 
+/* Names and labels become file names: each must be one path component. Other
+ * characters outside [A-Za-z0-9._-] are replaced by '_' (sanitize_label). */
+static int check_component(P *p, const char *key, const char *v)
+{
+    if (!v[0]) FAIL(p, key, "must not be empty");
+    if (strcmp(v, ".") == 0 || strcmp(v, "..") == 0) FAIL(p, key, "\"%s\" is not a valid name", v);
+    for (const char *q = v; *q; q++) {
+        if (*q == '/') FAIL(p, key, "must not contain '/' (it names files and folders)");
+        if ((unsigned char)*q < 0x20 || *q == 0x7f) FAIL(p, key, "must not contain control characters");
+    }
+    return 0;
+}
+
+/* Duplicate keys, at any depth: cJSON keeps both, and lookups would take one
+ * silently. Objects are checked by sorting their key names. */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int check_duplicates(P *p, const cJSON *it, const char *path)
+{
+    if (!cJSON_IsObject(it) && !cJSON_IsArray(it)) return 0;
+    int n = 0, rc = 0;
+    for (const cJSON *c = it->child; c; c = c->next) n++;
+    if (cJSON_IsObject(it) && n > 1) {
+        const char **names = malloc((size_t)n * sizeof *names);
+        if (!names) return lqa_errf(p->err, "%s: out of memory checking %s", p->file, path);
+        int k = 0;
+        for (const cJSON *c = it->child; c; c = c->next) names[k++] = c->string;
+        qsort(names, (size_t)n, sizeof *names, cmp_str);
+        for (k = 1; k < n && !rc; k++)
+            if (strcmp(names[k], names[k - 1]) == 0) {
+                char key[300];
+                snprintf(key, sizeof key, "%s%s%.200s", path, path[0] ? "." : "", names[k]);
+                rc = lqa_errf(p->err, "%s: %s: duplicate key", p->file, key);
+            }
+        free(names);
+        if (rc) return rc;
+    }
+    int i = 0;
+    for (const cJSON *c = it->child; c; c = c->next, i++) {
+        char sub[300];
+        if (cJSON_IsObject(it)) snprintf(sub, sizeof sub, "%s%s%.200s", path, path[0] ? "." : "", c->string);
+        else snprintf(sub, sizeof sub, "%.250s[%d]", path, i);
+        if (check_duplicates(p, c, sub)) return -1;
+    }
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct IdHash {
+    uint64_t hash;
+    int index;
+} IdHash;
+
+static uint64_t id_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static int cmp_idhash(const void *a, const void *b)
+{
+    const IdHash *x = a, *y = b;
+    if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
+    return x->index - y->index;
+}
+
 /* ---- optimizers ----------------------------------------------------------- */
 
 static int parse_lrs(P *p, const cJSON *it, const char *key, OptEntry *e)
@@ -181,8 +273,10 @@ static int parse_lrs(P *p, const cJSON *it, const char *key, OptEntry *e)
     e->lrs = calloc((size_t)n, sizeof(double));
     if (!e->lrs) return lqa_errf(p->err, "out of memory");
     e->n_lrs = n;
+    const cJSON *prev = NULL;
     for (int i = 0; i < n; i++) {
-        const cJSON *v = cJSON_IsArray(it) ? cJSON_GetArrayItem(it, i) : it;
+        const cJSON *v = cJSON_IsArray(it) ? (i ? prev->next : it->child) : it; /* (linear, not GetArrayItem) */
+        prev = v;
         char k[256];
         if (cJSON_IsArray(it)) snprintf(k, sizeof k, "%s[%d]", key, i);
         else snprintf(k, sizeof k, "%s", key);
@@ -217,7 +311,7 @@ static int parse_opt(P *p, const cJSON *o, int idx, OptEntry *e)
             have_lr = true;
         } else if (strcmp(it->string, "label") == 0) {
             if (get_string(p, it, key, e->label, sizeof e->label)) return -1;
-            if (!e->label[0]) FAIL(p, key, "must not be empty");
+            if (check_component(p, key, e->label)) return -1;
             sanitize_label(e->label);
         } else if (strcmp(it->string, "schedule") == 0) {
             if (!e->def->classic)
@@ -274,6 +368,13 @@ static int parse_opt(P *p, const cJSON *o, int idx, OptEntry *e)
         char m[LQA_ERR_LEN];
         if (e->def->validate(e->hp, m)) FAIL(p, pre, "%s", m);
     }
+    if (e->sched.type == SCHED_COSINE)
+        for (int i = 0; i < e->n_lrs; i++)
+            if (e->sched.min > e->lrs[i]) {
+                snprintf(key, sizeof key, "%s.schedule.min", pre);
+                FAIL(p, key, "%g is above the lr %g: the cosine schedule decays from lr down to min",
+                     e->sched.min, e->lrs[i]);
+            }
     return 0;
 }
 
@@ -295,11 +396,17 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
 
     if (ITEM("name")) {
         if (get_string(p, it, "name", c->name, sizeof c->name)) return -1;
-        if (!c->name[0]) FAIL(p, "name", "must not be empty");
+        if (check_component(p, "name", c->name)) return -1;
         sanitize_label(c->name);
     }
     if (ITEM("notes") && !cJSON_IsString(it)) {
         if (!cJSON_IsArray(it)) FAIL(p, "notes", "must be a string or a list of strings");
+        int i = 0;
+        for (const cJSON *q = it->child; q; q = q->next, i++) {
+            char k[32];
+            snprintf(k, sizeof k, "notes[%d]", i);
+            if (!cJSON_IsString(q)) FAIL(p, k, "must be a string");
+        }
     }
     if (ITEM("notes") && cJSON_IsString(it))
         snprintf(c->notes, sizeof c->notes, "%s", it->valuestring);
@@ -342,14 +449,34 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
         c->n_seeds = cJSON_GetArraySize(it);
         c->seeds = calloc((size_t)c->n_seeds, sizeof(uint64_t));
         if (!c->seeds) return lqa_errf(p->err, "out of memory");
+        const cJSON *sv = NULL;
         for (int i = 0; i < c->n_seeds; i++) {
             char k[32];
             snprintf(k, sizeof k, "seeds[%d]", i);
-            if (get_int(p, cJSON_GetArrayItem(it, i), k, 0, 2147483647L, &v)) return -1;
+            sv = i ? sv->next : it->child; /* (linear, not GetArrayItem) */
+            if (get_int(p, sv, k, 0, 2147483647L, &v)) return -1;
             c->seeds[i] = (uint64_t)v;
-            for (int j = 0; j < i; j++)
-                if (c->seeds[j] == c->seeds[i]) FAIL(p, k, "duplicate seed %ld", v);
         }
+        /* duplicates: sorted copy (a list of 50,000 seeds must not take seconds) */
+        uint64_t *sorted = malloc((size_t)c->n_seeds * sizeof *sorted);
+        if (!sorted) return lqa_errf(p->err, "%s: seeds: out of memory", p->file);
+        memcpy(sorted, c->seeds, (size_t)c->n_seeds * sizeof *sorted);
+        qsort(sorted, (size_t)c->n_seeds, sizeof *sorted, cmp_u64);
+        for (int i = 1; i < c->n_seeds; i++)
+            if (sorted[i] == sorted[i - 1]) {
+                uint64_t dup = sorted[i];
+                free(sorted);
+                int j = 0, first = -1;
+                for (; j < c->n_seeds; j++)
+                    if (c->seeds[j] == dup) {
+                        if (first >= 0) break;
+                        first = j;
+                    }
+                char k[32];
+                snprintf(k, sizeof k, "seeds[%d]", j);
+                FAIL(p, k, "duplicate seed %llu (also seeds[%d])", (unsigned long long)dup, first);
+            }
+        free(sorted);
     }
 
     int ch;
@@ -439,21 +566,37 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
         if (parse_opt(p, cJSON_GetArrayItem(it, i), i, &c->opts[i])) return -1;
 #undef ITEM
 
-    /* Run ids must be unique. */
-    int n = config_n_runs(c);
+    /* The number of runs must fit (and stay sensible), and run ids must be
+     * unique: ids are compared by hash after sorting, not pairwise. */
+    long long total = 0;
+    for (int i = 0; i < c->n_opts; i++) total += (long long)c->opts[i].n_lrs * c->n_seeds;
+    if (total > CFG_MAX_RUNS)
+        FAIL(p, "optimizers", "%lld runs (learning rates x seeds, summed over optimizers) exceed the "
+             "limit of %d per sweep; split the sweep", total, CFG_MAX_RUNS);
+    int n = (int)total;
+    IdHash *h = malloc((size_t)n * sizeof *h);
+    if (!h) return lqa_errf(p->err, "%s: out of memory checking %d run ids", p->file, n);
     for (int i = 0; i < n; i++) {
-        RunSpec a, b;
+        RunSpec a;
         config_run(c, i, &a);
-        for (int j = 0; j < i; j++) {
-            config_run(c, j, &b);
-            if (strcmp(a.id, b.id) == 0) {
-                char k[64];
-                snprintf(k, sizeof k, "optimizers[%d]", a.opt);
-                FAIL(p, k, "run id \"%s\" repeats optimizers[%d]; give one of them a distinct \"label\"",
-                     a.id, b.opt);
-            }
+        h[i].hash = id_hash(a.id);
+        h[i].index = i;
+    }
+    qsort(h, (size_t)n, sizeof *h, cmp_idhash);
+    for (int i = 1; i < n; i++) {
+        if (h[i].hash != h[i - 1].hash) continue;
+        RunSpec a, b;
+        config_run(c, h[i - 1].index, &b); /* the first of the two in the sweep */
+        config_run(c, h[i].index, &a);
+        if (strcmp(a.id, b.id) == 0) {
+            free(h);
+            char k[64];
+            snprintf(k, sizeof k, "optimizers[%d]", a.opt);
+            FAIL(p, k, "run id \"%s\" repeats optimizers[%d]; give one of them a distinct \"label\"",
+                 a.id, b.opt);
         }
     }
+    free(h);
     return 0;
 }
 
@@ -463,6 +606,24 @@ int config_load(SweepConfig *c, const char *path, char *err)
     snprintf(c->path, sizeof c->path, "%s", path);
     char *text = read_file(path, err);
     if (!text) return -1;
+    /* cJSON ends a string at an escaped NUL: "a\u0000b" would read as "a". */
+    bool in_str = false;
+    int line = 1;
+    for (const char *q = text; *q; q++) {
+        if (*q == '\n') line++;
+        if (!in_str) {
+            in_str = *q == '"';
+        } else if (*q == '\\') {
+            if (q[1] == 'u' && strncmp(q + 2, "0000", 4) == 0) {
+                lqa_errf(err, "%s: line %d: \\u0000 (NUL) in a string is not allowed", path, line);
+                free(text);
+                return -1;
+            }
+            if (q[1]) q++;
+        } else if (*q == '"') {
+            in_str = false;
+        }
+    }
     cJSON *root = cJSON_Parse(text);
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
@@ -473,7 +634,8 @@ int config_load(SweepConfig *c, const char *path, char *err)
         return -1;
     }
     P p = {path, err};
-    int rc = parse_top(&p, root, c);
+    int rc = check_duplicates(&p, root, "");
+    if (!rc) rc = parse_top(&p, root, c);
     cJSON_Delete(root);
     free(text);
     if (rc) {
@@ -487,6 +649,11 @@ int config_load(SweepConfig *c, const char *path, char *err)
         char *dot = strstr(c->name, ".json");
         if (dot) *dot = 0;
         sanitize_label(c->name);
+        if (!c->name[0] || strcmp(c->name, ".") == 0 || strcmp(c->name, "..") == 0) {
+            lqa_errf(err, "%s: name: the file name gives no valid sweep name; set \"name\"", path);
+            config_free(c);
+            return -1;
+        }
     }
     if (!c->output_dir[0]) snprintf(c->output_dir, sizeof c->output_dir, "results/%s", c->name);
     /* Data: default $LQA_DATA_DIR/<dataset>, else data/<dataset>. A relative
@@ -496,7 +663,13 @@ int config_load(SweepConfig *c, const char *path, char *err)
     bool from_env = false;
     if (!c->data_dir[0]) {
         from_env = data_root && *data_root;
-        snprintf(c->data_dir, sizeof c->data_dir, "%s/%s", from_env ? data_root : "data", c->dataset);
+        int len = snprintf(c->data_dir, sizeof c->data_dir, "%s/%s",
+                           from_env ? data_root : "data", c->dataset);
+        if (len < 0 || (size_t)len >= sizeof c->data_dir) {
+            lqa_errf(err, "LQA_DATA_DIR: longer than %zu characters", sizeof c->data_dir - 20);
+            config_free(c);
+            return -1;
+        }
     }
     char repo[CFG_PATH_LEN];
     if (!from_env && c->data_dir[0] != '/' && repo_root(repo, sizeof repo) == 0) {
@@ -508,6 +681,18 @@ int config_load(SweepConfig *c, const char *path, char *err)
         }
         snprintf(c->data_dir, sizeof c->data_dir, "%s", abs);
     }
+    return 0;
+}
+
+int config_check_data(const SweepConfig *c, char *err)
+{
+    long n = 0;
+    char derr[LQA_ERR_LEN];
+    if (dataset_count(c->dataset, c->data_dir, true, &n, derr) != 0) return 0; /* the run says why */
+    if (c->train_limit && c->train_limit < n) n = c->train_limit;
+    if (c->drop_last && c->batch_size > n)
+        return lqa_errf(err, "%s: batch_size: %d is larger than the %ld training samples of %s "
+                        "(drop_last leaves no batch)", c->path, c->batch_size, n, c->dataset);
     return 0;
 }
 

@@ -16,6 +16,7 @@
 #define CFG_DIVERGE_FACTOR 100.0 /* default of "diverge": {"factor"} */
 #define CFG_DIVERGE_WINDOW 10    /* default of "diverge": {"window"} */
 #define CFG_DIVERGE_WINDOW_MAX 1000
+#define CFG_MAX_RUNS 1000000 /* runs per sweep (learning rates x seeds, summed) */
 
 typedef struct OptEntry {
     const OptimizerDef *def;
@@ -71,6 +72,10 @@ int config_find(const char *arg, char *out, size_t n, char *err);
 /* Parse and validate; every error names the file and the key path. */
 int config_load(SweepConfig *cfg, const char *path, char *err);
 void config_free(SweepConfig *cfg);
+/* Checks that need the data's size (read cheaply from the file headers):
+ * batch_size must not exceed the training samples when drop_last is on.
+ * Skipped when the data is not there. 0, or -1 with err naming the key. */
+int config_check_data(const SweepConfig *cfg, char *err);
 int config_n_runs(const SweepConfig *cfg);
 void config_run(const SweepConfig *cfg, int index, RunSpec *run);
 

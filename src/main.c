@@ -1,4 +1,5 @@
 /* main.c — the lqabench command line. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,11 @@ static void usage(FILE *f)
             "\n"
             "models: %s\n"
             "optimizers: %s\n"
-            "exit status: 0 success, 1 a run failed or I/O error, 2 bad command line or config\n"
+            "exit status: 0 every run asked for is complete (done or diverged)\n"
+            "             1 a run failed, or an I/O error\n"
+            "             2 bad command line or config, or complete runs in the output\n"
+            "               directory made with another config (--force redoes them)\n"
+            "             3 some runs asked for are not complete: held by another process\n"
             "See README.md for the config reference and the output layout.\n",
             model_names(), optim_names());
 }
@@ -87,6 +92,18 @@ static void print_optimizers(void)
     }
 }
 
+/* The exit status once stdout is flushed: a failed write to it (a full disk,
+ * /dev/full, a closed pipe) is an error. */
+static int finish(int status)
+{
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "lqabench: stdout: write failed: %s\n", errno ? strerror(errno) : "I/O error");
+        return status ? status : 1;
+    }
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     blas_fix_env(argv);
@@ -119,21 +136,24 @@ int main(int argc, char **argv)
             break;
         case 'f': opt.force = true; break;
         case 'q': opt.quiet = true; break;
-        case 'h': usage(stdout); return 0;
-        case 'V': printf("lqabench %s (kernels: %s; OpenBLAS core: %s)\n", LQA_VERSION, kernel_path(), blas_corename()); return 0;
+        case 'h': usage(stdout); return finish(0);
+        case 'V': printf("lqabench %s (kernels: %s; OpenBLAS core: %s)\n", LQA_VERSION, kernel_path(), blas_corename()); return finish(0);
         case O_LIST: list = true; break;
         case O_RUN: opt.run_id = optarg; break;
         case O_SHARD:
-            if (sscanf(optarg, "%d/%d", &opt.shard_i, &opt.shard_n) != 2 || opt.shard_n < 1 ||
-                opt.shard_i < 0 || opt.shard_i >= opt.shard_n) {
+        {
+            int end = 0;
+            if (sscanf(optarg, "%d/%d%n", &opt.shard_i, &opt.shard_n, &end) != 2 || optarg[end] ||
+                opt.shard_n < 1 || opt.shard_i < 0 || opt.shard_i >= opt.shard_n) {
                 fprintf(stderr, "lqabench: --shard: expected I/N with 0 <= I < N, got \"%s\"\n", optarg);
                 return 2;
             }
             break;
+        }
         case O_SUMMARIZE: summarize = true; break;
         case O_NO_TIMING: opt.timing = false; break;
         case O_CHECK: check = true; break;
-        case O_OPTIMIZERS: print_optimizers(); return 0;
+        case O_OPTIMIZERS: print_optimizers(); return finish(0);
         default: usage(stderr); return 2;
         }
     }
@@ -151,19 +171,34 @@ int main(int argc, char **argv)
         fprintf(stderr, "lqabench: %s\n", err);
         return 2;
     }
+    if (outdir && strlen(outdir) >= sizeof cfg.output_dir) {
+        fprintf(stderr, "lqabench: --output-dir: longer than %zu characters\n", sizeof cfg.output_dir - 1);
+        config_free(&cfg);
+        return 2;
+    }
+    if (outdir && !*outdir) {
+        fprintf(stderr, "lqabench: --output-dir: must not be empty\n");
+        config_free(&cfg);
+        return 2;
+    }
     if (outdir) snprintf(cfg.output_dir, sizeof cfg.output_dir, "%s", outdir);
     int status = 0;
+    if ((check || (!list && !summarize)) && config_check_data(&cfg, err)) {
+        fprintf(stderr, "lqabench: %s\n", err);
+        config_free(&cfg);
+        return 2;
+    }
     if (check) {
         int nr = config_n_runs(&cfg);
         printf("%s: ok, %d run%s\n", path, nr, nr == 1 ? "" : "s");
     } else if (list) {
         status = sweep_list(&cfg, &opt);
     } else if (summarize) {
-        if (sweep_summarize(&cfg, &opt, true, err)) status = 1;
+        status = sweep_summarize(&cfg, &opt, true, err);
     } else {
         status = sweep_execute(&cfg, &opt, err);
     }
     if (status) fprintf(stderr, "lqabench: %s\n", err);
     config_free(&cfg);
-    return status;
+    return finish(status);
 }

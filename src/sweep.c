@@ -2,8 +2,13 @@
  * writing its own files into output_dir:
  *   <run>.steps.csv   one row per mini-batch step
  *   <run>.epochs.csv  one row per epoch (row 0: before training)
- *   <run>.json        metadata + result; written last: its presence marks the run complete
+ *   <run>.json        metadata + result, written last: the resolved config, its hash
+ *                     and the size of every file the run wrote
  *   summary.csv       one row per complete run, rebuilt from the .json files
+ * A run is complete when its .json parses, says done or diverged, was made
+ * with the same result-relevant config (config_hash) and its files have the
+ * sizes it records. A failed or damaged run is run again; a complete run made
+ * with another config is an error unless --force redoes it.
  * Runs claim a <run>.lock file so that several processes can share one
  * output_dir; a lock left by a dead process is taken over. */
 #define _DEFAULT_SOURCE
@@ -12,7 +17,7 @@
 #include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
+#include <dirent.h>
 #include <math.h>
 #include <png.h>
 #include <signal.h>
@@ -42,16 +47,14 @@
 
 /* ---- paths ------------------------------------------------------------- */
 
+/* output_dir is at most CFG_PATH_LEN - 1 characters (config.c, main.c) and a
+ * run id at most sizeof RunSpec.id - 1: every run path fits PATH_BUF. */
+#define PATH_BUF (CFG_PATH_LEN + 256)
+
 static void run_path(char *buf, size_t n, const SweepConfig *c, const char *id, const char *suffix)
 {
-    snprintf(buf, n, "%s/%s%s", c->output_dir, id, suffix);
-}
-
-static bool run_complete(const SweepConfig *c, const char *id)
-{
-    char p[1200];
-    run_path(p, sizeof p, c, id, ".json");
-    return access(p, R_OK) == 0;
+    int len = snprintf(buf, n, "%s/%s%s", c->output_dir, id, suffix);
+    LQA_CHECK(len >= 0 && (size_t)len < n);
 }
 
 /* ---- locking ----------------------------------------------------------- */
@@ -62,79 +65,116 @@ static void host_name(char *buf, size_t n)
     buf[n - 1] = 0;
 }
 
-/* 1: the lock at path is stale (its owner is gone), 0: held by a live process
- * (or being written), -1: no lock there any more. */
-static int lock_stale(const char *path, const char *me)
+/* 1: the lock at path is stale (its owner is gone, or is this process), 0:
+ * held by a live process (or being written), -1: no lock there any more.
+ * Owners are told apart by host, boot id, PID namespace, PID and nonce
+ * (afile.h); a lock that does not parse is honoured for 5 seconds only (being
+ * written: a lock whose write failed is not honoured). */
+static int lock_stale(const char *path)
 {
     FILE *f = fopen(path, "r");
     if (!f) return -1;
-    long pid = 0;
-    char host[256] = "";
-    if (fscanf(f, "%ld %255s", &pid, host) != 2) pid = 0;
+    char line[700] = "";
+    if (!fgets(line, sizeof line, f)) line[0] = 0;
     fclose(f);
     struct stat st;
     if (stat(path, &st) != 0) return -1;
-    bool alive;
-    if (pid > 0 && strcmp(host, me) == 0)
-        alive = pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-    else if (pid > 0)
-        alive = difftime(time(NULL), st.st_mtime) < LOCK_STALE_SECONDS;
-    else
-        alive = difftime(time(NULL), st.st_mtime) < 5; /* being written */
-    return alive ? 0 : 1;
+    return owner_of_line(line, st.st_mtime, LOCK_STALE_SECONDS) == OWNER_ALIVE ? 0 : 1;
 }
 
-/* 1: claimed by us, 0: held by a live process, -1: error.
- * A stale lock is removed only while holding <run>.lock.break (O_EXCL) and
- * after re-checking it under that guard: otherwise two processes that both saw
- * the same stale lock could both take it over, the second deleting the first
- * one's fresh lock (and then its temporary files) and running the run twice. */
-static int lock_claim(const char *path, char *err)
+/* Remove the lock at path if it is stale. It is removed only while holding
+ * <run>.lock.break (O_EXCL) and after re-checking it under that guard:
+ * otherwise two processes that both saw the same stale lock could both take it
+ * over, the second deleting the first one's fresh lock (and then its temporary
+ * files) and running the run twice. 1: removed or gone, 0: not removed (held,
+ * or another process is breaking it), -1: error. */
+static int lock_break(const char *path, char *err)
 {
-    char me[256], brk[1300];
-    host_name(me, sizeof me);
-    snprintf(brk, sizeof brk, "%s.break", path);
-    for (int attempt = 0; attempt < 200; attempt++) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
-        if (fd >= 0) {
-            char line[320];
-            int len = snprintf(line, sizeof line, "%ld %s\n", (long)getpid(), me);
-            ssize_t w = write(fd, line, (size_t)len);
-            close(fd);
-            return w == len ? 1 : lqa_errf(err, "%s: cannot write lock", path);
-        }
-        if (errno != EEXIST) return lqa_errf(err, "%s: cannot create lock: %s", path, strerror(errno));
-        int stale = lock_stale(path, me);
-        if (stale == 0) return 0;
-        if (stale < 0) continue; /* released meanwhile: try again */
-        const char *delay = getenv("LQA_TEST_LOCK_DELAY_MS"); /* test seam: widen the race window */
-        if (delay) nanosleep(&(struct timespec){0, atol(delay) % 1000 * 1000000L}, NULL);
-        int b = open(brk, O_WRONLY | O_CREAT | O_EXCL, 0644);
-        if (b < 0) {
-            if (errno != EEXIST) return lqa_errf(err, "%s: cannot create: %s", brk, strerror(errno));
+    int stale = lock_stale(path);
+    if (stale != 1) return stale < 0 ? 1 : 0;
+    size_t len = strlen(path);
+    char *brk = malloc(len + sizeof ".break");
+    if (!brk) return lqa_errf(err, "out of memory");
+    memcpy(brk, path, len);
+    memcpy(brk + len, ".break", sizeof ".break");
+    const char *delay = getenv("LQA_TEST_LOCK_DELAY_MS"); /* test seam: widen the race window */
+    if (delay) nanosleep(&(struct timespec){0, atol(delay) % 1000 * 1000000L}, NULL);
+    int rc = 0, b = open(brk, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (b < 0) {
+        if (errno != EEXIST) {
+            rc = lqa_errf(err, "%.400s: cannot create: %s", brk, strerror(errno));
+        } else {
             struct stat st; /* another process is breaking the lock; a guard this old is a dead one's */
             if (stat(brk, &st) == 0 && difftime(time(NULL), st.st_mtime) > 10) unlink(brk);
             else nanosleep(&(struct timespec){0, 5000000}, NULL);
-            continue;
         }
+    } else {
         close(b);
-        if (lock_stale(path, me) == 1) unlink(path); /* stale: its owner died */
+        if (lock_stale(path) == 1) unlink(path); /* stale: its owner died */
         unlink(brk);
+    }
+    free(brk);
+    return rc;
+}
+
+/* 1: claimed by us, 0: held by a live process, -1: error. */
+static int lock_claim(const char *path, char *err)
+{
+    for (int attempt = 0; attempt < 200; attempt++) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        if (fd >= 0) {
+            char line[700];
+            int len = snprintf(line, sizeof line, "%s\n", owner_line());
+            ssize_t w = write(fd, line, (size_t)len);
+            int e = errno;
+            if (close(fd) != 0 && w == len) w = -1, e = errno;
+            if (w == len) return 1;
+            unlink(path); /* a lock that says nobody is no lock */
+            return lqa_errf(err, "%.400s: cannot write lock: %s", path,
+                            w < 0 ? strerror(e) : "short write");
+        }
+        if (errno != EEXIST) return lqa_errf(err, "%.400s: cannot create lock: %s", path, strerror(errno));
+        int stale = lock_stale(path);
+        if (stale == 0) return 0;
+        if (stale < 0) continue; /* released meanwhile: try again */
+        if (lock_break(path, err) < 0) return -1;
     }
     return 0;
 }
 
-/* Remove temporary files a killed process left for this run. */
-static void remove_stale_temps(const SweepConfig *c, const char *id)
+/* Remove the temporary files (<file>.tmp.<owner tag>, exact names) of run `id`,
+ * or of summary.csv when id is NULL: those of dead owners, or every one when
+ * any_owner (the caller holds the run's lock). */
+static void clean_temps(const SweepConfig *c, const char *id, bool any_owner)
 {
-    char pat[1300];
-    snprintf(pat, sizeof pat, "%s/%s.*.tmp.*", c->output_dir, id);
-    glob_t g;
-    if (glob(pat, 0, NULL, &g) == 0) {
-        for (size_t i = 0; i < g.gl_pathc; i++) unlink(g.gl_pathv[i]);
-        globfree(&g);
+    DIR *d = opendir(c->output_dir);
+    if (!d) return;
+    static const char *const SUMMARY[] = {"summary.csv", NULL};
+    static const char *const RUN_FILES[] = {".steps.csv", ".epochs.csv", ".init.f32",
+                                            ".batches.i32", ".json", NULL};
+    const char *const *names = id ? RUN_FILES : SUMMARY;
+    size_t idlen = id ? strlen(id) : 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *nm = e->d_name;
+        if (id && strncmp(nm, id, idlen) != 0) continue;
+        for (int i = 0; names[i]; i++) {
+            size_t sl = strlen(names[i]);
+            const char *rest = nm + idlen;
+            if (strncmp(rest, names[i], sl) != 0 || strncmp(rest + sl, ".tmp.", 5) != 0) continue;
+            char p[PATH_BUF];
+            run_path(p, sizeof p, c, nm, "");
+            struct stat st;
+            OwnerState o;
+            if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+                owner_of_tag(rest + sl + 5, st.st_mtime, LOCK_STALE_SECONDS, &o) &&
+                (any_owner || o == OWNER_DEAD))
+                unlink(p);
+        }
     }
+    closedir(d);
 }
+
+static void remove_stale_summary_temps(const SweepConfig *c) { clean_temps(c, NULL, false); }
 
 /* ---- progress ------------------------------------------------------------ */
 
@@ -272,33 +312,14 @@ static void cpu_name(char *buf, size_t n)
     fclose(f);
 }
 
-static int write_meta(const SweepConfig *c, const RunSpec *r, const SweepOptions *opt,
-                      const RunResult *res, const char *started, char *err)
+/* The run's resolved config, as its .json records it. Every key but those of
+ * UNHASHED_KEYS changes the results and goes into config_hash. */
+static const char *const UNHASHED_KEYS[] = {"sweep", "config_file", "data_dir", NULL};
+
+static cJSON *run_config_json(const SweepConfig *c, const RunSpec *r)
 {
     const OptEntry *e = &c->opts[r->opt];
-    double lr = e->lrs[r->lr_i];
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "run", r->id);
-    cJSON_AddStringToObject(root, "status", res->status);
-    if (res->reason[0]) cJSON_AddStringToObject(root, "reason", res->reason);
-    cJSON *s = cJSON_AddObjectToObject(root, "result");
-    cJSON_AddNumberToObject(s, "steps", (double)res->steps);
-    cJSON_AddItemToObject(s, "final_loss", json_num(res->final_loss));
-    cJSON_AddItemToObject(s, "train_loss", json_num(res->train_loss));
-    cJSON_AddItemToObject(s, "test_loss", json_num(res->test_loss));
-    cJSON_AddItemToObject(s, "test_acc", json_num(res->test_acc));
-    cJSON_AddItemToObject(s, "val_loss", json_num(res->val_loss));
-    cJSON_AddItemToObject(s, "val_acc", json_num(res->val_acc));
-    cJSON_AddItemToObject(s, "seconds", json_num(opt->timing ? res->seconds : NAN));
-    cJSON_AddNumberToObject(s, "fwd", (double)res->fwd);
-    cJSON_AddNumberToObject(s, "bwd", (double)res->bwd);
-    char p[1200];
-    snprintf(p, sizeof p, "%s.steps.csv", r->id);
-    cJSON_AddStringToObject(s, "csv", p);
-    snprintf(p, sizeof p, "%s.epochs.csv", r->id);
-    cJSON_AddStringToObject(s, "epochs_csv", p);
-
-    cJSON *cfg = cJSON_AddObjectToObject(root, "config");
+    cJSON *cfg = cJSON_CreateObject();
     cJSON_AddStringToObject(cfg, "sweep", c->name);
     cJSON_AddStringToObject(cfg, "config_file", c->path);
     cJSON_AddStringToObject(cfg, "model", c->model);
@@ -325,7 +346,103 @@ static int write_meta(const SweepConfig *c, const RunSpec *r, const SweepOptions
     cJSON *dv = cJSON_AddObjectToObject(cfg, "diverge");
     cJSON_AddNumberToObject(dv, "factor", c->diverge_factor);
     cJSON_AddNumberToObject(dv, "window", c->diverge_window);
-    cJSON_AddItemToObject(cfg, "optimizer", optimizer_json(e, lr));
+    cJSON_AddItemToObject(cfg, "optimizer", optimizer_json(e, e->lrs[r->lr_i]));
+    return cfg;
+}
+
+static bool unhashed(const char *key)
+{
+    for (int i = 0; UNHASHED_KEYS[i]; i++)
+        if (strcmp(key, UNHASHED_KEYS[i]) == 0) return true;
+    return false;
+}
+
+/* 64-bit FNV-1a of the result-relevant keys, printed compactly, as 16 hex digits. */
+static void config_hash(const cJSON *cfg, char out[17])
+{
+    uint64_t h = 14695981039346656037ull;
+    for (const cJSON *it = cfg->child; it; it = it->next) {
+        if (unhashed(it->string)) continue;
+        char *v = cJSON_PrintUnformatted(it);
+        LQA_CHECK(v != NULL);
+        for (const char *s = it->string; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+        h = (h ^ ':') * 1099511628211ull;
+        for (const char *s = v; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+        h = (h ^ '\n') * 1099511628211ull;
+        free(v);
+    }
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* Append to buf the result-relevant keys whose values differ between the
+ * config `now` and the recorded `old` ("optimizer.beta1" for nested keys). */
+static void config_diff(const cJSON *now, const cJSON *old, const char *prefix, char *buf, size_t n)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        const cJSON *a = pass ? old : now, *b = pass ? now : old;
+        for (const cJSON *it = a->child; it; it = it->next) {
+            if (!it->string || (!prefix[0] && unhashed(it->string))) continue;
+            const cJSON *o = cJSON_GetObjectItemCaseSensitive(b, it->string);
+            if (pass && o) continue; /* keys of both: compared in the first pass */
+            char key[128];
+            snprintf(key, sizeof key, "%s%s", prefix, it->string);
+            if (o && cJSON_IsObject(it) && cJSON_IsObject(o)) {
+                char sub[130];
+                snprintf(sub, sizeof sub, "%s.", key);
+                config_diff(it, o, sub, buf, n);
+            } else if (!o || !cJSON_Compare(it, o, true)) {
+                size_t len = strlen(buf);
+                snprintf(buf + len, n - len, "%s%s", len ? ", " : "", key);
+            }
+        }
+    }
+}
+
+static const char *const FILE_SUFFIXES[] = {".steps.csv", ".epochs.csv", ".init.f32", ".batches.i32", NULL};
+
+static int write_meta(const SweepConfig *c, const RunSpec *r, const SweepOptions *opt,
+                      const RunResult *res, const char *started, char *err)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "run", r->id);
+    cJSON_AddStringToObject(root, "status", res->status);
+    if (res->reason[0]) cJSON_AddStringToObject(root, "reason", res->reason);
+    cJSON *s = cJSON_AddObjectToObject(root, "result");
+    cJSON_AddNumberToObject(s, "steps", (double)res->steps);
+    cJSON_AddItemToObject(s, "final_loss", json_num(res->final_loss));
+    cJSON_AddItemToObject(s, "train_loss", json_num(res->train_loss));
+    cJSON_AddItemToObject(s, "test_loss", json_num(res->test_loss));
+    cJSON_AddItemToObject(s, "test_acc", json_num(res->test_acc));
+    cJSON_AddItemToObject(s, "val_loss", json_num(res->val_loss));
+    cJSON_AddItemToObject(s, "val_acc", json_num(res->val_acc));
+    cJSON_AddItemToObject(s, "seconds", json_num(opt->timing ? res->seconds : NAN));
+    cJSON_AddNumberToObject(s, "fwd", (double)res->fwd);
+    cJSON_AddNumberToObject(s, "bwd", (double)res->bwd);
+    char p[PATH_BUF];
+    snprintf(p, sizeof p, "%s.steps.csv", r->id);
+    cJSON_AddStringToObject(s, "csv", p);
+    snprintf(p, sizeof p, "%s.epochs.csv", r->id);
+    cJSON_AddStringToObject(s, "epochs_csv", p);
+
+    cJSON *cfg = run_config_json(c, r);
+    char hash[17];
+    config_hash(cfg, hash);
+    cJSON_AddItemToObject(root, "config", cfg);
+    cJSON_AddStringToObject(root, "config_hash", hash);
+    if (strcmp(res->status, "failed") != 0) { /* the files of a complete run and their sizes */
+        cJSON *files = cJSON_AddObjectToObject(root, "files");
+        for (int i = 0; FILE_SUFFIXES[i]; i++) {
+            if ((i == 2 && !c->dump_init) || (i == 3 && !c->dump_batches)) continue;
+            struct stat st;
+            run_path(p, sizeof p, c, r->id, FILE_SUFFIXES[i]);
+            if (stat(p, &st) != 0) {
+                cJSON_Delete(root);
+                return lqa_errf(err, "%.400s: cannot stat: %s", p, strerror(errno));
+            }
+            snprintf(p, sizeof p, "%s%s", r->id, FILE_SUFFIXES[i]);
+            cJSON_AddNumberToObject(files, p, (double)st.st_size);
+        }
+    }
 
     cJSON *env = cJSON_AddObjectToObject(root, "environment");
     cJSON_AddStringToObject(env, "lqabench", LQA_VERSION);
@@ -353,6 +470,143 @@ static int write_meta(const SweepConfig *c, const RunSpec *r, const SweepOptions
     int rc = afile_write_all(p, text, len + 1, err);
     free(text);
     return rc;
+}
+
+/* ---- what a run's .json says ------------------------------------------------ */
+
+typedef enum {
+    RUN_MISSING,  /* no .json */
+    RUN_COMPLETE, /* done or diverged, same config, files as recorded */
+    RUN_FAILED,   /* status failed: run again */
+    RUN_DAMAGED,  /* unreadable .json, or files missing or of other sizes: run again */
+    RUN_STALE,    /* complete, but made with another config */
+} RunState;
+
+static cJSON *read_json(const char *path, bool *exists)
+{
+    *exists = false;
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    *exists = true;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (cap - len < 4096) {
+            char *nb = realloc(buf, cap = cap * 2 + 8192);
+            if (!nb) break;
+            buf = nb;
+        }
+        size_t got = fread(buf + len, 1, cap - len - 1, f);
+        len += got;
+        if (got == 0) break;
+    }
+    bool ok = buf && !ferror(f);
+    fclose(f);
+    cJSON *root = NULL;
+    if (ok) {
+        buf[len] = 0;
+        if (strlen(buf) == len) root = cJSON_ParseWithOpts(buf, NULL, true);
+    }
+    free(buf);
+    return root;
+}
+
+/* Run r's file `name` (a plain name in output_dir) exists with `size` bytes
+ * (size < 0: any). */
+static bool file_ok(const SweepConfig *c, const RunSpec *r, const char *name, double size,
+                    char *why, size_t n)
+{
+    char p[PATH_BUF];
+    if (!name[0] || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+        strlen(name) > 255) {
+        snprintf(why, n, "%s.json is damaged (files)", r->id);
+        return false;
+    }
+    run_path(p, sizeof p, c, name, "");
+    struct stat sb;
+    if (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        snprintf(why, n, "%s is missing", name);
+        return false;
+    }
+    if (size >= 0 && (double)sb.st_size != size) {
+        snprintf(why, n, "%s has %lld bytes, %s.json records %.0f", name, (long long)sb.st_size,
+                 r->id, size);
+        return false;
+    }
+    return true;
+}
+
+/* The state of run r in output_dir; *meta receives the parsed .json (when
+ * meta is not NULL and the .json parses; the caller deletes it) and why a
+ * sentence for the states other than MISSING and COMPLETE. */
+static RunState run_state(const SweepConfig *c, const RunSpec *r, cJSON **meta, char *why, size_t n)
+{
+    char p[PATH_BUF];
+    run_path(p, sizeof p, c, r->id, ".json");
+    bool exists;
+    cJSON *root = read_json(p, &exists);
+    if (meta) *meta = NULL;
+    why[0] = 0;
+    if (!root) {
+        if (!exists) return RUN_MISSING;
+        snprintf(why, n, "%s.json is damaged (not valid JSON)", r->id);
+        return RUN_DAMAGED;
+    }
+    RunState st = RUN_COMPLETE;
+    const cJSON *run = cJSON_GetObjectItemCaseSensitive(root, "run");
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(root, "status");
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(root, "result");
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(root, "config");
+    const cJSON *hash = cJSON_GetObjectItemCaseSensitive(root, "config_hash");
+    const cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files");
+    if (!cJSON_IsString(run) || strcmp(run->valuestring, r->id) != 0 || !cJSON_IsString(status) ||
+        !cJSON_IsObject(res) || !cJSON_IsObject(cfg) || (hash && !cJSON_IsString(hash)) ||
+        (files && !cJSON_IsObject(files))) {
+        snprintf(why, n, "%s.json is damaged (keys run, status, result or config missing or wrong)", r->id);
+        st = RUN_DAMAGED;
+        goto out;
+    }
+    if (strcmp(status->valuestring, "failed") == 0) {
+        const cJSON *reason = cJSON_GetObjectItemCaseSensitive(root, "reason");
+        snprintf(why, n, "failed before (%.300s)",
+                 cJSON_IsString(reason) ? reason->valuestring : "no reason recorded");
+        st = RUN_FAILED;
+        goto out;
+    }
+    if (strcmp(status->valuestring, "done") != 0 && strcmp(status->valuestring, "diverged") != 0) {
+        snprintf(why, n, "%s.json is damaged (status \"%.40s\")", r->id, status->valuestring);
+        st = RUN_DAMAGED;
+        goto out;
+    }
+    cJSON *now = run_config_json(c, r);
+    char h[17];
+    config_hash(now, h);
+    if (!hash || strcmp(hash->valuestring, h) != 0) {
+        char keys[LQA_ERR_LEN / 2] = "";
+        config_diff(now, cfg, "", keys, sizeof keys);
+        if (keys[0] || hash) {
+            snprintf(why, n, "differs in %s", keys[0] ? keys : "config_hash");
+            st = RUN_STALE;
+        }
+    }
+    cJSON_Delete(now);
+    if (st != RUN_COMPLETE) goto out;
+    /* Files: those recorded, with their sizes; a .json without "files" (older
+     * versions) needs its two CSVs. */
+    if (files) {
+        for (const cJSON *f = files->child; f && st == RUN_COMPLETE; f = f->next)
+            if (!cJSON_IsNumber(f) || !file_ok(c, r, f->string, f->valuedouble, why, n)) st = RUN_DAMAGED;
+    } else {
+        char name[PATH_BUF];
+        for (int i = 0; i < 2 && st == RUN_COMPLETE; i++) {
+            snprintf(name, sizeof name, "%s%s", r->id, FILE_SUFFIXES[i]);
+            if (!file_ok(c, r, name, -1, why, n)) st = RUN_DAMAGED;
+        }
+    }
+out:
+    if (meta && st != RUN_DAMAGED) *meta = root;
+    else cJSON_Delete(root);
+    return st;
 }
 
 /* ---- one run --------------------------------------------------------------- */
@@ -422,7 +676,7 @@ static int run_one(const RunEnv *env, const RunSpec *r, RunResult *res, char *er
     float *scratch = NULL;
     FILE *fb = NULL;
     int rc = -1;
-    char path[1200];
+    char path[PATH_BUF];
 
     model_init(m, c->init, seed);
     if (batcher_init(&b, env->train, c->batch_size, c->shuffle, c->drop_last, seed, err)) goto out;
@@ -578,30 +832,17 @@ typedef struct SummaryRow {
     bool present;
 } SummaryRow;
 
-static bool read_summary_row(const SweepConfig *c, const RunSpec *r, SummaryRow *row)
+/* The summary row of run r: complete and failed runs have one. *state
+ * receives the run's state, why its reason. */
+static bool read_summary_row(const SweepConfig *c, const RunSpec *r, SummaryRow *row,
+                             RunState *state, char *why, size_t n)
 {
     memset(row, 0, sizeof *row);
-    char p[1200];
-    run_path(p, sizeof p, c, r->id, ".json");
-    FILE *f = fopen(p, "rb");
-    if (!f) return false;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)len + 1);
-    bool ok = buf && fread(buf, 1, (size_t)len, f) == (size_t)len;
-    fclose(f);
-    if (!ok) {
-        free(buf);
-        return false;
-    }
-    buf[len] = 0;
-    cJSON *root = cJSON_Parse(buf);
-    free(buf);
-    if (!root) return false;
-    const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "status");
-    const cJSON *res = cJSON_GetObjectItemCaseSensitive(root, "result");
-    if (cJSON_IsString(st) && cJSON_IsObject(res)) {
+    cJSON *root = NULL;
+    *state = run_state(c, r, &root, why, n);
+    if (*state == RUN_COMPLETE || *state == RUN_FAILED) {
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "status");
+        const cJSON *res = cJSON_GetObjectItemCaseSensitive(root, "result");
         const OptEntry *e = &c->opts[r->opt];
         snprintf(row->run, sizeof row->run, "%s", r->id);
         snprintf(row->opt, sizeof row->opt, "%s", e->def->name);
@@ -625,23 +866,38 @@ static bool read_summary_row(const SweepConfig *c, const RunSpec *r, SummaryRow 
     return row->present;
 }
 
-int sweep_summarize(const SweepConfig *c, const SweepOptions *opt, bool print_table, char *err)
+/* Rebuild summary.csv. *n_complete receives the number of complete runs,
+ * *n_stale that of complete runs made with another config (left out, named on
+ * stderr). Returns 0 or -1 (I/O error). */
+static int summarize(const SweepConfig *c, const SweepOptions *opt, bool print_table,
+                     int *n_complete, int *n_stale, char *err)
 {
-    char p[1200];
+    char p[PATH_BUF];
     snprintf(p, sizeof p, "%s/summary.csv", c->output_dir);
     AFile a;
+    *n_complete = *n_stale = 0;
     if (mkdir_p(c->output_dir, err) || afile_open(&a, p, err)) return -1;
     fputs(SUMMARY_HEADER, a.f);
-    int n = config_n_runs(c), have = 0;
+    int n = config_n_runs(c), have = 0, failed = 0;
     if (print_table && !opt->quiet)
         printf("\n%-34s %-9s %7s %12s %12s %10s %10s\n", "run", "status", "steps", "final_loss",
                "train_loss", "test_acc %", "ms/step");
     for (int i = 0; i < n; i++) {
         RunSpec r;
         SummaryRow row;
+        RunState state;
+        char why[LQA_ERR_LEN];
         config_run(c, i, &r);
-        if (!read_summary_row(c, &r, &row)) continue;
-        have++;
+        if (!read_summary_row(c, &r, &row, &state, why, sizeof why)) {
+            if (state == RUN_STALE) {
+                fprintf(stderr, "lqabench: %s: made with another config (%s): not in summary.csv\n",
+                        r.id, why);
+                (*n_stale)++;
+            }
+            continue;
+        }
+        if (state == RUN_COMPLETE) have++;
+        else failed++;
         char v[10][32];
         double vals[10] = {row.lr, row.seed, row.steps, row.final_loss, row.train_loss,
                            row.test_loss, row.test_acc, row.seconds,
@@ -665,8 +921,25 @@ int sweep_summarize(const SweepConfig *c, const SweepOptions *opt, bool print_ta
         }
     }
     if (afile_commit(&a, err)) return -1;
-    if (print_table && !opt->quiet)
-        printf("%d of %d run%s complete; summary: %s\n", have, n, n == 1 ? "" : "s", p);
+    if (print_table && !opt->quiet) {
+        printf("%d of %d run%s complete", have, n, n == 1 ? "" : "s");
+        if (failed) printf(", %d failed", failed);
+        printf("; summary: %s\n", p);
+    }
+    *n_complete = have;
+    return 0;
+}
+
+int sweep_summarize(const SweepConfig *c, const SweepOptions *opt, bool print_table, char *err)
+{
+    int have, stale;
+    remove_stale_summary_temps(c);
+    if (summarize(c, opt, print_table, &have, &stale, err)) return 1;
+    if (stale) {
+        lqa_errf(err, "%.300s: %d complete run%s made with another config (named above) left out "
+                 "of summary.csv; redo them with --force", c->output_dir, stale, stale == 1 ? "" : "s");
+        return 2;
+    }
     return 0;
 }
 
@@ -692,26 +965,64 @@ int sweep_list(const SweepConfig *c, const SweepOptions *opt)
 
 int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
 {
-    int n = config_n_runs(c), todo = 0, failed = 0;
+    int n = config_n_runs(c), todo = 0, failed = 0, stale = 0;
     RunSpec *runs = calloc((size_t)n, sizeof *runs);
-    if (!runs) return lqa_errf(err, "out of memory"), 1;
+    bool *pending = calloc((size_t)n, sizeof *pending);
+    if (!runs || !pending) {
+        free(runs);
+        free(pending);
+        return lqa_errf(err, "out of memory (%d runs)", n), 1;
+    }
+    bool found = !opt->run_id;
     for (int i = 0; i < n; i++) {
         config_run(c, i, &runs[i]);
-        if (selected(opt, &runs[i]) && (opt->force || !run_complete(c, runs[i].id))) todo++;
+        found |= opt->run_id && strcmp(runs[i].id, opt->run_id) == 0;
     }
-    if (opt->run_id) {
-        bool found = false;
-        for (int i = 0; i < n; i++) found |= strcmp(runs[i].id, opt->run_id) == 0;
-        if (!found) {
-            free(runs);
-            lqa_errf(err, "%s: no run \"%s\" in this sweep (see --list)", c->path, opt->run_id);
-            return 2;
+    if (!found) {
+        free(runs);
+        free(pending);
+        lqa_errf(err, "%s: no run \"%s\" in this sweep (see --list)", c->path, opt->run_id);
+        return 2;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!selected(opt, &runs[i])) continue;
+        char why[LQA_ERR_LEN];
+        RunState st = run_state(c, &runs[i], NULL, why, sizeof why);
+        if (st == RUN_STALE && !opt->force) {
+            fprintf(stderr, "lqabench: %s: complete, but made with another config: %s\n",
+                    runs[i].id, why);
+            stale++;
         }
+        pending[i] = opt->force || st != RUN_COMPLETE;
+        todo += pending[i];
+    }
+    if (stale) {
+        free(runs);
+        free(pending);
+        lqa_errf(err, "%.300s: %d complete run%s made with another config (named above); redo "
+                 "them with --force, or use another --output-dir", c->output_dir, stale,
+                 stale == 1 ? "" : "s");
+        return 2;
     }
     blas_set_threads(opt->threads);
     if (mkdir_p(c->output_dir, err)) {
         free(runs);
+        free(pending);
         return 1;
+    }
+    /* Leftovers of killed processes: summary temporaries, locks (and
+     * temporaries) of runs that are complete. */
+    remove_stale_summary_temps(c);
+    for (int i = 0; i < n; i++) {
+        char lock[PATH_BUF];
+        run_path(lock, sizeof lock, c, runs[i].id, ".lock");
+        if (pending[i] || access(lock, F_OK) != 0) continue;
+        if (lock_break(lock, err) < 0) {
+            free(runs);
+            free(pending);
+            return 1;
+        }
+        if (access(lock, F_OK) != 0) clean_temps(c, runs[i].id, false);
     }
     Dataset train = {0}, test = {0}, val = {0};
     Model m = {0};
@@ -719,7 +1030,8 @@ int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
     if (todo > 0) {
         if (dataset_load(&train, c->dataset, c->data_dir, true, c->normalize, c->train_limit, err) ||
             (c->eval_test &&
-             dataset_load(&test, c->dataset, c->data_dir, false, c->normalize, c->test_limit, err))) {
+             dataset_load(&test, c->dataset, c->data_dir, false, c->normalize, c->test_limit, err)) ||
+            (c->eval_test && dataset_check_pair(&train, &test, err))) {
             status = 1;
             goto out;
         }
@@ -745,9 +1057,9 @@ int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
     double t_sweep = lqa_now();
     for (int i = 0; i < n && todo > 0; i++) {
         RunSpec *r = &runs[i];
-        if (!selected(opt, r) || (!opt->force && run_complete(c, r->id))) continue;
+        if (!pending[i]) continue;
         done_i++;
-        char lock[1200];
+        char lock[PATH_BUF];
         run_path(lock, sizeof lock, c, r->id, ".lock");
         int claim = lock_claim(lock, err);
         if (claim < 0) {
@@ -758,11 +1070,22 @@ int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
             if (!opt->quiet) fprintf(stderr, "lqabench: %s: claimed by another process, skipped\n", r->id);
             continue;
         }
-        if (!opt->force && run_complete(c, r->id)) { /* finished by another process meanwhile */
+        char why[LQA_ERR_LEN];
+        RunState st = run_state(c, r, NULL, why, sizeof why);
+        if (!opt->force && st == RUN_COMPLETE) { /* finished by another process meanwhile */
             unlink(lock);
             continue;
         }
-        remove_stale_temps(c, r->id);
+        if (!opt->force && st == RUN_STALE) { /* made meanwhile by a process with another config */
+            fprintf(stderr, "lqabench: %s: complete, but made with another config: %s\n", r->id, why);
+            unlink(lock);
+            lqa_errf(err, "%s: made with another config meanwhile; redo it with --force", r->id);
+            status = 2;
+            goto out;
+        }
+        if (st == RUN_FAILED || st == RUN_DAMAGED)
+            fprintf(stderr, "lqabench: %s: %s; running it again\n", r->id, why);
+        clean_temps(c, r->id, true);
         char started[64];
         time_t now = time(NULL);
         strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
@@ -788,11 +1111,26 @@ int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
         }
         unlink(lock);
     }
-    if (sweep_summarize(c, opt, true, err)) status = 1;
-    else if (failed) {
+    int have, stale_rest;
+    if (summarize(c, opt, true, &have, &stale_rest, err)) {
+        status = 1;
+    } else if (failed) {
         lqa_errf(err, "%d run%s failed (see the table and the run .json files)", failed,
                  failed == 1 ? "" : "s");
         status = 1;
+    } else {
+        int incomplete = 0;
+        for (int i = 0; i < n; i++) {
+            char why[LQA_ERR_LEN];
+            if (selected(opt, &runs[i]) && run_state(c, &runs[i], NULL, why, sizeof why) != RUN_COMPLETE)
+                incomplete++;
+        }
+        if (incomplete) {
+            lqa_errf(err, "%d run%s asked for %s not complete (held by another process, or "
+                     "removed meanwhile): run the same command again to finish",
+                     incomplete, incomplete == 1 ? "" : "s", incomplete == 1 ? "is" : "are");
+            status = 3;
+        }
     }
 out:
     if (m.ops) model_free(&m);
@@ -800,5 +1138,6 @@ out:
     dataset_free(&test);
     dataset_free(&val);
     free(runs);
+    free(pending);
     return status;
 }

@@ -25,12 +25,17 @@ typedef struct RunResult {
     double seconds;    /* training wall time (no evaluation) */
 } RunResult;
 
-/* Run the sweep. Returns the process exit status: 0 all selected runs done
- * or diverged, 1 some run failed or an I/O error, with err filled. */
+/* Run the sweep. Returns the process exit status (err filled unless 0):
+ *   0  every selected run is complete (done or diverged)
+ *   1  a run failed, or an I/O error
+ *   2  a selected run is complete but was made with another config (nothing run;
+ *      --force redoes it), or --run names no run
+ *   3  some selected runs are not complete: held by another process */
 int sweep_execute(const SweepConfig *cfg, const SweepOptions *opt, char *err);
 /* Print the run ids, one per line, with their status. */
 int sweep_list(const SweepConfig *cfg, const SweepOptions *opt);
-/* Rebuild summary.csv from the complete runs in output_dir. */
+/* Rebuild summary.csv from the complete (and failed) runs in output_dir.
+ * Returns 0, 1 (I/O error) or 2 (runs made with another config were left out). */
 int sweep_summarize(const SweepConfig *cfg, const SweepOptions *opt, bool print_table, char *err);
 
 #endif

@@ -56,6 +56,17 @@ cases=(
   '{'"$base"',"diverge":{"window":0},"optimizers":[{"name":"sgd","lr":0.1}]}|diverge.window'
   '{'"$base"',"diverge":{"factr":10},"optimizers":[{"name":"sgd","lr":0.1}]}|diverge.factr'
   '{'"$base"',"diverge":100,"optimizers":[{"name":"sgd","lr":0.1}]}|diverge'
+  '{'"$base"',"name":"..","optimizers":[{"name":"sgd","lr":0.1}]}|name'
+  '{'"$base"',"optimizers":[{"name":"sgd","lr":0.1,"label":"."}]}|optimizers[0].label'
+  '{'"$base"',"optimizers":[{"name":"sgd","lr":0.1,"label":"a/b"}]}|optimizers[0].label'
+  '{'"$base"',"optimizers":[{"name":"sgd","lr":0.1,"label":"a\tb"}]}|optimizers[0].label'
+  '{'"$base"',"optimizers":[{"name":"sgd","lr":0.1,"label":"a\u0000b"}]}|u0000'
+  '{'"$base"',"model":"mlp","optimizers":[{"name":"sgd","lr":0.1}]}|model: duplicate key'
+  '{'"$base"',"optimizers":[{"name":"sgd","lr":0.1,"lr":[0.2,0.3]}]}|optimizers[0].lr: duplicate key'
+  '{'"$base"',"optimizers":[{"name":"sgd","lr":0.1,"schedule":{"type":"cosine","period":5,"period":6}}]}|optimizers[0].schedule.period: duplicate key'
+  '{'"$base"',"notes":["fine",3],"optimizers":[{"name":"sgd","lr":0.1}]}|notes[1]'
+  '{'"$base"',"optimizers":[{"name":"sgd","lr":[0.1,0.01],"schedule":{"type":"cosine","period":5,"min":0.05}}]}|optimizers[0].schedule.min'
+  '{"model":"logreg","dataset":"mnist","data_dir":"'$DATA'/mnist","batch_size":60001,"steps":5,"optimizers":[{"name":"sgd","lr":0.1}]}|batch_size'
 )
 i=0
 for c in "${cases[@]}"; do
@@ -75,6 +86,42 @@ done
 check "missing config named" grep -qF missing.json "$T/e"
 "$BIN" --threads 0 --config x 2>/dev/null; check "--threads 0 rejected" test $? = 2
 "$BIN" --shard 3/2 --config x 2>/dev/null; check "--shard 3/2 rejected" test $? = 2
+"$BIN" --shard 0/2x --config x 2>/dev/null; check "--shard 0/2x rejected" test $? = 2
+printf '%s\n' '{"model":"logreg","dataset":"mnist","batch_size":8,"steps":1,"optimizers":[{"name":"sgd","lr":[0.1,0.2]}]}' > "$T/ok.json"
+"$BIN" --config "$T/ok.json" --list > /dev/full 2> "$T/e"; rc=$?
+check "--list > /dev/full: exit 1 ($rc)" test $rc = 1
+check "--list > /dev/full: says why" grep -q "stdout: write failed: No space left on device" "$T/e"
+"$BIN" --help > /dev/full 2>/dev/null; check "--help > /dev/full: non-zero" test $? != 0
+"$BIN" --config "$T" 2> "$T/e"; rc=$?
+check "config that is a folder: exit 2, says so" test $rc = 2 -a -n "$(grep 'is a directory' "$T/e")"
+mkfifo "$T/fifo"
+timeout 10 "$BIN" --config "$T/fifo" 2> "$T/e"; rc=$?
+check "config that is a pipe: exit 2, says so ($rc)" test $rc = 2 -a -n "$(grep 'not a regular file' "$T/e")"
+if command -v setpriv > /dev/null && [ "$(id -u)" = 0 ]; then
+  cp "$T/ok.json" "$T/secret.json"; chmod 600 "$T/secret.json"; chmod 755 "$T"
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$BIN" --config "$T/secret.json" --check 2> "$T/e"; rc=$?
+  check "unreadable config: exit 2 ($rc), permission denied, not 'not found' ($(cat "$T/e"))" \
+    test $rc = 2 -a -n "$(grep 'Permission denied' "$T/e")"
+elif [ "$(id -u)" != 0 ]; then
+  cp "$T/ok.json" "$T/secret.json"; chmod 000 "$T/secret.json"
+  "$BIN" --config "$T/secret.json" --check 2> "$T/e"; rc=$?
+  check "unreadable config: exit 2 ($rc), permission denied ($(cat "$T/e"))" test $rc = 2 -a -n "$(grep 'Permission denied' "$T/e")"
+fi
+# run count: 50,000 lrs x 50,000 seeds overflows an int; 20,000 run ids are checked fast
+python3 -c "
+import json
+print(json.dumps({'model':'logreg','dataset':'mnist','batch_size':8,'steps':1,'seeds':list(range(50000)),
+  'optimizers':[{'name':'sgd','lr':[1e-6*(i+1) for i in range(50000)]}]}))" > "$T/huge.json"
+t0=$SECONDS; "$BIN" --config "$T/huge.json" --check > "$T/o" 2> "$T/e"; rc=$?
+check "50,000 x 50,000 runs: exit 2 naming the limit ($(cat "$T/e"))" test $rc = 2 -a -n "$(grep 'optimizers: 2500000000 runs' "$T/e")"
+check "50,000 x 50,000 runs: refused in under 3 s ($((SECONDS - t0)) s)" test $((SECONDS - t0)) -lt 3
+python3 -c "
+import json
+print(json.dumps({'model':'logreg','dataset':'mnist','batch_size':8,'steps':1,'seeds':list(range(20)),
+  'optimizers':[{'name':'sgd','lr':[1e-6*(i+1) for i in range(1000)]}]}))" > "$T/many.json"
+t0=$SECONDS; "$BIN" --config "$T/many.json" --check > "$T/o" 2> "$T/e"; rc=$?
+check "20,000 runs: --check ok in under 5 s ($((SECONDS - t0)) s)" test $rc = 0 -a $((SECONDS - t0)) -lt 5
+check "20,000 runs counted" grep -q "ok, 20000 runs" "$T/o"
 "$BIN" --help | grep -q -- --config; check "--help lists --config" test $? = 0
 "$BIN" --version | grep -q lqabench; check "--version" test $? = 0
 # the README's first example: a bare name found in configs/, valid as shipped
@@ -264,6 +311,160 @@ check "README's Slurm example: one array task per run of $cfg_arr" \
   test "$((n_arr + 1))" = "$("$BIN" --config "$cfg_arr" --list | wc -l)"
 check "docs/regression.md names the config of its example" \
   grep -q '`logreg_mnist` is the config (`configs/regress/logreg_mnist.json`)' docs/regression.md
+# ---- what counts as complete -------------------------------------------------
+# results of another config are never reused nor relabelled: exit 2 naming the run and the keys
+cp -r "$T/a" "$T/s"
+sed 's/"epochs":2/"epochs":1/' "$T/sweep.json" > "$T/sweep_e1.json"
+cp "$T/s/summary.csv" "$T/summary.before"
+"$BIN" --config "$T/sweep_e1.json" --output-dir "$T/s" --threads 1 --no-timing --quiet 2> "$T/e"
+rc=$?
+check "changed epochs: exit 2 ($(tail -1 "$T/e"))" test $rc = 2
+check "changed epochs: names the run and the key" grep -q "sgd_lr0.1_s1: .*epochs" "$T/e"
+check "changed epochs: --force named" grep -q -- "--force" "$T/e"
+check "changed epochs: summary.csv untouched" cmp -s "$T/s/summary.csv" "$T/summary.before"
+check "changed epochs: runs untouched" cmp -s "$T/s/sgd_lr0.1_s1.steps.csv" "$T/a/sgd_lr0.1_s1.steps.csv"
+sed 's/"model":"mlp"/"model":"logreg"/' "$T/sweep.json" > "$T/sweep_lr.json"
+"$BIN" --config "$T/sweep_lr.json" --output-dir "$T/s" --threads 1 --no-timing --quiet 2> "$T/e"
+rc=$?
+check "changed model: exit 2" test $rc = 2
+check "changed model: names model (and width)" grep -q "adam_lr0.001_s2: .*model" "$T/e"
+"$BIN" --config "$T/sweep_lr.json" --output-dir "$T/s" --summarize --quiet 2> "$T/e"
+rc=$?
+check "changed model: --summarize exits 2" test $rc = 2
+check "changed model: summary never labels old runs with the new model" \
+  test "$(tail -n +2 "$T/s/summary.csv" | wc -l)" = 0
+sed 's/"beta1"//; s/{"name":"adam","lr":0.001}/{"name":"adam","lr":0.001,"beta1":0.8}/' "$T/sweep.json" > "$T/sweep_b1.json"
+"$BIN" --config "$T/sweep_b1.json" --output-dir "$T/s" --threads 1 --no-timing --quiet --run adam_lr0.001_s1 2> "$T/e"
+check "changed hyperparameter: exit 2 naming optimizer.beta1 ($(head -1 "$T/e"))" grep -q "optimizer.beta1" "$T/e"
+"$BIN" --config "$T/sweep.json" --output-dir "$T/s" --threads 1 --no-timing --quiet 2> "$T/e"
+rc=$?
+check "same config again, other data_dir spelling irrelevant: exit 0 ($(tail -1 "$T/e"))" test $rc = 0
+"$BIN" --config "$T/sweep_e1.json" --output-dir "$T/s" --threads 1 --no-timing --quiet --force
+rc=$?
+check "--force redoes runs of another config: exit 0" test $rc = 0
+check "--force: summary has the new epochs (10 steps)" grep -q '^sgd_lr0.1_s1,.*,done,10,' "$T/s/summary.csv"
+check "--force: config_hash recorded" grep -q '"config_hash":' "$T/s/sgd_lr0.1_s1.json"
+check "file sizes recorded" grep -q "\"sgd_lr0.1_s1.steps.csv\":[[:space:]]*$(stat -c %s "$T/s/sgd_lr0.1_s1.steps.csv")" "$T/s/sgd_lr0.1_s1.json"
+
+# a damaged .json (empty, truncated) or a file of another size is not complete: run again, said so
+: > "$T/s/sgd_lr0.1_s1.json"
+head -c 100 "$T/a/adam_lr0.001_s1.json" > "$T/s/adam_lr0.001_s1.json"
+echo "1,1,0.5" >> "$T/s/sgd_lr0.1_s2.steps.csv"
+rm "$T/s/sgd-cos_lr0.1_s1.epochs.csv"
+"$BIN" --config "$T/sweep_e1.json" --output-dir "$T/s" --threads 1 --no-timing --quiet 2> "$T/e"
+rc=$?
+check "damaged runs redone: exit 0 ($(tail -1 "$T/e"))" test $rc = 0
+check "empty .json: said so" grep -q "sgd_lr0.1_s1: .*damaged" "$T/e"
+check "truncated .json: said so" grep -q "adam_lr0.001_s1: .*damaged" "$T/e"
+check "grown steps.csv: said so" grep -q "sgd_lr0.1_s2: .*bytes" "$T/e"
+check "missing epochs.csv: said so" grep -q "sgd-cos_lr0.1_s1: .*missing" "$T/e"
+check "damaged runs: summary has all 8" test "$(tail -n +2 "$T/s/summary.csv" | wc -l)" = 8
+"$BIN" --config "$T/sweep.json" --output-dir "$T/e1" --threads 1 --no-timing --quiet --run sgd_lr0.1_s2
+"$BIN" --config "$T/sweep_e1.json" --output-dir "$T/e1" --threads 1 --no-timing --quiet --run sgd_lr0.1_s2 --force
+check "grown steps.csv: redone identically" cmp -s "$T/s/sgd_lr0.1_s2.steps.csv" "$T/e1/sgd_lr0.1_s2.steps.csv"
+
+# a failed run (here: its CSV's name is taken by a folder) is retried on the next run
+mkdir -p "$T/f/adam_lr0.001_s1.steps.csv"
+"$BIN" --config "$T/sweep.json" --output-dir "$T/f" --threads 1 --no-timing --quiet --run adam_lr0.001_s1 2> "$T/e"
+rc=$?
+check "failing run: exit 1" test $rc = 1
+check "failing run: failed .json" grep -q '"status":[[:space:]]*"failed"' "$T/f/adam_lr0.001_s1.json"
+rmdir "$T/f/adam_lr0.001_s1.steps.csv"
+"$BIN" --config "$T/sweep.json" --output-dir "$T/f" --threads 1 --no-timing --quiet --run adam_lr0.001_s1 2> "$T/e"
+rc=$?
+check "failed run retried: exit 0 ($(tail -1 "$T/e"))" test $rc = 0
+check "failed run retried: said so" grep -q "adam_lr0.001_s1: failed before" "$T/e"
+check "failed run retried: identical" cmp -s "$T/f/adam_lr0.001_s1.steps.csv" "$T/a/adam_lr0.001_s1.steps.csv"
+
+# ---- paths ---------------------------------------------------------------------
+long=$T
+while [ ${#long} -lt 880 ]; do long="$long/$(printf 'd%.0s' $(seq 200))"; done
+long=${long:0:1015}; long=${long%/}
+lab=$(printf 'L%.0s' $(seq 90))
+cat > "$T/long.json" <<JSON
+{"model":"logreg","dataset":"mnist","data_dir":"$DATA/mnist","batch_size":32,"steps":3,"train_limit":64,
+ "test_limit":50,"optimizers":[{"name":"sgd","label":"$lab","lr":0.1}]}
+JSON
+"$BIN" --config "$T/long.json" --output-dir "$long" --threads 1 --no-timing --quiet 2> "$T/e"
+rc=$?
+check "output_dir of ${#long} characters: exit 0 ($(tail -1 "$T/e"))" test $rc = 0
+for s in .steps.csv .epochs.csv .json; do
+  check "long path: ${lab:0:5}…$s under its own name" test -s "$long/${lab}_lr0.1_s1$s"
+done
+check "long path: nothing else there" test "$(ls "$long" | wc -l)" = 4
+"$BIN" --config "$T/long.json" --output-dir "$long/xxxxxxxxxx" --quiet 2> "$T/e"
+rc=$?
+check "--output-dir over 1023 characters: exit 2" test $rc = 2
+check "--output-dir over 1023 characters: said so" grep -q "output-dir: longer than 1023" "$T/e"
+
+# ---- leftovers, exact names, exit status ---------------------------------------
+# owner identity as afile.c writes it: lock line "pid host boot_id pidns nonce",
+# temporary suffix ".tmp.<pid>.<machine>.<nonce>" (machine: FNV-1a of host, boot id, pidns)
+pidns=$(stat -L -c %i /proc/self/ns/pid)
+boot=$(cat /proc/sys/kernel/random/boot_id)
+lockline() { echo "$1 $(hostname) $boot $pidns 0000000000000001"; }
+fnv() { local s=$1 h=2166136261 i c
+  for ((i = 0; i < ${#s}; i++)); do printf -v c '%d' "'${s:i:1}"; h=$(( ((h ^ c) * 16777619) & 0xffffffff )); done
+  echo $h; }
+machine=$(printf '%08x' "$(fnv "$(hostname) $boot $pidns ")")
+sh -c 'exit 0' & dead=$!; wait $dead
+sleep 300 & live=$!
+trap 'kill $live 2>/dev/null; rm -rf "$T"' EXIT
+# temporaries of another run whose id extends this one's, in an output_dir with glob characters
+cat > "$T/pre.json" <<JSON
+{"model":"logreg","dataset":"mnist","data_dir":"$DATA/mnist","batch_size":32,"steps":3,"train_limit":64,
+ "test_limit":50,"optimizers":[{"name":"sgd","label":"s","lr":0.1},{"name":"sgd","label":"s_lr0.1_s1.x","lr":0.1}]}
+JSON
+g="$T/g[1]*"; mkdir -p "$g" "$T/g1x"
+other="$g/s_lr0.1_s1.x_lr0.1_s1.steps.csv.tmp.$live.$machine.0000000000000001"
+mine="$g/s_lr0.1_s1.steps.csv.tmp.$dead.$machine.0000000000000001"
+echo partial > "$other"; echo partial > "$mine"
+echo partial > "$T/g1x/s_lr0.1_s1.steps.csv.tmp.$dead.$machine.0000000000000001"
+"$BIN" --config "$T/pre.json" --output-dir "$g" --threads 1 --no-timing --quiet --run s_lr0.1_s1 2> "$T/e"
+rc=$?
+check "glob characters in output_dir: exit 0 ($(tail -1 "$T/e"))" test $rc = 0
+check "the run's own leftover temporary removed" test ! -e "$mine"
+check "another run's temporary (id extends this one's) kept" test -e "$other"
+check "a temporary in another folder the glob would match kept" test -n "$(ls "$T/g1x")"
+# leftovers after kill -9: summary temporaries of dead owners, the lock of a complete run
+cp -r "$T/a" "$T/l"
+echo x > "$T/l/summary.csv.tmp.$dead.$machine.0000000000000001"
+echo x > "$T/l/summary.csv.tmp.$live.$machine.0000000000000001"
+echo x > "$T/l/summary.csv.tmp.$dead.00000000.0000000000000001"
+echo x > "$T/l/summary.csv.tmp.$dead.00000001.0000000000000001"
+touch -d '-11 minutes' "$T/l/summary.csv.tmp.$dead.00000001.0000000000000001"
+lockline $dead > "$T/l/sgd_lr0.1_s1.lock"
+lockline $live > "$T/l/sgd_lr0.1_s2.lock"
+"$BIN" --config "$T/sweep.json" --output-dir "$T/l" --threads 1 --no-timing --quiet 2> "$T/e"
+rc=$?
+check "leftovers: exit 0 ($(tail -1 "$T/e"))" test $rc = 0
+check "summary temporary of a dead process removed" test ! -e "$T/l/summary.csv.tmp.$dead.$machine.0000000000000001"
+check "summary temporary of a live process kept" test -e "$T/l/summary.csv.tmp.$live.$machine.0000000000000001"
+check "another machine's fresh summary temporary kept" test -e "$T/l/summary.csv.tmp.$dead.00000000.0000000000000001"
+check "another machine's 11-minute-old summary temporary removed" test ! -e "$T/l/summary.csv.tmp.$dead.00000001.0000000000000001"
+check "lock of a complete run, dead owner: removed" test ! -e "$T/l/sgd_lr0.1_s1.lock"
+check "lock of a complete run, live owner: kept" test -e "$T/l/sgd_lr0.1_s2.lock"
+# exit status: runs held by a live process are not complete (3); a lock that says nobody is not honoured
+mkdir -p "$T/x"
+lockline $live > "$T/x/sgd_lr0.1_s1.lock"
+"$BIN" --config "$T/sweep.json" --output-dir "$T/x" --threads 1 --no-timing --quiet --run sgd_lr0.1_s1 2> "$T/e"
+rc=$?
+check "run held by a live process: exit 3 ($(tail -1 "$T/e"))" test $rc = 3
+check "run held by a live process: said so" grep -q "not complete" "$T/e"
+: > "$T/x/sgd_lr0.1_s1.lock"
+touch -d '-10 seconds' "$T/x/sgd_lr0.1_s1.lock"
+"$BIN" --config "$T/sweep.json" --output-dir "$T/x" --threads 1 --no-timing --quiet --run sgd_lr0.1_s1 2> "$T/e"
+rc=$?
+check "empty lock (a failed lock write) 10 s old: taken over, exit 0 ($(tail -1 "$T/e"))" test $rc = 0
+check "empty lock: run done" test -s "$T/x/sgd_lr0.1_s1.json"
+lockline $dead > "$T/x/sgd_lr0.1_s2.lock"
+"$BIN" --config "$T/sweep.json" --output-dir "$T/x" --threads 1 --no-timing --quiet --run sgd_lr0.1_s2
+check "lock of a dead process on this machine: taken over" test -s "$T/x/sgd_lr0.1_s2.json"
+echo "$live $(hostname) $boot ${pidns}9 0000000000000001" > "$T/x/adam_lr0.001_s1.lock"
+"$BIN" --config "$T/sweep.json" --output-dir "$T/x" --threads 1 --no-timing --quiet --run adam_lr0.001_s1 2> /dev/null
+rc=$?
+check "lock from another PID namespace (same PID could be anyone's): honoured, exit 3" test $rc = 3
+kill $live
 
 echo "test_cli: $pass passed, $fail failed"
 test "$fail" = 0

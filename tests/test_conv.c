@@ -734,6 +734,18 @@ static void test_param_counts(void)
             T_CHECK(m.n_state == 0, "%s has state", cases[i].name);
         model_free(&m);
     }
+    /* An input too small names the model asked for (cnn2 shares lenet5's code). */
+    const char *small[] = {"lenet5", "cnn2"};
+    for (int k = 0; k < 2; k++) {
+        ModelSpec s = {.in_c = 1, .in_h = 6, .in_w = 6, .n_classes = 10, .max_batch = 1};
+        Model m;
+        char err[LQA_ERR_LEN] = "";
+        int rc = model_create(&m, small[k], &s, err);
+        T_CHECK(rc != 0 && strncmp(err, small[k], strlen(small[k])) == 0 && err[strlen(small[k])] == ':' &&
+                    strstr(err, "too small"),
+                "%s on 6x6: %s", small[k], err);
+        if (rc == 0) model_free(&m);
+    }
 }
 
 /* Parameter tensor sizes in layout (PyTorch) order, for stratified sampling. */

@@ -257,16 +257,16 @@ static void test_cifar(void)
     Dataset ds;
     const char *raw[] = { f1, f2 }, *mixed[] = { f1, f2gz };
 
-    T_CHECK(cifar10_load(&ds, raw, 2, 0, err) == 0, "cifar raw: %s", err);
+    T_CHECK(cifar10_load(&ds, raw, 2, 0, 0, err) == 0, "cifar raw: %s", err);
     check_cifar_values(&ds, 7, "cifar raw");
     dataset_free(&ds);
-    T_CHECK(cifar10_load(&ds, mixed, 2, 0, err) == 0, "cifar gz: %s", err);
+    T_CHECK(cifar10_load(&ds, mixed, 2, 0, 0, err) == 0, "cifar gz: %s", err);
     check_cifar_values(&ds, 7, "cifar gzip");
     dataset_free(&ds);
-    T_CHECK(cifar10_load(&ds, mixed, 2, 5, err) == 0, "cifar limit: %s", err);
+    T_CHECK(cifar10_load(&ds, mixed, 2, 0, 5, err) == 0, "cifar limit: %s", err);
     check_cifar_values(&ds, 5, "cifar limit 5 (spans files)");
     dataset_free(&ds);
-    T_CHECK(cifar10_load(&ds, mixed, 2, 2, err) == 0, "cifar limit 2: %s", err);
+    T_CHECK(cifar10_load(&ds, mixed, 2, 0, 2, err) == 0, "cifar limit 2: %s", err);
     check_cifar_values(&ds, 2, "cifar limit 2");
     dataset_free(&ds);
 
@@ -274,24 +274,24 @@ static void test_cifar(void)
     const char *bad = tpath("bad.bin"), *badgz = tpath("bad.bin.gz");
     write_raw(bad, b, n2 - 1);
     const char *pb[] = { f1, bad };
-    expect_fail(cifar10_load(&ds, pb, 2, 0, err), bad, "9218 bytes", "cifar truncated");
+    expect_fail(cifar10_load(&ds, pb, 2, 0, 0, err), bad, "9218 bytes", "cifar truncated");
     T_CHECK(ds.x == NULL, "failed cifar load leaves ds empty");
-    expect_fail(cifar10_load(&ds, pb, 2, 1, err), bad, "9218", "cifar truncated beyond limit");
+    expect_fail(cifar10_load(&ds, pb, 2, 0, 1, err), bad, "9218", "cifar truncated beyond limit");
     write_gz(badgz, b, n2 + 5);
     const char *pbg[] = { badgz };
-    expect_fail(cifar10_load(&ds, pbg, 1, 0, err), badgz, "9224 bytes", "cifar gz wrong length");
+    expect_fail(cifar10_load(&ds, pbg, 1, 0, 0, err), badgz, "9224 bytes", "cifar gz wrong length");
     write_raw(bad, b, 0);
-    expect_fail(cifar10_load(&ds, pb, 2, 0, err), bad, "0 bytes", "cifar empty file");
+    expect_fail(cifar10_load(&ds, pb, 2, 0, 0, err), bad, "0 bytes", "cifar empty file");
 
     /* Bad label in record 2. */
     make_cifar(b, 0, 3);
     b[2 * CR] = 10;
     write_raw(bad, b, n2);
-    expect_fail(cifar10_load(&ds, pb, 2, 0, err), bad, "label 10 at record 2", "cifar bad label");
+    expect_fail(cifar10_load(&ds, pb, 2, 0, 0, err), bad, "label 10 at record 2", "cifar bad label");
 
     const char *missing = tpath("nothere.bin");
     const char *pm[] = { f1, missing };
-    expect_fail(cifar10_load(&ds, pm, 2, 0, err), missing, NULL, "cifar missing");
+    expect_fail(cifar10_load(&ds, pm, 2, 0, 0, err), missing, NULL, "cifar missing");
 }
 
 /* ---- batcher -------------------------------------------------------------- */
@@ -502,7 +502,7 @@ static void test_converter(void)
     T_CHECK(access(tpath("out.bin.tmp"), F_OK) != 0, "no .tmp left behind");
     Dataset ds;
     const char *po[] = { out };
-    T_CHECK(cifar10_load(&ds, po, 1, 0, err) == 0, "load converted: %s", err);
+    T_CHECK(cifar10_load(&ds, po, 1, 0, 0, err) == 0, "load converted: %s", err);
     if (ds.n == 3) {
         T_CHECK(ds.y[2] == 3, "converted label");
         T_CLOSE(ds.x[2 * 3072 + 1024 + 5], png_px(2, 5, 1) / 255.0, 0, 1e-7, "converted G pixel");
@@ -610,7 +610,8 @@ static void test_dataset_load(void)
                 !dataset_known("cifar100") && !dataset_known(NULL),
             "dataset_known");
 
-    /* CIFAR-10: five train batches of 2 records (some gzip) and a test batch. */
+    /* CIFAR-10: five train batches of 2 records (some gzip) and a test batch.
+     * Real batches hold exactly 10,000 records: these are refused by default. */
     char cdir[512];
     snprintf(cdir, sizeof cdir, "%s/root/cifar10", tmpdir);
     mkdir(cdir, 0700);
@@ -623,6 +624,10 @@ static void test_dataset_load(void)
     }
     snprintf(p, sizeof p, "%s/test_batch.bin.gz", cdir);
     write_gz(p, b, 3 * CR);
+    T_CHECK(dataset_load(&ds, "cifar10", cdir, true, NORM_UNIT, 0, err) == -1 &&
+                strstr(err, "data_batch_1.bin") && strstr(err, "exactly 10000"),
+            "cifar batch of 2 records refused: %s", err);
+    cifar10_batch_records = 0;
     T_CHECK(dataset_load(&ds, "cifar10", cdir, true, NORM_UNIT, 0, err) == 0, "cifar train: %s", err);
     check_cifar_values(&ds, 10, "dataset_load cifar10 train");
     dataset_free(&ds);
@@ -642,6 +647,117 @@ static void test_dataset_load(void)
     T_CHECK(dataset_load(&ds, "cifar10", cdir, true, NORM_UNIT, 0, err) == -1 &&
                 strstr(err, "data_batch_4.bin") && strstr(err, "scripts/fetch_data.sh cifar10"),
             "cifar missing batch: %s", err);
+}
+
+
+/* ---- hostile files ---------------------------------------------------------- */
+
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *q = hay; (q = strstr(q, needle)); q += strlen(needle)) n++;
+    return n;
+}
+
+/* Read a file whole into a static buffer. */
+static size_t slurp(const char *path, unsigned char *b, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) exit(2);
+    size_t n = fread(b, 1, cap, f);
+    fclose(f);
+    return n;
+}
+
+static void test_hostile(void)
+{
+    static unsigned char img[16 + IN * ID], lab[8 + IN], gzb[1 << 16];
+    size_t ni = make_images(img, 0x803, IN, IN), nl = make_labels(lab, 0x801, IN, IN);
+    const char *pi = tpath("h-img"), *pl = tpath("h-lab");
+    write_raw(pi, img, ni);
+    write_raw(pl, lab, nl);
+    Dataset ds;
+    /* A header declaring 2^28 images is checked against the file's size before
+     * anything is allocated (raw: exact; gzip: deflate's largest ratio). */
+    static unsigned char big[16 + IN * ID], bigl[8 + IN];
+    memcpy(big, img, ni);
+    put32(big + 4, 1u << 28);
+    memcpy(bigl, lab, nl);
+    put32(bigl + 4, 1u << 28);
+    const char *bi = tpath("h-big"), *bl = tpath("h-bigl"), *bgz = tpath("h-big.gz");
+    write_raw(bi, big, ni);
+    write_raw(bl, bigl, nl);
+    expect_fail(idx_load(&ds, bi, bl, 0, err), bi, "can hold at most", "idx 2^28 images, raw");
+    write_gz(bgz, big, ni);
+    expect_fail(idx_load(&ds, bgz, bl, 0, err), bgz, "can hold at most", "idx 2^28 images, gzip");
+    put32(bigl + 4, IN);
+    write_raw(bl, bigl, nl);
+    put32(big + 4, IN);
+    write_raw(bi, big, ni);
+    put32(bigl + 4, IN);
+    /* A gzip file without its trailer (the checksum is never checked): an error. */
+    const char *gz = tpath("h-img.gz"), *cut = tpath("h-cut.gz");
+    write_gz(gz, img, ni);
+    size_t glen = slurp(gz, gzb, sizeof gzb);
+    write_raw(cut, gzb, glen - 8);
+    expect_fail(idx_load(&ds, cut, pl, 0, err), cut, "gzip", "idx gzip without trailer");
+    T_CHECK(strstr(err, "checksum") != NULL, "missing trailer says the checksum: %s", err);
+    write_raw(cut, gzb, glen / 2);
+    T_CHECK(idx_load(&ds, cut, pl, 0, err) == -1 && count_of(err, cut) == 1,
+            "gzip error names the path once: %s", err);
+    /* CIFAR-10: a gzip batch without trailer; a batch of the wrong record count. */
+    static unsigned char cb[3 * CR];
+    make_cifar(cb, 0, 3);
+    const char *c3 = tpath("h-c3.bin"), *c3gz = tpath("h-c3.bin.gz");
+    write_raw(c3, cb, 3 * CR);
+    write_gz(c3gz, cb, 3 * CR);
+    static unsigned char cgz[1 << 16];
+    size_t clen = slurp(c3gz, cgz, sizeof cgz);
+    write_raw(c3gz, cgz, clen - 8);
+    const char *one[1] = { c3gz };
+    expect_fail(cifar10_load(&ds, one, 1, 0, 0, err), c3gz, "checksum", "cifar gzip without trailer");
+    write_raw(c3, cb, 2 * CR);
+    one[0] = c3;
+    expect_fail(cifar10_load(&ds, one, 1, 3, 0, err), c3, "exactly 3", "cifar batch of 2 records, 3 expected");
+    write_raw(c3, cb, 3 * CR);
+    T_CHECK(cifar10_load(&ds, one, 1, 3, 0, err) == 0 && ds.n == 3, "cifar batch of exactly 3: %s", err);
+    dataset_free(&ds);
+
+    /* Splits of different shapes: an error naming both files. */
+    char dir[512], p[600];
+    snprintf(dir, sizeof dir, "%s/shape", tmpdir);
+    mkdir(dir, 0700);
+    const char *names[4] = { "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" };
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        write_raw(p, i % 2 ? lab : img, i % 2 ? nl : ni);
+    }
+    static unsigned char swapped[16 + IN * ID];
+    memcpy(swapped, img, ni);
+    put32(swapped + 8, IC); /* 4 x 3 instead of 3 x 4: same byte count */
+    put32(swapped + 12, IR);
+    snprintf(p, sizeof p, "%s/%s", dir, names[2]);
+    write_raw(p, swapped, ni);
+    Dataset tr, te;
+    T_CHECK(dataset_load(&tr, "mnist", dir, true, NORM_UNIT, 0, err) == 0, "shape train: %s", err);
+    T_CHECK(dataset_load(&te, "mnist", dir, false, NORM_UNIT, 0, err) == 0, "shape test: %s", err);
+    T_CHECK(dataset_check_pair(&tr, &tr, err) == 0, "one shape: ok");
+    T_CHECK(dataset_check_pair(&tr, &te, err) == -1 && strstr(err, "train-images-idx3-ubyte") &&
+                strstr(err, "t10k-images-idx3-ubyte") && strstr(err, "1x3x4") && strstr(err, "1x4x3"),
+            "shapes differ: %s", err);
+    dataset_free(&tr);
+    dataset_free(&te);
+    long n = 0;
+    T_CHECK(dataset_count("mnist", dir, true, &n, err) == 0 && n == IN, "dataset_count idx: %ld", n);
+    T_CHECK(dataset_count("mnist", tmpdir, true, &n, err) == 1, "dataset_count without files: unknown");
+    /* A folder where a data file should be. */
+    snprintf(p, sizeof p, "%s/%s", dir, names[0]);
+    remove(p);
+    mkdir(p, 0700);
+    T_CHECK(dataset_load(&tr, "mnist", dir, true, NORM_UNIT, 0, err) == -1 &&
+                strstr(err, names[0]) && strstr(err, "is a directory"),
+            "folder in place of a data file: %s", err);
 }
 
 static void rm_tree(const char *dir)
@@ -750,6 +866,7 @@ int main(void)
     test_validation_split();
     test_converter();
     test_dataset_load();
+    test_hostile();
     rm_tree(tmpdir);
     return t_done("test_data");
 }
