@@ -62,7 +62,7 @@ int config_find(const char *arg, char *out, size_t n, char *err)
         const char *suffix = strstr(arg, ".json") ? "" : ".json";
         snprintf(out, n, "configs/%s%s", arg, suffix);
         if (file_exists(out)) return 0;
-        if (exe_dir(dir, sizeof dir) == 0) {
+        if (repo_root(dir, sizeof dir) == 0) { /* the checkout's configs/ */
             snprintf(out, n, "%s/configs/%s%s", dir, arg, suffix);
             if (file_exists(out)) return 0;
         }
