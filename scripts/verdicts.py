@@ -582,7 +582,7 @@ def decide_interval(expect, n, lo, hi, margin):
     raise AssertionError(expect)
 
 
-def compare_one(va, vb, expect, margin_spec, b_scale):
+def compare_one(va, vb, expect, margin_spec, b_scale, better_sign):
     """One paired comparison. Returns (state, ours, why, support)."""
     diffs, unpaired, ninf = [], [], 0
     bmeans = [v for v in vb.values() if v is not None and math.isfinite(v)]
@@ -610,6 +610,15 @@ def compare_one(va, vb, expect, margin_spec, b_scale):
         kp, kn = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
         p = sign_test_p(kp, kn)
         ours = "%d/%d seeds with one side diverged; A − B > 0 in %d, < 0 in %d" % (ninf, n, kp, kn)
+        if ninf == n and (kp == n or kn == n):
+            # the same side diverged in every seed, the other in none: an event, not a sample
+            side = "A" if (kp == n) == (better_sign < 0) else "B"
+            ours = "%s diverged in %d/%d seeds, the other side in none" % (side, n, n)
+            why = "a diverged run counts as the worst value" + extra
+            sgn = 1 if kp == n else -1
+            state = False if expect == "similar" else (
+                sgn < 0 if expect in ("a_lower", "a_not_higher") else sgn > 0)
+            return state, ours, why, n
         if p >= 0.05:
             return (None, ours, "sign test p = %.3g at n = %d (a diverged seed has no interval)"
                     % (p, n) + extra, -p)
@@ -818,7 +827,7 @@ class Evaluator:
                     va = group_values(sw, ga, t, mode, e, notes)
                     vb = group_values(swb, gb, t, mode, e, notes)
                     st, ours, why, sup = compare_one(va, vb, t["expect"], margin,
-                                                     t.get("b_scale", 1))
+                                                     t.get("b_scale", 1), better(t))
                     tag = "%s@%s vs %s@%s" % (ga[0], ga[1], gb[0], gb[1])
                     if e is not None:
                         tag += ", epoch %s" % g(e)
