@@ -19,14 +19,18 @@
 # (as --out), LQA_BIN (the lqabench binary, default ./lqabench), LQA_FIGURES_PALETTE=0
 # (keep pngcairo's RGB PNGs instead of rewriting them as palette PNGs), LQA_FIGURES_SCALE
 # (multiply every figure's pixel size, e.g. 0.5 for fast checks; default 1), LQA_FIGURES_BAND
-# (the band around the mean over seeds: ci, the 95 % t-interval, default; or minmax).
+# (the band around the mean over seeds: ci, the 95 % t-interval, default; or minmax),
+# LQA_FIGURES_DOC=0 (--full: do not rewrite docs/reproduction.md's verdict table).
 #
 # Per config: `lqabench --config C` (it resumes: complete runs are skipped), then
 # scripts/agg_seeds.py (mean/min/max over seeds into DIR/data/<sweep>/, and the sweep's
 # aggregate.csv — mean, sd and 95 % t-interval over seeds — into its results directory), then the
 # scripts/plot_*.gp gnuplot scripts, each to <sweep>_<figure>.png and .pdf in DIR; then
 # scripts/tables.py rewrites DIR/table_*.md and .csv from the summary.csv files of every
-# sweep plotted so far (so an interrupted run leaves tables that match its figures).
+# sweep plotted so far (so an interrupted run leaves tables that match its figures); at the end
+# scripts/verdicts.py writes DIR/verdicts.md and .csv, the claims of claims/claims.json evaluated
+# on the results (with --full on every config into the default DIR, also the generated block of
+# docs/reproduction.md).
 # The figures of a sweep depend on its name: lqa_* (LQA paper layout), qlab_* (QLABGrad
 # layout + lr traces), *findplr* (FindPLR start-up), newton_* (eta traces); every sweep
 # also gets <sweep>_passes (loss vs forward+backward passes).
@@ -219,6 +223,20 @@ for info in "${infos[@]}"; do
     make_tables
 done
 written+=("${tables[@]}")
+
+# The verdict table: every claim of claims/claims.json evaluated on the results of this mode's
+# sweeps (scripts/verdicts.py). A full run of every config into the default folder also rewrites
+# the generated block of docs/reproduction.md (LQA_FIGURES_DOC=0: never).
+vargs=(--"$mode" --out "$out")
+if [ $mode = full ] && [ $sort_by_cost = 1 ] && [ "$out" = results/figures-full ] \
+   && [ "${LQA_FIGURES_DOC:-1}" != 0 ]; then
+    vargs+=(--update-doc docs/reproduction.md)
+fi
+if python3 scripts/verdicts.py "${vargs[@]}"; then
+    written+=("$out/verdicts.md" "$out/verdicts.csv")
+else
+    note "scripts/verdicts.py failed (see the error above)"; failed+=(verdicts)
+fi
 
 printf '%s\n' "${written[@]}" > "$out/files.txt"
 echo "figures.sh: ${#written[@]} files in $out ($((SECONDS - t_all)) s); list: $out/files.txt" >&2
