@@ -73,7 +73,8 @@ TTT_HEADER = ["sweep", "label", "lr", "target_kind", "target", "window", "seeds"
               "steps_mean", "steps_ci_lo", "steps_ci_hi", "passes_mean", "passes_ci_lo",
               "passes_ci_hi", "seconds_mean", "seconds_ci_lo", "seconds_ci_hi", "best_lr"]
 PALETTE = agg_seeds.PALETTE
-POINTS = [7, 5, 9, 11, 13, 15, 1, 2, 3, 4, 6, 8, 10, 12, 14]
+TAU_TICS = [1, 1.1, 1.2, 1.5, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 1e4, 1e5, 1e6]
+POINTS = [7, 5, 9, 11, 13, 15, 1, 3, 4, 6, 8, 10, 12, 14]  # not 2 (x): diverged
 
 
 class InputError(Exception):
@@ -585,14 +586,15 @@ def profile(outdir, specs, window=None):
         c = PALETTE[i % len(PALETTE)]
         dt = 1 + (i // len(PALETTE)) + (i % 4)
         cmds.append("'%s' using 1:2 with steps lw 2 lc rgb '%s' dt %d title %s"
-                    % (f, c, dt, agg_seeds.gp_str("%s (%d problem%s)" % (nice(m), n,
+                    % (f, c, dt, agg_seeds.gp_str("%s (%d sweep%s)" % (nice(m), n,
                                                                         "" if n == 1 else "s"))))
     gp = ['set title %s font ",11"' % agg_seeds.gp_str(
         "performance profile over %d sweeps: fraction of the sweeps on which a method's "
         "best-lr final loss is within a factor tau of the best method's" % len(specs)),
           "set grid lc rgb '#E0E0E0'; set tics nomirror; set border 3",
           "set logscale x", "set format x '%g'", "set xrange [1:%g]" % tmax,
-          "set yrange [0:1.05]", 'set xlabel "tau (ratio to the best final loss, log scale)"',
+          "set xtics (%s)" % ", ".join('"%g" %g' % (t, t) for t in TAU_TICS if t <= tmax),
+          "set yrange [-0.03:1.05]", 'set xlabel "tau (ratio to the best final loss, log scale)"',
           'set ylabel "fraction of sweeps"',
           "set key outside right top samplen 4 spacing 1.1 font ',8' noopaque",
           "plot " + ", \\\n     ".join(cmds)]
