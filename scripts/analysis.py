@@ -502,13 +502,13 @@ def ttt_figure(name, chosen, what, outdir, datadir):
                'set title "%s" font ",9"' % lab, 'set ylabel "%s"' % lab,
                'set xlabel "method (lr)"', "set xrange [0.4:%g]" % (len(chosen) + 0.6),
                "set xtics (%s) rotate by 30 right font ',8'" % tics if chosen else "",
-               "set logscale y", "set format y '%g'", "set yrange [*:*]", "set offsets 0,0,graph 0.15,graph 0.1",
+               "set format y '%g'", "set yrange [0:*]", "set offsets 0,0,graph 0.15,0",
                "set style fill solid 0.5 noborder", "set boxwidth 0.6"]
         gp.append("plot '%s' using 1:%d with boxes lc rgb '#0072B2' notitle, "
                   "'' using 1:%d:%d:%d with yerrorbars pt 7 ps 0.6 lc rgb '#000000' notitle, "
                   "'' using 1:(column(%d) == column(%d) ? column(%d) : column(%d)):"
                   "(sprintf('%%d/%%d', $11, $12)) with labels offset 0,0.8 font ',8' notitle, "
-                  "'' using 1:($11 == 0 ? 1 : NaN):('not reached') with labels rotate by 90 "
+                  "'' using 1:($11 == 0 ? 0 : NaN):('not reached') with labels rotate by 90 offset 0,0.5 "
                   "left font ',8' tc rgb '#C00000' notitle"
                   % (f, c, c, c + 1, c + 2, c, c, c + 2, c))
     gp.append("unset multiplot")
