@@ -355,21 +355,26 @@ def sens_figure(stem, name, xname, sel, panels, w, outdir, datadir):
                 continue
             f = os.path.join(ddir, "%s.%d.dat" % (m, i))
             with open(f, "w") as fh:
-                fh.write("# x mean ci_lo ci_hi n diverged seeds  (%s; %s)\n" % (m, sel))
+                fh.write("# x mean ci_lo ci_hi n diverged seeds marker_y  (%s; %s; marker_y: "
+                         "the x of a diverged seed, at the mean or the panel's top)\n" % (m, sel))
                 for x, s in mine:
                     lo_, hi_ = (s["lo"], s["hi"]) if finite(s["lo"]) else (s["mean"], s["mean"])
-                    fh.write("%s %s %s %s %d %d %d\n" % (fmt(x) or "NaN", fmt(s["mean"]) or "NaN",
-                                                        fmt(lo_) or "NaN", fmt(hi_) or "NaN",
-                                                        s["n"], s["ndiv"], s["nseeds"]))
+                    mark = math.nan if not s["ndiv"] else (s["mean"] if finite(s["mean"]) else top)
+                    fh.write("%s %s %s %s %d %d %d %s\n" % (
+                        fmt(x) or "NaN", fmt(s["mean"]) or "NaN", fmt(lo_) or "NaN",
+                        fmt(hi_) or "NaN", s["n"], s["ndiv"], s["nseeds"], fmt(mark) or "NaN"))
             c = PALETTE[i % len(PALETTE)]
             dt = 1 + (i // len(PALETTE)) + (i % 3)
             style = "lc rgb '%s' dt %d pt %d ps 1 lw 1.5" % (c, dt, POINTS[i % len(POINTS)])
-            cmds.append("'%s' using 1:2:3:4 with yerrorlines %s title %s"
-                        % (f, style, agg_seeds.gp_str(t)))
+            means = any(finite(s["mean"]) for _, s in mine)
+            if means:
+                cmds.append("'%s' using 1:2:3:4 with yerrorlines %s title %s"
+                            % (f, style, agg_seeds.gp_str(t)))
             # diverged: x at the mean (some seeds) or at the top of the panel (all seeds)
             if any(s["ndiv"] for _, s in mine):
-                cmds.append("'%s' using 1:($6 > 0 ? ($5 > 0 ? $2 : %g) : NaN) with points pt 2 ps 2 "
-                            "lw 2 lc rgb '%s' notitle" % (f, top, c))
+                cmds.append("'%s' using 1:8 with points pt 2 ps 2 "
+                            "lw 2 lc rgb '%s' %s" % (f, c, "notitle" if means else
+                                                     "title " + agg_seeds.gp_str(t + " (diverged)")))
         gp.append("plot " + ", \\\n     ".join(cmds) if cmds else "plot NaN notitle")
     gp.append("unset multiplot")
     return render(stem, "\n".join(gp) + "\n", 520 * np_ + 160, 480, outdir, ddir)

@@ -62,6 +62,17 @@ for f in lqa_tiny_loss lqa_tiny_lr lqa_tiny_passes qlab_fig4_tiny_loss qlab_fig4
          newton_tiny_eta newton_tiny_passes; do
     expected+=("$f.png" "$f.pdf")
 done
+# scripts/analysis.py: per sweep, sensitivity and time to target (the findplr sweep's two
+# qlabgrad labels differ only in findplr_every: a knob figure); across them, the profile
+for s in lqa_tiny qlab_fig4_tiny qlab_findplr_tiny newton_tiny; do
+    expected+=("${s}_sensitivity.png" "${s}_sensitivity.pdf" "${s}_sensitivity.csv"
+               "${s}_time_to_target.png" "${s}_time_to_target.pdf" "${s}_time_to_target.csv"
+               "${s}_time_to_target.md")
+done
+expected+=(qlab_findplr_tiny_sensitivity_qlabgrad_findplr_every.png
+           qlab_findplr_tiny_sensitivity_qlabgrad_findplr_every.pdf
+           performance_profile.png performance_profile.pdf performance_profile.csv
+           performance_ratios.csv)
 for t in test_accuracy time_per_step passes_per_step best_lr sweeps lr_traces; do
     expected+=("table_$t.md" "table_$t.csv")
 done
