@@ -116,14 +116,14 @@ pngs=() pdfs=()
 for f in "${expected[@]}"; do
     case "$f" in *.png) [ -f "$OUT/$f" ] && pngs+=("$OUT/$f") ;; *.pdf) [ -f "$OUT/$f" ] && pdfs+=("$OUT/$f") ;; esac
 done
-if [ ${#pngs[@]} = 10 ] && msg=$(pngcheck "${pngs[@]}"); then ok "10 valid PNGs (signature, IHDR size, CRCs, IEND)"
+if [ ${#pngs[@]} = 20 ] && msg=$(pngcheck "${pngs[@]}"); then ok "20 valid PNGs (signature, IHDR size, CRCs, IEND)"
 else bad "valid PNGs" "${msg:-only ${#pngs[@]} PNGs}"; fi
 pdfok=1
 for f in "${pdfs[@]}"; do
     { [ "$(head -c 4 "$f")" = "%PDF" ] && tail -c 32 "$f" | grep -q '%%EOF'; } || { pdfok=0; echo "bad PDF: $f"; }
 done
-[ ${#pdfs[@]} = 10 ] || pdfok=0
-check "10 valid PDFs (%PDF header, %%EOF trailer)" [ $pdfok = 1 ]
+[ ${#pdfs[@]} = 20 ] || pdfok=0
+check "20 valid PDFs (%PDF header, %%EOF trailer)" [ $pdfok = 1 ]
 
 # diverged runs are shown, not dropped; seeds are aggregated with a band
 man=$OUT/data/lqa_tiny/manifest.gp
