@@ -378,7 +378,8 @@ def build(res, out, name, kind):
             lr_span=(max(lr_vals) / min(lr_vals)) if lr_vals and min(lr_vals) > 0 else 0.0,
             has_abar=any(finite(r[11]) for r in recs),
             ma_min=min(ma_vals, default=math.nan), ma_max=max(ma_vals, default=math.nan),
-            first_loss=recs[0][2] if recs else math.nan))
+            first_loss=recs[0][2] if recs else math.nan,
+            last_step=recs[-1][0] if recs else 0))
 
     if not series:
         raise InputError(f"{summary_path}: no complete runs to plot")
@@ -463,6 +464,8 @@ def write_manifest(out, name, kind, series):
     m.append(gp_array("S_sty", [s["last_ma"][1] for s in series]))
     m.append(gp_array("S_fbx", [s["last_ma"][2] for s in series]))
     m.append(f"MAW = {series[0]['window']}\n")
+    # the last iteration of any series: plot_common.gp's iteration axis spaces its tics by it
+    m.append(f"XMAX = {fmt(max((s['last_step'] for s in series), default=0))}\n")
     first = [s["first_loss"] for s in series if finite(s["first_loss"])]
     mamin = [s["ma_min"] for s in series if finite(s["ma_min"]) and s["ma_min"] > 0]
     mamax = [s["ma_max"] for s in series if finite(s["ma_max"])]

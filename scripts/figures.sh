@@ -33,7 +33,10 @@
 # docs/reproduction.md).
 # The figures of a sweep depend on its name: lqa_* (LQA paper layout), qlab_* (QLABGrad
 # layout + lr traces), *findplr* (FindPLR start-up), newton_* (eta traces); every sweep
-# also gets <sweep>_passes (loss vs forward+backward passes).
+# also gets <sweep>_passes (loss vs forward+backward passes), and from scripts/analysis.py
+# <sweep>_sensitivity (final loss/accuracy vs lr, and vs a method's own swept knobs) and
+# <sweep>_time_to_target (.csv, .md, figure). With two or more sweeps, performance_profile
+# (Dolan-More profile of the best-lr final losses across them, with performance_ratios.csv).
 # A missing or malformed CSV is an error naming the file. The script goes on with the
 # other configs and exits 1 at the end if anything failed.
 set -uo pipefail
@@ -220,9 +223,26 @@ for info in "${infos[@]}"; do
             written+=("$f")
         done
     done < "$data/figures.txt"
+    # learning-rate sensitivity and time to target (scripts/analysis.py)
+    if files=$(python3 scripts/analysis.py "$res" --out "$out" --name "$name"); then
+        mapfile -t -O ${#written[@]} written <<< "$files"
+    else
+        note "$name: scripts/analysis.py failed (see the error above)"; failed+=("$name analysis")
+    fi
     make_tables
 done
 written+=("${tables[@]}")
+# the performance profile across the sweeps plotted (at least two)
+if [ ${#summaries[@]} -ge 2 ]; then
+    profs=()
+    for s in "${summaries[@]}"; do profs+=("${s%/summary.csv}"); done
+    rm -f "$out"/performance_profile.* "$out"/performance_ratios.csv
+    if files=$(python3 scripts/analysis.py profile "$out" "${profs[@]}"); then
+        mapfile -t -O ${#written[@]} written <<< "$files"
+    else
+        note "scripts/analysis.py profile failed (see the error above)"; failed+=("performance profile")
+    fi
+fi
 
 # The verdict table: every claim of claims/claims.json evaluated on the results of this mode's
 # sweeps (scripts/verdicts.py). A full run of every config into the default folder also rewrites

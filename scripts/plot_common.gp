@@ -36,3 +36,10 @@ multi(S) = multi_(S, 1)
 # a word of such a list as an index (gnuplot evaluates a plot clause once even when its
 # iteration is empty; the empty word then maps to a harmless 1)
 ix(k) = (strlen(k) > 0) ? k + 0 : 1
+
+# iteration_axis: about four tics on an iteration axis 0..XMAX (manifest.gp) in a 1-2-5 spacing,
+# labelled 5k, 10k, ... when the spacing is a multiple of 1000, so that the labels of a narrow
+# panel never run together (autofreq gives 5000 10000 15000 ..., which do)
+tic125(x) = (e = 10.0**floor(log10(x)), r = x / e, (r <= 1 ? 1 : (r <= 2 ? 2 : (r <= 5 ? 5 : 10))) * e)
+ticlabel(v, d) = (v == 0) ? "0" : ((d >= 1000 && int(d) % 1000 == 0) ? sprintf("%gk", v / 1000) : sprintf("%g", v))
+iteration_axis = "if (exists('XMAX') && XMAX > 0) { XT = tic125(XMAX / 4.0); set xtics nomirror ('0' 0); do for [q = 1:int(XMAX / XT)] { set xtics add (ticlabel(q * XT, XT) q * XT) } }"

@@ -4,6 +4,7 @@
 load scriptdir."/plot_common.gp"
 set multiplot layout LR_rows,LR_cols title cfg.": learning rate applied at each iteration".SEEDNOTE font ",11"
 set xlabel "iteration"
+eval iteration_axis
 set ylabel "learning rate"
 set format y "%g"
 do for [p=1:LR_N] {

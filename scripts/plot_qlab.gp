@@ -8,6 +8,7 @@ if (QL_ref > 0) { reftxt = sprintf("; dashed: %s", S_title[QL_ref]) }
 set multiplot layout QL_rows,QL_cols title sprintf("%s: batch loss vs iteration (faint) and its moving average over %d steps (solid)%s", cfg, MAW, reftxt).SEEDNOTE font ",11"
 set format y "%g"
 set xlabel "iteration"
+eval iteration_axis
 set ylabel "batch loss"
 unset key
 do for [p=1:QL_N] {

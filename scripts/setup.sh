@@ -16,7 +16,8 @@
 set -euo pipefail
 
 BASE=(build-essential pkg-config libopenblas-dev libcjson-dev zlib1g-dev libpng-dev
-      gnuplot-nox:gnuplot dataset-fashion-mnist npm:npm ca-certificates python3:python3)
+      gnuplot-nox:gnuplot dataset-fashion-mnist npm:npm ca-certificates python3:python3
+      python3-pandas)
 TORCH=(python3-torch python3-numpy)
 PARALLEL=(parallel:parallel)
 TESTTOOLS=(clang:clang qemu-user:qemu-x86_64)

@@ -62,6 +62,17 @@ for f in lqa_tiny_loss lqa_tiny_lr lqa_tiny_passes qlab_fig4_tiny_loss qlab_fig4
          newton_tiny_eta newton_tiny_passes; do
     expected+=("$f.png" "$f.pdf")
 done
+# scripts/analysis.py: per sweep, sensitivity and time to target (the findplr sweep's two
+# qlabgrad labels differ only in findplr_every: a knob figure); across them, the profile
+for s in lqa_tiny qlab_fig4_tiny qlab_findplr_tiny newton_tiny; do
+    expected+=("${s}_sensitivity.png" "${s}_sensitivity.pdf" "${s}_sensitivity.csv"
+               "${s}_time_to_target.png" "${s}_time_to_target.pdf" "${s}_time_to_target.csv"
+               "${s}_time_to_target.md")
+done
+expected+=(qlab_findplr_tiny_sensitivity_qlabgrad_findplr_every.png
+           qlab_findplr_tiny_sensitivity_qlabgrad_findplr_every.pdf
+           performance_profile.png performance_profile.pdf performance_profile.csv
+           performance_ratios.csv)
 for t in test_accuracy time_per_step passes_per_step best_lr sweeps lr_traces; do
     expected+=("table_$t.md" "table_$t.csv")
 done
@@ -105,14 +116,14 @@ pngs=() pdfs=()
 for f in "${expected[@]}"; do
     case "$f" in *.png) [ -f "$OUT/$f" ] && pngs+=("$OUT/$f") ;; *.pdf) [ -f "$OUT/$f" ] && pdfs+=("$OUT/$f") ;; esac
 done
-if [ ${#pngs[@]} = 10 ] && msg=$(pngcheck "${pngs[@]}"); then ok "10 valid PNGs (signature, IHDR size, CRCs, IEND)"
+if [ ${#pngs[@]} = 20 ] && msg=$(pngcheck "${pngs[@]}"); then ok "20 valid PNGs (signature, IHDR size, CRCs, IEND)"
 else bad "valid PNGs" "${msg:-only ${#pngs[@]} PNGs}"; fi
 pdfok=1
 for f in "${pdfs[@]}"; do
     { [ "$(head -c 4 "$f")" = "%PDF" ] && tail -c 32 "$f" | grep -q '%%EOF'; } || { pdfok=0; echo "bad PDF: $f"; }
 done
-[ ${#pdfs[@]} = 10 ] || pdfok=0
-check "10 valid PDFs (%PDF header, %%EOF trailer)" [ $pdfok = 1 ]
+[ ${#pdfs[@]} = 20 ] || pdfok=0
+check "20 valid PDFs (%PDF header, %%EOF trailer)" [ $pdfok = 1 ]
 
 # diverged runs are shown, not dropped; seeds are aggregated with a band
 man=$OUT/data/lqa_tiny/manifest.gp

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""load_sweep.py — a sweep's summary.csv and per-run CSVs in long format (one row per run and
+step), as a pandas DataFrame when pandas is installed, else as a list of dicts.
+
+    import sys; sys.path.insert(0, "scripts")
+    import load_sweep
+    df = load_sweep.load_long("results/lqa_fig1_logreg_mnist_quick")        # per-step rows
+    ep = load_sweep.load_long("results/lqa_fig1_logreg_mnist_quick", kind="epochs")
+
+    python3 scripts/load_sweep.py DIR [--epochs] [--csv]
+
+Columns: run, label, optimizer, lr, seed, status (from summary.csv), then every column of the
+run's <run>.steps.csv (step, epoch, loss, lr_applied — the step CSV's lr column, the step size
+actually applied —, fwd, bwd, seconds, and the optimizer's own columns) or, with kind="epochs",
+of its <run>.epochs.csv (epoch, step, train_loss, test_loss, test_acc, ...). Numbers are floats
+(integers where the text is one); empty cells are None (NaN in pandas). Runs of every status are
+included (failed runs with the step CSV they left, if any). From the command line: a summary (runs
+and rows) or, with --csv, the long table as CSV on standard output.
+
+A missing or malformed file is an error naming it (exit status 1).
+"""
+import csv
+import os
+import sys
+
+PROG = "load_sweep.py"
+RUN_COLS = ["run", "label", "optimizer", "lr", "seed", "status"]
+
+
+class InputError(Exception):
+    pass
+
+
+def _value(text):
+    t = text.strip()
+    if t == "":
+        return None
+    try:
+        return int(t)
+    except ValueError:
+        pass
+    try:
+        return float(t)
+    except ValueError:
+        return t
+
+
+def _read(path, what):
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.reader(f))
+    except OSError as e:
+        raise InputError("%s: cannot read (%s): %s" % (path, what, e.strerror or e))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise InputError("%s: malformed (%s): %s" % (path, what, e))
+    if not rows:
+        raise InputError("%s: empty file (%s)" % (path, what))
+    header = [h.strip() for h in rows[0]]
+    out = []
+    for i, r in enumerate(rows[1:], start=2):
+        if not r:
+            continue
+        if len(r) != len(header):
+            raise InputError("%s:%d: malformed (%s): %d fields, header has %d"
+                             % (path, i, what, len(r), len(header)))
+        out.append(dict(zip(header, r)))
+    return header, out
+
+
+def load_long(sweep_dir, kind="steps", use_pandas=True):
+    """The sweep in long format: a pandas DataFrame (use_pandas and pandas importable) or a
+    list of dicts. kind: "steps" (the per-step CSVs) or "epochs" (the per-epoch CSVs)."""
+    if kind not in ("steps", "epochs"):
+        raise ValueError("kind must be 'steps' or 'epochs', got %r" % (kind,))
+    spath = os.path.join(sweep_dir, "summary.csv")
+    header, runs = _read(spath, "sweep summary")
+    col = "csv" if kind == "steps" else "epochs_csv"
+    missing = [c for c in RUN_COLS + [col] if c not in header]
+    if missing:
+        raise InputError("%s: malformed (sweep summary): missing column(s) %s"
+                         % (spath, ", ".join(missing)))
+    records, columns = [], list(RUN_COLS)
+    for r in runs:
+        path = os.path.join(sweep_dir, r[col])
+        if not r[col].strip() or (r["status"] not in ("done", "diverged")
+                                  and not os.path.isfile(path)):
+            continue  # a failed run that left no CSV
+        what = "per-step CSV" if kind == "steps" else "per-epoch CSV"
+        if not os.path.isfile(path):
+            raise InputError("%s: missing (%s of run %s)" % (path, what, r["run"]))
+        h, rows = _read(path, what)
+        h = ["lr_applied" if c == "lr" else c for c in h]
+        for c in h:
+            if c not in columns:
+                columns.append(c)
+        base = {c: _value(r[c]) if c in ("lr", "seed") else r[c] for c in RUN_COLS}
+        for row in rows:
+            rec = dict(base)
+            for c, v in row.items():
+                rec["lr_applied" if c == "lr" else c] = _value(v)
+            records.append(rec)
+    if use_pandas:
+        try:
+            import pandas as pd
+        except ImportError:
+            return records
+        return pd.DataFrame.from_records(records, columns=columns)
+    return records
+
+
+def main(argv):
+    args = [a for a in argv if not a.startswith("--")]
+    opts = [a for a in argv if a.startswith("--")]
+    if any(o in ("-h", "--help") for o in argv):
+        print(__doc__)
+        return 0
+    bad = [o for o in opts if o not in ("--epochs", "--csv")]
+    if len(args) != 1 or bad:
+        sys.stderr.write("%s: usage: load_sweep.py DIR [--epochs] [--csv]%s\n"
+                         % (PROG, " (unknown option %s)" % bad[0] if bad else ""))
+        return 2
+    kind = "epochs" if "--epochs" in opts else "steps"
+    try:
+        recs = load_long(args[0], kind=kind, use_pandas=False)
+    except InputError as e:
+        sys.stderr.write("%s: %s\n" % (PROG, e))
+        return 1
+    cols = []
+    for r in recs:
+        for c in r:
+            if c not in cols:
+                cols.append(c)
+    if "--csv" in opts:
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(cols)
+        for r in recs:
+            w.writerow(["" if r.get(c) is None else r[c] for c in cols])
+    else:
+        print("%s: %d runs, %d rows (%s); columns: %s"
+              % (args[0], len({r["run"] for r in recs}), len(recs), kind, ", ".join(cols)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
