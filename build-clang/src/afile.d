@@ -1,5 +1,0 @@
-build-clang/src/afile.o: src/afile.c src/afile.h src/common.h
-
-src/afile.h:
-
-src/common.h:

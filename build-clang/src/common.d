@@ -1,3 +1,0 @@
-build-clang/src/common.o: src/common.c src/common.h
-
-src/common.h:

@@ -1,8 +1,0 @@
-build-clang/src/optim.o: src/optim.c src/optim.h src/common.h \
-  src/optim/registry.h
-
-src/optim.h:
-
-src/common.h:
-
-src/optim/registry.h:

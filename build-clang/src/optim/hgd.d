@@ -1,8 +1,0 @@
-build-clang/src/optim/hgd.o: src/optim/hgd.c src/blas.h src/common.h \
-  src/optim.h
-
-src/blas.h:
-
-src/common.h:
-
-src/optim.h:

@@ -1,8 +1,0 @@
-build-clang/src/optim/lqa.o: src/optim/lqa.c src/blas.h src/common.h \
-  src/optim.h
-
-src/blas.h:
-
-src/common.h:
-
-src/optim.h:

@@ -1,5 +1,0 @@
-build-clang/src/parallel.o: src/parallel.c src/parallel.h src/blas.h
-
-src/parallel.h:
-
-src/blas.h:

@@ -1,7 +1,0 @@
-build-clang/src/probe.o: src/probe.c src/probe.h src/model.h src/rng.h
-
-src/probe.h:
-
-src/model.h:
-
-src/rng.h:

@@ -1,8 +1,0 @@
-build-clang/src/schedule.o: src/schedule.c src/schedule.h \
-  /usr/include/cjson/cJSON.h src/common.h
-
-src/schedule.h:
-
-/usr/include/cjson/cJSON.h:
-
-src/common.h:
