@@ -36,8 +36,8 @@
 #include "dataset.h"
 #include "model.h"
 #include "optim.h"
-#include "probe.h"
 #include "schedule.h"
+#include "train.h"
 
 #ifndef LQA_GIT_REV
 #define LQA_GIT_REV "unknown"
@@ -235,33 +235,7 @@ static void progress_end(Progress *p)
     if (p->on) fprintf(stderr, "\r\033[K");
 }
 
-/* ---- evaluation ---------------------------------------------------------- */
-
-static void evaluate(Model *m, const Dataset *ds, int eval_batch, double *loss, double *acc,
-                     Progress *prog)
-{
-    size_t sz = (size_t)ds->c * ds->h * ds->w;
-    double total = 0;
-    long correct = 0;
-    for (int i = 0; i < ds->n; i += eval_batch) {
-        int B = LQA_MIN(eval_batch, ds->n - i);
-        int nc = 0;
-        double l = model_forward(m, m->params, ds->x + (size_t)i * sz, ds->y + i, B, FWD_EVAL, &nc);
-        total += l * B;
-        correct += nc;
-        lock_heartbeat(prog);
-    }
-    *loss = total / ds->n;
-    *acc = (double)correct / ds->n;
-}
-
 /* ---- metadata ------------------------------------------------------------ */
-
-static void fmt_num(char *buf, size_t n, double v)
-{
-    if (isnan(v)) snprintf(buf, n, "%s", "");
-    else snprintf(buf, n, "%.9g", v);
-}
 
 static cJSON *json_num(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
 
@@ -611,197 +585,49 @@ out:
 
 /* ---- one run --------------------------------------------------------------- */
 
-/* The divergence rule: the lower median of the last (up to) `window` batch
- * losses above factor × the first step's loss. A median, not one batch, so that
- * a single spike the method recovers from does not end the run. */
-static double lower_median(const double *v, int k)
+static void hook_begin(void *ctx) { ((Progress *)ctx)->t_start = lqa_now(); }
+static void hook_tick(void *ctx) { lock_heartbeat(ctx); }
+static void hook_step(void *ctx, long step, long total, double loss)
 {
-    double s[CFG_DIVERGE_WINDOW_MAX];
-    for (int i = 0; i < k; i++) { /* insertion sort: k is small */
-        double x = v[i];
-        int j = i;
-        for (; j > 0 && s[j - 1] > x; j--) s[j] = s[j - 1];
-        s[j] = x;
-    }
-    return s[(k - 1) / 2];
+    progress_step(ctx, step, total, loss);
 }
 
-typedef struct RunEnv {
-    const SweepConfig *c;
-    const SweepOptions *opt;
-    Model *m;
-    const Dataset *train, *test;
-    Progress *prog;
-    const Dataset *val; /* the validation split; NULL without one */
-} RunEnv;
-
-static void write_epoch_row(const RunEnv *env, FILE *f, double epoch, long step, double seconds,
-                            RunResult *res)
+/* Run r into its files (written to temporaries, committed at the end). */
+static int run_one(const SweepConfig *c, const SweepOptions *opt, Model *m, const TrainData *d,
+                   Progress *prog, const RunSpec *r, RunResult *res, char *err)
 {
-    double tl = NAN, vl = NAN, va = NAN, hl = NAN, ha = NAN, dummy;
-    if (env->c->eval_train) evaluate(env->m, env->train, env->c->eval_batch, &tl, &dummy, env->prog);
-    if (env->c->eval_test && env->test)
-        evaluate(env->m, env->test, env->c->eval_batch, &vl, &va, env->prog);
-    if (env->val) evaluate(env->m, env->val, env->c->eval_batch, &hl, &ha, env->prog);
-    char a[32], b[32], d[32], e[32], g[32], h[32];
-    fmt_num(a, sizeof a, tl);
-    fmt_num(b, sizeof b, vl);
-    fmt_num(d, sizeof d, va);
-    fmt_num(e, sizeof e, env->opt->timing ? seconds : NAN);
-    fmt_num(g, sizeof g, hl);
-    fmt_num(h, sizeof h, ha);
-    fprintf(f, "%g,%ld,%s,%s,%s,%s,%s,%s\n", epoch, step, a, b, d, e, g, h);
-    res->train_loss = tl;
-    res->test_loss = vl;
-    res->test_acc = va;
-    res->val_loss = hl;
-    res->val_acc = ha;
-}
-
-static int run_one(const RunEnv *env, const RunSpec *r, RunResult *res, char *err)
-{
-    const SweepConfig *c = env->c;
-    const OptEntry *e = &c->opts[r->opt];
-    Model *m = env->m;
-    double lr0 = e->lrs[r->lr_i];
-    uint64_t seed = c->seeds[r->seed_i];
-    memset(res, 0, sizeof *res);
-    res->final_loss = res->train_loss = res->test_loss = res->test_acc = NAN;
-    res->val_loss = res->val_acc = NAN;
-    snprintf(res->status, sizeof res->status, "done");
-
-    Batcher b = {0};
-    Optimizer o = {0};
-    AFile fs = {0}, fe = {0};
-    float *scratch = NULL;
-    FILE *fb = NULL;
+    train_result_reset(res);
+    TrainState s = {0};
+    AFile fs = {0}, fe = {0}, fbatch = {0};
     int rc = -1;
     char path[PATH_BUF];
 
-    model_init(m, c->init, seed);
-    if (batcher_init(&b, env->train, c->batch_size, c->shuffle, c->drop_last, seed, err)) goto out;
-    long spe = batcher_steps_per_epoch(&b);
-    long total = c->steps ? c->steps : c->epochs * spe;
-    if (optim_create(&o, e->def, e->hp, lr0, m->n_params, err)) goto out;
-    if (!(scratch = lqa_alloc(m->n_params * sizeof(float), err))) goto out;
-
+    if (train_begin(&s, c, r, m, d->train, err)) goto out;
     if (c->dump_init) {
         run_path(path, sizeof path, c, r->id, ".init.f32");
         if (afile_write_all(path, m->params, m->n_params * sizeof(float), err)) goto out;
     }
-    AFile fbatch = {0};
     if (c->dump_batches) {
         run_path(path, sizeof path, c, r->id, ".batches.i32");
         if (afile_open(&fbatch, path, err)) goto out;
-        fb = fbatch.f;
     }
     run_path(path, sizeof path, c, r->id, ".steps.csv");
     if (afile_open(&fs, path, err)) goto out;
     run_path(path, sizeof path, c, r->id, ".epochs.csv");
     if (afile_open(&fe, path, err)) goto out;
 
-    fprintf(fs.f, "step,epoch,loss,lr,fwd,bwd,seconds,fallback");
-    for (int i = 0; i < e->def->n_extra; i++) fprintf(fs.f, ",%s", e->def->extra_cols[i]);
-    fputc('\n', fs.f);
-    fprintf(fe.f, "epoch,step,train_loss,test_loss,test_acc,seconds,val_loss,val_acc\n");
-    write_epoch_row(env, fe.f, 0, 0, 0, res);
-
-    ProbeCtx pc = {.m = m};
-    double recent[CFG_DIVERGE_WINDOW_MAX], first_loss = NAN; /* divergence rule */
-    long t = 0, bwd = 0;
-    double train_s = 0;
-    bool stop = false;
-    env->prog->t_start = lqa_now();
-    for (int epoch = 0; t < total && !stop; epoch++) {
-        batcher_start_epoch(&b, epoch);
-        const int *idx;
-        int B;
-        while (t < total && (B = batcher_next(&b, &idx)) > 0) {
-            if (fb) fwrite(idx, sizeof(int), (size_t)B, fb);
-            double t0 = lqa_now();
-            pc.x = b.x;
-            pc.y = b.y;
-            pc.B = B;
-            double loss0 = model_forward(m, m->params, b.x, b.y, B, FWD_TRAIN, NULL);
-            pc.fwd++;
-            StepInfo info = {.lr = NAN};
-            if (isfinite(loss0)) {
-                model_backward(m);
-                bwd++;
-                StepCtx ctx = {.step = t, .epoch = epoch, .steps_per_epoch = spe, .loss0 = loss0,
-                               .lr = e->def->classic ? schedule_lr(&e->sched, lr0, t) : lr0,
-                               .probe = {probe_loss, &pc}, .scratch = scratch};
-                o.def->step(&o, m->params, m->grads, &ctx, &info);
-            }
-            train_s += lqa_now() - t0;
-            t++;
-            char lb[32], lrb[32], sb[32];
-            fmt_num(lb, sizeof lb, loss0);
-            fmt_num(lrb, sizeof lrb, info.lr);
-            fmt_num(sb, sizeof sb, env->opt->timing ? train_s : NAN);
-            if (!isfinite(loss0)) snprintf(lb, sizeof lb, "%s", isnan(loss0) ? "nan" : "inf");
-            fprintf(fs.f, "%ld,%d,%s,%s,%ld,%ld,%s,%s", t, epoch + 1, lb, lrb, pc.fwd, bwd, sb,
-                    info.fallback ? info.fallback : "");
-            for (int i = 0; i < e->def->n_extra; i++) {
-                char xb[32];
-                fmt_num(xb, sizeof xb, info.extra[i]);
-                if (!isfinite(info.extra[i]) && !isnan(info.extra[i])) snprintf(xb, sizeof xb, "inf");
-                fprintf(fs.f, ",%s", xb);
-            }
-            fputc('\n', fs.f);
-            res->final_loss = loss0;
-            if (!isfinite(loss0) || !isfinite(info.lr)) {
-                snprintf(res->status, sizeof res->status, "diverged");
-                snprintf(res->reason, sizeof res->reason, "non-finite %s at step %ld",
-                         isfinite(loss0) ? "step size" : "loss", t);
-                stop = true;
-                break;
-            }
-            if (t == 1) first_loss = loss0;
-            if (c->diverge_factor > 0) {
-                recent[(t - 1) % c->diverge_window] = loss0;
-                int k = (int)LQA_MIN(t, (long)c->diverge_window);
-                double med = lower_median(recent, k);
-                if (med > c->diverge_factor * first_loss) {
-                    snprintf(res->status, sizeof res->status, "diverged");
-                    snprintf(res->reason, sizeof res->reason,
-                             "median batch loss of steps %ld-%ld is %.6g, above %g x the first step's loss %.6g",
-                             t - k + 1, t, med, c->diverge_factor, first_loss);
-                    stop = true;
-                    break;
-                }
-            }
-            progress_step(env->prog, t, total, loss0);
-            /* eval_every: extra rows between epoch ends (an epoch end writes its own) */
-            if (c->eval_every > 0 && t % c->eval_every == 0 && t % spe != 0 && t < total)
-                write_epoch_row(env, fe.f, (double)t / (double)spe, t, train_s, res);
-        }
-        if (stop) break;
-        if (!vec_all_finite(m->params, m->n_params)) {
-            snprintf(res->status, sizeof res->status, "diverged");
-            snprintf(res->reason, sizeof res->reason, "non-finite parameters after step %ld", t);
-            break;
-        }
-        write_epoch_row(env, fe.f, (double)t / (double)spe, t, train_s, res);
-    }
-    progress_end(env->prog);
-    res->steps = t;
-    res->fwd = pc.fwd;
-    res->bwd = bwd;
-    res->seconds = train_s;
-    if (fb) {
-        fb = NULL;
-        if (afile_commit(&fbatch, err)) goto out;
-    }
+    TrainOut out = {.steps = fs.f, .epochs = fe.f, .batches = fbatch.f, .timing = opt->timing};
+    TrainHooks hooks = {hook_begin, hook_step, hook_tick, prog};
+    train_run(&s, c, r, d, &out, &hooks, res);
+    progress_end(prog);
+    if (fbatch.f && afile_commit(&fbatch, err)) goto out;
     if (afile_commit(&fs, err) || afile_commit(&fe, err)) goto out;
     rc = 0;
 out:
-    if (fb) afile_abort(&fbatch);
+    if (fbatch.f) afile_abort(&fbatch);
     if (fs.f) afile_abort(&fs);
     if (fe.f) afile_abort(&fe);
-    lqa_free(scratch);
-    optim_free(&o);
-    batcher_free(&b);
+    train_state_free(&s);
     return rc;
 }
 
@@ -902,9 +728,9 @@ static int summarize(const SweepConfig *c, const SweepOptions *opt, bool print_t
         double vals[10] = {row.lr, row.seed, row.steps, row.final_loss, row.train_loss,
                            row.test_loss, row.test_acc, row.seconds,
                            row.steps > 0 ? row.seconds / row.steps : NAN, row.fwd};
-        for (int k = 0; k < 10; k++) fmt_num(v[k], sizeof v[k], vals[k]);
+        for (int k = 0; k < 10; k++) train_fmt_num(v[k], sizeof v[k], vals[k]);
         char bw[32];
-        fmt_num(bw, sizeof bw, row.bwd);
+        train_fmt_num(bw, sizeof bw, row.bwd);
         fprintf(a.f, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", row.run, c->model,
                 c->dataset, row.opt, row.label, v[0], v[1], row.status, v[2], v[3], v[4], v[5], v[6],
                 v[7], v[8], v[9], bw, row.csv, row.ecsv);
@@ -1091,11 +917,10 @@ int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
         strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
         Progress prog = {.on = !opt->quiet && isatty(2), .run_i = done_i, .run_n = todo,
                          .id = r->id, .lock = lock, .last_touch = lqa_now(), .t_sweep = t_sweep};
-        RunEnv env = {c, opt, &m, &train, c->eval_test ? &test : NULL, &prog,
-                      c->validation ? &val : NULL};
+        TrainData data = {&train, c->eval_test ? &test : NULL, c->validation ? &val : NULL};
         RunResult res;
         char rerr[LQA_ERR_LEN] = "";
-        if (run_one(&env, r, &res, rerr)) {
+        if (run_one(c, opt, &m, &data, &prog, r, &res, rerr)) {
             snprintf(res.status, sizeof res.status, "failed");
             snprintf(res.reason, sizeof res.reason, "%.250s", rerr);
             fprintf(stderr, "lqabench: %s: failed: %s\n", r->id, rerr);
