@@ -415,10 +415,11 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
     if (get_string(p, it, "model", c->model, sizeof c->model)) return -1;
     if (!model_find(c->model)) FAIL(p, "model", "unknown model \"%s\" (known: %s)", c->model, model_names());
 
-    if (!ITEM("dataset")) FAIL(p, "dataset", "is required (mnist, fashion-mnist or cifar10)");
+    if (!ITEM("dataset")) FAIL(p, "dataset", "is required (one of: %s)", dataset_names());
     if (get_string(p, it, "dataset", c->dataset, sizeof c->dataset)) return -1;
-    if (!dataset_known(c->dataset))
-        FAIL(p, "dataset", "unknown dataset \"%s\" (known: mnist, fashion-mnist, cifar10)", c->dataset);
+    const DatasetDef *data = dataset_find(c->dataset);
+    if (!data)
+        FAIL(p, "dataset", "unknown dataset \"%s\" (known: %s)", c->dataset, dataset_names());
 
     if (ITEM("data_dir") && get_string(p, it, "data_dir", c->data_dir, sizeof c->data_dir)) return -1;
     if (ITEM("output_dir") && get_string(p, it, "output_dir", c->output_dir, sizeof c->output_dir)) return -1;
@@ -487,7 +488,7 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
         c->init = (InitKind)ch;
     }
     static const char *const NORMS[] = {"unit", "meanstd"};
-    c->normalize = strcmp(c->dataset, "cifar10") == 0 ? NORM_MEANSTD : NORM_UNIT;
+    c->normalize = data->norm;
     if (ITEM("normalize")) {
         if (get_choice(p, it, "normalize", NORMS, 2, &ch)) return -1;
         c->normalize = (Normalize)ch;
@@ -546,7 +547,7 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
     if (ITEM("validation")) {
         if (get_int(p, it, "validation", 0, INT_MAX, &v)) return -1;
         c->validation = (int)v;
-        int n = dataset_train_size(c->dataset);
+        int n = data->n_train;
         if (c->train_limit && c->train_limit < n) n = c->train_limit;
         if (c->validation >= n)
             FAIL(p, "validation", "%d held-out samples leave no training data (%d training samples%s)",
