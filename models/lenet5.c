@@ -256,4 +256,4 @@ static int lenet5_create(Model *m, char *err) { return lenet_family_create(m, tr
 
 const ModelOps model_lenet5 = {"lenet5", lenet5_create, lenet_family_init_default,
                                lenet_family_forward, lenet_family_backward,
-                               lenet_family_destroy};
+                               lenet_family_destroy, NULL};

@@ -151,6 +151,7 @@ static void mlp_destroy(Model *m)
 }
 
 const ModelOps model_logreg = {"logreg", logreg_create, mlp_init_default, mlp_forward,
-                               mlp_backward, mlp_destroy};
+                               mlp_backward, mlp_destroy, NULL};
+static const ModelOption *const MLP_OPTIONS[] = {&MODEL_OPT_WIDTH, NULL};
 const ModelOps model_mlp = {"mlp", mlp_create, mlp_init_default, mlp_forward, mlp_backward,
-                            mlp_destroy};
+                            mlp_destroy, MLP_OPTIONS};

@@ -17,15 +17,79 @@ static const ModelOps *const REGISTRY[] = {
 enum { N_REGISTRY = sizeof REGISTRY / sizeof REGISTRY[0] };
 
 const char *const CONV_ALGO_NAMES[CONV_ALGO_COUNT] = {"winograd2", "winograd4"};
+static const char *const PROBE_BN_NAMES[] = {"batch", "eval"};
 
 int conv_algo_parse(const char *name, ConvAlgo *out)
 {
-    for (int i = 0; i < CONV_ALGO_COUNT; i++)
-        if (strcmp(name, CONV_ALGO_NAMES[i]) == 0) {
-            *out = (ConvAlgo)i;
-            return 0;
+    int i = lqa_find_name(CONV_ALGO_NAMES, CONV_ALGO_COUNT, name);
+    if (i < 0) return -1;
+    *out = (ConvAlgo)i;
+    return 0;
+}
+
+/* ---- model options ---------------------------------------------------------- */
+
+const ModelOption MODEL_OPT_WIDTH = {
+    "width", MOPT_INT, 0, 1, 1 << 16, NULL, 0, offsetof(ModelSpec, width), false,
+    "base width instead of the architecture's (toy models for tests)"};
+const ModelOption MODEL_OPT_PROBE_BN = {
+    "probe_bn", MOPT_ENUM, PROBE_BN_BATCH, 0, 0, PROBE_BN_NAMES, 2, offsetof(ModelSpec, probe_bn),
+    true, "batch-norm statistics of probes: batch or eval"};
+const ModelOption MODEL_OPT_CONV_ALGO = {
+    "conv_algo", MOPT_ENUM, CONV_WINOGRAD2, 0, 0, CONV_ALGO_NAMES, CONV_ALGO_COUNT,
+    offsetof(ModelSpec, conv_algo), true, "Winograd variant of the 3x3 convolutions"};
+
+enum { MAX_OPTIONS = 32 };
+static const ModelOption *g_options[MAX_OPTIONS];
+static int g_n_options = -1;
+
+/* The union of the registry's option tables, in registry order. */
+static void collect_options(void)
+{
+    if (g_n_options >= 0) return;
+    int n = 0;
+    for (int i = 0; i < N_REGISTRY; i++)
+        for (const ModelOption *const *o = REGISTRY[i]->options; o && *o; o++) {
+            bool seen = false;
+            for (int k = 0; k < n; k++) seen |= g_options[k] == *o;
+            LQA_CHECK(seen || n < MAX_OPTIONS);
+            if (!seen) g_options[n++] = *o;
         }
-    return -1;
+    g_n_options = n;
+}
+
+int model_option_count(void)
+{
+    collect_options();
+    return g_n_options;
+}
+
+const ModelOption *model_option_get(int i)
+{
+    collect_options();
+    return i >= 0 && i < g_n_options ? g_options[i] : NULL;
+}
+
+const ModelOption *model_option_find(const char *key)
+{
+    for (int i = 0; i < model_option_count(); i++)
+        if (strcmp(g_options[i]->key, key) == 0) return g_options[i];
+    return NULL;
+}
+
+int *model_option_field(ModelSpec *spec, const ModelOption *o)
+{
+    return (int *)((char *)spec + o->offset);
+}
+
+int model_option_value(const ModelSpec *spec, const ModelOption *o)
+{
+    return *(const int *)((const char *)spec + o->offset);
+}
+
+void model_option_defaults(ModelSpec *spec)
+{
+    for (int i = 0; i < model_option_count(); i++) *model_option_field(spec, g_options[i]) = g_options[i]->def;
 }
 
 const ModelOps *model_find(const char *name)

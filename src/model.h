@@ -17,6 +17,7 @@
 #ifndef LQA_MODEL_H
 #define LQA_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "rng.h"
@@ -43,10 +44,37 @@ typedef struct ModelSpec {
     int in_c, in_h, in_w; /* input shape (e.g. 1×28×28, 3×32×32) */
     int n_classes;
     int max_batch;        /* largest batch any forward will see */
+    /* The model options (ModelOption, config keys of the same names): */
     int width;            /* base width override (0 = architecture default); for toy tests */
-    ProbeBn probe_bn;
-    ConvAlgo conv_algo;
+    int probe_bn;         /* ProbeBn */
+    int conv_algo;        /* ConvAlgo */
 } ModelSpec;
+
+/* A model option: a config key whose value lands in an int field of ModelSpec.
+ * The models that use an option list it in ModelOps.options; the config
+ * accepts the options of every model (model_option_get). */
+typedef enum { MOPT_INT = 0, MOPT_ENUM = 1 } ModelOptType;
+typedef struct ModelOption {
+    const char *key;          /* config key = ModelSpec field */
+    ModelOptType type;
+    int def;                  /* default (MOPT_ENUM: index into names) */
+    int lo, hi;               /* MOPT_INT: the range of a value given */
+    const char *const *names; /* MOPT_ENUM: value names, by value */
+    int n_names;
+    size_t offset;            /* offsetof(ModelSpec, field) */
+    bool always_recorded;     /* a run's .json records it even when it is the default */
+    const char *doc;
+} ModelOption;
+extern const ModelOption MODEL_OPT_WIDTH, MODEL_OPT_PROBE_BN, MODEL_OPT_CONV_ALGO;
+/* The options of every model of the registry, each once: i in [0, model_option_count()). */
+int model_option_count(void);
+const ModelOption *model_option_get(int i);
+const ModelOption *model_option_find(const char *key);
+/* The field of spec that option o sets. */
+int *model_option_field(ModelSpec *spec, const ModelOption *o);
+int model_option_value(const ModelSpec *spec, const ModelOption *o);
+/* Every option at its default. */
+void model_option_defaults(ModelSpec *spec);
 
 typedef struct Model Model;
 
@@ -64,6 +92,7 @@ typedef struct ModelOps {
     /* Gradient of the last FWD_TRAIN loss w.r.t. its theta, into m->grads. */
     void (*backward)(Model *m);
     void (*destroy)(Model *m);
+    const ModelOption *const *options; /* the options it reads (NULL-terminated; may be NULL) */
 } ModelOps;
 
 struct Model {

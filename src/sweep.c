@@ -250,11 +250,10 @@ static cJSON *optimizer_json(const OptEntry *e, double lr)
         if (s->type == HP_BOOL) {
             cJSON_AddBoolToObject(o, s->name, e->hp[i] != 0);
         } else if (s->type == HP_ENUM) {
-            char buf[256], *tok;
-            snprintf(buf, sizeof buf, "%s", s->choices);
-            int k = 0;
-            for (tok = strtok(buf, "|"); tok && k < (int)e->hp[i]; tok = strtok(NULL, "|")) k++;
-            cJSON_AddStringToObject(o, s->name, tok ? tok : "?");
+            char buf[256];
+            const char *names[OPT_MAX_CHOICES];
+            int n = optim_choices(s, buf, sizeof buf, names, OPT_MAX_CHOICES), k = (int)e->hp[i];
+            cJSON_AddStringToObject(o, s->name, k >= 0 && k < n ? names[k] : "?");
         } else {
             cJSON_AddNumberToObject(o, s->name, e->hp[i]);
         }
@@ -290,6 +289,20 @@ static void cpu_name(char *buf, size_t n)
  * UNHASHED_KEYS changes the results and goes into config_hash. */
 static const char *const UNHASHED_KEYS[] = {"sweep", "config_file", "data_dir", NULL};
 
+/* The model options into cfg: those always recorded (always), or the others
+ * when not at their default (!always). Two groups, in the order config_hash
+ * has always seen them. */
+static void add_model_options(cJSON *cfg, const ModelSpec *spec, bool always)
+{
+    for (int i = 0; i < model_option_count(); i++) {
+        const ModelOption *o = model_option_get(i);
+        int v = model_option_value(spec, o);
+        if (o->always_recorded != always || (!always && v == o->def)) continue;
+        if (o->type == MOPT_ENUM) cJSON_AddStringToObject(cfg, o->key, o->names[v]);
+        else cJSON_AddNumberToObject(cfg, o->key, v);
+    }
+}
+
 static cJSON *run_config_json(const SweepConfig *c, const RunSpec *r)
 {
     const OptEntry *e = &c->opts[r->opt];
@@ -311,12 +324,11 @@ static cJSON *run_config_json(const SweepConfig *c, const RunSpec *r)
     cJSON_AddNumberToObject(cfg, "test_limit", c->test_limit);
     cJSON_AddNumberToObject(cfg, "validation", c->validation);
     cJSON_AddStringToObject(cfg, "normalize", c->normalize == NORM_MEANSTD ? "meanstd" : "unit");
-    cJSON_AddStringToObject(cfg, "probe_bn", c->probe_bn == PROBE_BN_EVAL ? "eval" : "batch");
-    cJSON_AddStringToObject(cfg, "conv_algo", CONV_ALGO_NAMES[c->conv_algo]);
+    add_model_options(cfg, &c->model_opts, true);
     cJSON_AddBoolToObject(cfg, "eval_train", c->eval_train);
     cJSON_AddBoolToObject(cfg, "eval_test", c->eval_test);
     if (c->eval_every) cJSON_AddNumberToObject(cfg, "eval_every", (double)c->eval_every);
-    if (c->width) cJSON_AddNumberToObject(cfg, "width", c->width);
+    add_model_options(cfg, &c->model_opts, false);
     cJSON *dv = cJSON_AddObjectToObject(cfg, "diverge");
     cJSON_AddNumberToObject(dv, "factor", c->diverge_factor);
     cJSON_AddNumberToObject(dv, "window", c->diverge_window);
@@ -865,11 +877,12 @@ int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
             status = 1;
             goto out;
         }
-        ModelSpec spec = {.in_c = train.c, .in_h = train.h, .in_w = train.w,
-                          .n_classes = train.n_classes,
-                          .max_batch = LQA_MAX(c->batch_size, c->eval_batch),
-                          .width = c->width, .probe_bn = c->probe_bn,
-                          .conv_algo = c->conv_algo};
+        ModelSpec spec = c->model_opts;
+        spec.in_c = train.c;
+        spec.in_h = train.h;
+        spec.in_w = train.w;
+        spec.n_classes = train.n_classes;
+        spec.max_batch = LQA_MAX(c->batch_size, c->eval_batch);
         if (model_create(&m, c->model, &spec, err)) {
             status = 1;
             goto out;

@@ -16,6 +16,7 @@
 #include "common.h"
 #include "layers.h"
 #include "model.h"
+#include "optim.h"
 #include "parallel.h"
 #include "rng.h"
 #include "test.h"
@@ -305,6 +306,49 @@ static void test_sgemm(Rng *r)
         }
 }
 
+/* Model options: declared by the models that use them, parsed from one table. */
+static void test_model_options(void)
+{
+    T_CHECK(model_option_count() == 3, "three model options, got %d", model_option_count());
+    const char *want[] = {"width", "probe_bn", "conv_algo"};
+    for (int i = 0; i < 3 && i < model_option_count(); i++)
+        T_CHECK(strcmp(model_option_get(i)->key, want[i]) == 0, "option %d is %s", i,
+                model_option_get(i)->key);
+    T_CHECK(!model_option_get(3) && !model_option_find("depth"), "no other option");
+    const ModelOps *r = model_find("resnet18"), *m = model_find("mlp"), *l = model_find("logreg");
+    int nr = 0, nm = 0;
+    for (const ModelOption *const *o = r->options; o && *o; o++) nr++;
+    for (const ModelOption *const *o = m->options; o && *o; o++) nm++;
+    T_CHECK(nr == 3 && nm == 1 && m->options[0] == &MODEL_OPT_WIDTH && !l->options,
+            "per-model option tables: resnet18 %d, mlp %d", nr, nm);
+    ModelSpec s;
+    memset(&s, 0xff, sizeof s);
+    model_option_defaults(&s);
+    T_CHECK(s.width == 0 && s.probe_bn == PROBE_BN_BATCH && s.conv_algo == CONV_WINOGRAD2,
+            "defaults");
+    *model_option_field(&s, model_option_find("conv_algo")) = CONV_WINOGRAD4;
+    T_CHECK(s.conv_algo == CONV_WINOGRAD4 && model_option_value(&s, &MODEL_OPT_CONV_ALGO) == 1,
+            "option field");
+    const ModelOption *pb = model_option_find("probe_bn");
+    T_CHECK(pb->type == MOPT_ENUM && pb->n_names == 2 && !strcmp(pb->names[PROBE_BN_EVAL], "eval"),
+            "probe_bn names");
+    /* names: one join helper, one lookup */
+    char buf[64];
+    const char *names[] = {"a", "bb", "c"};
+    T_CHECK(!strcmp(lqa_join(buf, sizeof buf, names, 3, ", "), "a, bb, c"), "join: %s", buf);
+    T_CHECK(!strcmp(lqa_join(buf, 5, names, 3, ", "), "a, b"), "join truncates: %s", buf);
+    T_CHECK(!strcmp(lqa_join(buf, sizeof buf, names, 0, ", "), ""), "join of none");
+    T_CHECK(lqa_find_name(names, 3, "c") == 2 && lqa_find_name(names, 3, "d") == -1 &&
+                lqa_find_name(names, 3, NULL) == -1,
+            "find_name");
+    const OptimizerDef *d = optim_find("lqa");
+    int k = optim_hparam_index(d, "variant");
+    const char *ch[OPT_MAX_CHOICES];
+    T_CHECK(k >= 0 && optim_choices(&d->hparams[k], buf, sizeof buf, ch, OPT_MAX_CHOICES) == 2 &&
+                !strcmp(ch[0], "paper") && !strcmp(ch[1], "reference"),
+            "optim_choices splits an enum's choices");
+}
+
 int main(void)
 {
     Rng r;
@@ -314,6 +358,7 @@ int main(void)
     gradcheck_model("logreg", 0);
     gradcheck_model("mlp", 12);
     test_param_counts();
+    test_model_options();
     test_reductions(&r);
     test_sgemm(&r);
     return t_done("test_layers");

@@ -386,10 +386,8 @@ static int set_hparam(Bench *benches, int n_opts, const char *arg)
         char *end;
         if (s->type == HP_ENUM) {
             char ch[256];
-            snprintf(ch, sizeof ch, "%s", s->choices);
-            int idx = 0, found = -1;
-            for (char *tok = strtok(ch, "|"); tok; tok = strtok(NULL, "|"), idx++)
-                if (strcmp(tok, val) == 0) found = idx;
+            const char *names[OPT_MAX_CHOICES];
+            int found = lqa_find_name(names, optim_choices(s, ch, sizeof ch, names, OPT_MAX_CHOICES), val);
             if (found < 0) {
                 fprintf(stderr, "bench: %s.%s: \"%s\" is not one of %s\n", b->def->name, key, val,
                         s->choices);
