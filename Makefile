@@ -137,8 +137,8 @@ help:
 
 # The git revision goes into each run's metadata.
 GIT_REV := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
-$(BUILD)/src/sweep.o: CFLAGS += -DLQA_GIT_REV=\"$(GIT_REV)\"
-$(BUILD)/src/sweep.o: $(wildcard .git/HEAD .git/index)
+$(BUILD)/src/runmeta.o: CFLAGS += -DLQA_GIT_REV=\"$(GIT_REV)\"
+$(BUILD)/src/runmeta.o: $(wildcard .git/HEAD .git/index)
 
 # Reproduction figures and tables (scripts/figures.sh): run whatever sweeps are missing
 # (lqabench resumes complete runs), then regenerate every figure (PNG + PDF) and table.
