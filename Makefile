@@ -107,12 +107,14 @@ test: data
 	@bash scripts/setup.sh testtools
 	@$(MAKE) --no-print-directory all unit-bins
 	@$(MAKE) --no-print-directory test-asan
-	@bash scripts/run_tests.sh
+	@LQA_TEST="$(T)" bash scripts/run_tests.sh
 
 unit-bins: $(TEST_BIN)
 
+# T=NAME (make test T=NAME, make test-unit T=NAME): only the unit test NAME
+# (build/tests/test_* --list names them).
 test-unit: all unit-bins
-	@LQA_SKIP_TORCH=1 LQA_SKIP_ASAN=1 bash scripts/run_tests.sh
+	@LQA_TEST="$(T)" LQA_SKIP_TORCH=1 LQA_SKIP_ASAN=1 bash scripts/run_tests.sh
 
 test-asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" unit-bins build-asan/lqabench

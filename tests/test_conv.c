@@ -1140,77 +1140,94 @@ static void test_thread_determinism(Rng *r, const char *name, int C, int H, int 
     model_free(m);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    t_args(argc, argv);
     blas_set_threads(1);
     Rng r;
     rng_seed(&r, getenv("LQA_TEST_SEED") ? strtoull(getenv("LQA_TEST_SEED"), NULL, 10) : 2024, 99);
 
     /* layers */
-    test_conv_case(&r, 3, 7, 6, 4, 3, 3, 2, 1, true, 2, false);  /* stride 2, pad, odd sizes */
-    test_conv_case(&r, 3, 7, 6, 4, 3, 3, 2, 1, true, 2, true);   /* same, chunked workspace */
-    test_conv_case(&r, 2, 8, 8, 3, 5, 5, 1, 2, true, 3, false);  /* LeNet-like 5×5 pad 2 */
-    test_conv_case(&r, 2, 9, 7, 3, 3, 2, 1, 0, false, 2, true);  /* kh ≠ kw, no pad, no bias */
-    test_conv_case(&r, 4, 5, 5, 3, 1, 1, 1, 0, false, 3, false); /* 1×1 pointwise (no im2col) */
-    test_conv_case(&r, 4, 5, 6, 3, 1, 1, 2, 0, false, 2, false); /* 1×1 stride 2 (projection) */
-    test_conv_case(&r, 2, 4, 4, 2, 3, 3, 3, 2, true, 2, false);  /* stride 3, pad 2 */
-    test_conv_case(&r, 2, 4, 4, 3, 3, 3, 1, 3, true, 2, false);  /* stride 1, pad > k − 1 */
-    test_conv_case(&r, 3, 6, 5, 4, 3, 3, 1, 1, false, 3, true);  /* stride 1, chunked workspace */
-    test_conv_case(&r, 4, 20, 19, 6, 5, 5, 1, 2, true, 2, false); /* direct kernels (fwd, dW, dX) */
-    test_conv_case(&r, 1, 18, 20, 7, 3, 3, 1, 0, true, 2, false); /* direct, C = 1, no pad */
-    test_conv_case(&r, 1, 5, 40, 4, 3, 3, 1, 1, true, 2, false);  /* direct, rows of 3 vectors */
-    test_conv_case(&r, 2, 4, 60, 3, 3, 3, 1, 1, false, 2, false); /* direct, rows of 4 vectors */
-    test_conv_case(&r, 3, 11, 12, 6, 5, 5, 1, 2, true, 2, false); /* direct, 2-row blocks, odd OH */
-    test_conv_case(&r, 1, 10, 20, 6, 5, 5, 1, 2, true, 3, true);  /* direct geometry, workspace of
-                                                                     one sample: im2col instead */
-    test_conv_case(&r, 16, 7, 6, 17, 3, 3, 1, 1, true, 2, false); /* Winograd F(2×2,3×3), odd H */
-    test_conv_case(&r, 17, 5, 5, 16, 3, 3, 1, 1, false, 3, true); /* Winograd, chunked, odd */
-    test_conv_case(&r, 16, 6, 32, 17, 3, 3, 1, 1, true, 2, false); /* Winograd, width 32 (vectors) */
-    test_conv_case(&r, 17, 5, 16, 16, 3, 3, 1, 1, false, 3, true); /* width 16, chunked */
-    g_wino4 = true;                                                  /* Winograd F(4×4, 3×3): */
-    test_conv_case(&r, 16, 8, 8, 17, 3, 3, 1, 1, true, 2, false);   /* whole tiles */
-    test_conv_case(&r, 17, 11, 10, 16, 3, 3, 1, 1, false, 3, false); /* partial tiles */
-    test_conv_case(&r, 16, 9, 12, 16, 3, 3, 1, 1, true, 3, true);   /* chunked, partial */
-    test_conv_case(&r, 16, 8, 8, 16, 3, 3, 1, 1, true, 20, false);  /* 80 tiles: 2 blocks */
-    test_conv_case(&r, 16, 4, 4, 16, 3, 3, 1, 1, true, 2, false);   /* 4×4: F(2×2) instead */
-    test_conv_case(&r, 16, 8, 7, 16, 3, 3, 1, 1, true, 2, false);   /* 8×7: F(2×2) instead */
-    g_wino4 = false;
-    test_conv_case(&r, 3, 9, 8, 16, 3, 2, 1, 1, true, 2, false);  /* channel-vectorised direct */
-    test_conv_case(&r, 2, 6, 6, 32, 5, 5, 1, 2, false, 2, true);  /* same, two channel blocks */
-    test_conv_case(&r, 5, 9, 7, 16, 3, 3, 1, 1, true, 2, false);  /* same; dX direct (5 channels
-                                                                     padded to 6, 2-row blocks) */
-    test_maxpool_ties(&r);
-    test_pool(&r, true, 2, 3, 6, 6);
-    test_pool(&r, true, 2, 2, 7, 5); /* odd: floor drops the last row/column */
-    test_pool(&r, false, 2, 3, 6, 6);
-    test_pool(&r, false, 2, 2, 7, 5);
-    test_bn(&r, 3, 4, 5, false, false);
-    test_bn(&r, 3, 4, 5, true, false);
-    test_bn(&r, 2, 3, 4, true, true); /* BN + residual + ReLU, as in a BasicBlock */
-    test_bn(&r, 2, 3, 1, false, false); /* N = 3 per channel */
-    test_bn_stats(&r);
-    test_gap(&r);
-    test_composition(&r);
-    printf("layers: worst finite-difference error %.3f of tolerance; %d of %d points had a "
+    T_RUN(conv, {
+        test_conv_case(&r, 3, 7, 6, 4, 3, 3, 2, 1, true, 2, false);  /* stride 2, pad, odd sizes */
+        test_conv_case(&r, 3, 7, 6, 4, 3, 3, 2, 1, true, 2, true);   /* same, chunked workspace */
+        test_conv_case(&r, 2, 8, 8, 3, 5, 5, 1, 2, true, 3, false);  /* LeNet-like 5×5 pad 2 */
+        test_conv_case(&r, 2, 9, 7, 3, 3, 2, 1, 0, false, 2, true);  /* kh ≠ kw, no pad, no bias */
+        test_conv_case(&r, 4, 5, 5, 3, 1, 1, 1, 0, false, 3, false); /* 1×1 pointwise (no im2col) */
+        test_conv_case(&r, 4, 5, 6, 3, 1, 1, 2, 0, false, 2, false); /* 1×1 stride 2 (projection) */
+        test_conv_case(&r, 2, 4, 4, 2, 3, 3, 3, 2, true, 2, false);  /* stride 3, pad 2 */
+        test_conv_case(&r, 2, 4, 4, 3, 3, 3, 1, 3, true, 2, false);  /* stride 1, pad > k − 1 */
+        test_conv_case(&r, 3, 6, 5, 4, 3, 3, 1, 1, false, 3, true);  /* stride 1, chunked workspace */
+        test_conv_case(&r, 4, 20, 19, 6, 5, 5, 1, 2, true, 2, false); /* direct kernels (fwd, dW, dX) */
+        test_conv_case(&r, 1, 18, 20, 7, 3, 3, 1, 0, true, 2, false); /* direct, C = 1, no pad */
+        test_conv_case(&r, 1, 5, 40, 4, 3, 3, 1, 1, true, 2, false);  /* direct, rows of 3 vectors */
+        test_conv_case(&r, 2, 4, 60, 3, 3, 3, 1, 1, false, 2, false); /* direct, rows of 4 vectors */
+        test_conv_case(&r, 3, 11, 12, 6, 5, 5, 1, 2, true, 2, false); /* direct, 2-row blocks, odd OH */
+        test_conv_case(&r, 1, 10, 20, 6, 5, 5, 1, 2, true, 3, true);  /* direct geometry, workspace of
+                                                                         one sample: im2col instead */
+        test_conv_case(&r, 16, 7, 6, 17, 3, 3, 1, 1, true, 2, false); /* Winograd F(2×2,3×3), odd H */
+        test_conv_case(&r, 17, 5, 5, 16, 3, 3, 1, 1, false, 3, true); /* Winograd, chunked, odd */
+        test_conv_case(&r, 16, 6, 32, 17, 3, 3, 1, 1, true, 2, false); /* Winograd, width 32 (vectors) */
+        test_conv_case(&r, 17, 5, 16, 16, 3, 3, 1, 1, false, 3, true); /* width 16, chunked */
+        g_wino4 = true;                                                  /* Winograd F(4×4, 3×3): */
+        test_conv_case(&r, 16, 8, 8, 17, 3, 3, 1, 1, true, 2, false);   /* whole tiles */
+        test_conv_case(&r, 17, 11, 10, 16, 3, 3, 1, 1, false, 3, false); /* partial tiles */
+        test_conv_case(&r, 16, 9, 12, 16, 3, 3, 1, 1, true, 3, true);   /* chunked, partial */
+        test_conv_case(&r, 16, 8, 8, 16, 3, 3, 1, 1, true, 20, false);  /* 80 tiles: 2 blocks */
+        test_conv_case(&r, 16, 4, 4, 16, 3, 3, 1, 1, true, 2, false);   /* 4×4: F(2×2) instead */
+        test_conv_case(&r, 16, 8, 7, 16, 3, 3, 1, 1, true, 2, false);   /* 8×7: F(2×2) instead */
+        g_wino4 = false;
+        test_conv_case(&r, 3, 9, 8, 16, 3, 2, 1, 1, true, 2, false);  /* channel-vectorised direct */
+        test_conv_case(&r, 2, 6, 6, 32, 5, 5, 1, 2, false, 2, true);  /* same, two channel blocks */
+        test_conv_case(&r, 5, 9, 7, 16, 3, 3, 1, 1, true, 2, false);  /* same; dX direct (5 channels
+                                                                         padded to 6, 2-row blocks) */
+    });
+    T_RUN(pool, {
+        test_maxpool_ties(&r);
+        test_pool(&r, true, 2, 3, 6, 6);
+        test_pool(&r, true, 2, 2, 7, 5); /* odd: floor drops the last row/column */
+        test_pool(&r, false, 2, 3, 6, 6);
+        test_pool(&r, false, 2, 2, 7, 5);
+    });
+    T_RUN(bn, {
+        test_bn(&r, 3, 4, 5, false, false);
+        test_bn(&r, 3, 4, 5, true, false);
+        test_bn(&r, 2, 3, 4, true, true); /* BN + residual + ReLU, as in a BasicBlock */
+        test_bn(&r, 2, 3, 1, false, false); /* N = 3 per channel */
+        test_bn_stats(&r);
+    });
+    T_RUN(gap, test_gap(&r););
+    T_RUN(composition, test_composition(&r););
+    if (!t_listing)
+        printf("layers: worst finite-difference error %.3f of tolerance; %d of %d points had a "
            "switch within ±h (checked frozen)\n", fd_worst_layers, fd_switch_points, fd_points);
     fd_switch_points = fd_points = 0;
 
     /* models */
-    test_param_counts();
-    test_tensor_tables();
-    test_model_fd(&r, "lenet5", 1, 28, 28, 3, 0, 6, LENET_TOL);
-    test_model_fd(&r, "lenet5", 3, 32, 32, 3, 0, 6, LENET_TOL);
-    test_model_fd(&r, "cnn2", 1, 28, 28, 3, 0, 6, LENET_TOL);
-    test_model_fd(&r, "resnet18", 3, 8, 8, 8, 4, 6, RESNET_TOL);
-    printf("models: worst finite-difference error %.3f of tolerance; %d of %d points had a "
+    T_RUN(param_counts, test_param_counts(););
+    T_RUN(tensor_tables, test_tensor_tables(););
+    T_RUN(model_fd, {
+        test_model_fd(&r, "lenet5", 1, 28, 28, 3, 0, 6, LENET_TOL);
+        test_model_fd(&r, "lenet5", 3, 32, 32, 3, 0, 6, LENET_TOL);
+        test_model_fd(&r, "cnn2", 1, 28, 28, 3, 0, 6, LENET_TOL);
+        test_model_fd(&r, "resnet18", 3, 8, 8, 8, 4, 6, RESNET_TOL);
+    });
+    if (!t_listing)
+        printf("models: worst finite-difference error %.3f of tolerance; %d of %d points had a "
            "switch within ±h (checked frozen)\n", fd_worst_models, fd_switch_points, fd_points);
-    test_probe_invariance(&r, "lenet5", 3, 32, 32, 4, 0);
-    test_probe_invariance(&r, "cnn2", 1, 28, 28, 4, 0);
-    test_probe_invariance(&r, "resnet18", 3, 8, 8, 4, 4);
-    test_resnet_bn_semantics(&r);
-    test_thread_determinism(&r, "lenet5", 1, 28, 28, 16, 0);
-    test_thread_determinism(&r, "resnet18", 3, 16, 16, 16, 8);
-    test_wino_blocks(&r, false);
-    test_wino_blocks(&r, true);
+    T_RUN(probe_invariance, {
+        test_probe_invariance(&r, "lenet5", 3, 32, 32, 4, 0);
+        test_probe_invariance(&r, "cnn2", 1, 28, 28, 4, 0);
+        test_probe_invariance(&r, "resnet18", 3, 8, 8, 4, 4);
+    });
+    T_RUN(resnet_bn_semantics, test_resnet_bn_semantics(&r););
+    T_RUN(thread_determinism, {
+        test_thread_determinism(&r, "lenet5", 1, 28, 28, 16, 0);
+        test_thread_determinism(&r, "resnet18", 3, 16, 16, 16, 8);
+    });
+    T_RUN(wino_blocks, {
+        test_wino_blocks(&r, false);
+        test_wino_blocks(&r, true);
+    });
     return t_done("test_conv");
 }

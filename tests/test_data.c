@@ -872,21 +872,22 @@ static void test_validation_split(void)
     dataset_free(&ds);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    t_args(argc, argv);
     const char *base = getenv("TMPDIR");
     snprintf(tmpdir, sizeof tmpdir, "%s/lqa_test_data_XXXXXX", base && *base ? base : "/tmp");
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
         return 2;
     }
-    test_idx();
-    test_cifar();
-    test_batcher();
-    test_validation_split();
-    test_converter();
-    test_dataset_load();
-    test_hostile();
+    T_RUN(idx, test_idx());
+    T_RUN(cifar, test_cifar());
+    T_RUN(batcher, test_batcher());
+    T_RUN(validation_split, test_validation_split());
+    T_RUN(converter, test_converter());
+    T_RUN(dataset_load, test_dataset_load());
+    T_RUN(hostile, test_hostile());
     rm_tree(tmpdir);
     return t_done("test_data");
 }

@@ -349,17 +349,18 @@ static void test_model_options(void)
             "optim_choices splits an enum's choices");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    t_args(argc, argv);
     Rng r;
     rng_seed(&r, 1234, 9);
-    test_linear(&r);
-    test_relu_softmax(&r);
-    gradcheck_model("logreg", 0);
-    gradcheck_model("mlp", 12);
-    test_param_counts();
-    test_model_options();
-    test_reductions(&r);
-    test_sgemm(&r);
+    T_RUN(linear, test_linear(&r));
+    T_RUN(relu_softmax, test_relu_softmax(&r));
+    T_RUN(gradcheck, gradcheck_model("logreg", 0));
+    T_RUN(gradcheck, gradcheck_model("mlp", 12));
+    T_RUN(param_counts, test_param_counts());
+    T_RUN(model_options, test_model_options());
+    T_RUN(reductions, test_reductions(&r));
+    T_RUN(sgemm, test_sgemm(&r));
     return t_done("test_layers");
 }
