@@ -191,8 +191,8 @@ static void config_diff(const cJSON *now, const cJSON *old, const char *prefix, 
 
 static const char *const FILE_SUFFIXES[] = {".steps.csv", ".epochs.csv", ".init.f32", ".batches.i32", NULL};
 
-int run_write_meta(const SweepConfig *c, const RunSpec *r, const SweepOptions *opt,
-                      const RunResult *res, const char *started, char *err)
+int run_write_meta(const SweepConfig *c, const RunSpec *r, int threads, bool timing,
+                   const RunResult *res, const char *started, char *err)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "run", r->id);
@@ -206,7 +206,7 @@ int run_write_meta(const SweepConfig *c, const RunSpec *r, const SweepOptions *o
     cJSON_AddItemToObject(s, "test_acc", json_num(res->test_acc));
     cJSON_AddItemToObject(s, "val_loss", json_num(res->val_loss));
     cJSON_AddItemToObject(s, "val_acc", json_num(res->val_acc));
-    cJSON_AddItemToObject(s, "seconds", json_num(opt->timing ? res->seconds : NAN));
+    cJSON_AddItemToObject(s, "seconds", json_num(timing ? res->seconds : NAN));
     cJSON_AddNumberToObject(s, "fwd", (double)res->fwd);
     cJSON_AddNumberToObject(s, "bwd", (double)res->bwd);
     char p[RUNLOCK_PATH_BUF];
@@ -238,7 +238,7 @@ int run_write_meta(const SweepConfig *c, const RunSpec *r, const SweepOptions *o
     cJSON *env = cJSON_AddObjectToObject(root, "environment");
     cJSON_AddStringToObject(env, "lqabench", LQA_VERSION);
     cJSON_AddStringToObject(env, "git", LQA_GIT_REV);
-    cJSON_AddNumberToObject(env, "threads", opt->threads);
+    cJSON_AddNumberToObject(env, "threads", threads);
     cJSON_AddStringToObject(env, "openblas", blas_config());
     cJSON_AddStringToObject(env, "openblas_core", blas_corename());
     cJSON_AddStringToObject(env, "kernel_path", kernel_path());
@@ -250,7 +250,7 @@ int run_write_meta(const SweepConfig *c, const RunSpec *r, const SweepOptions *o
     host_name(host, sizeof host);
     cJSON_AddStringToObject(env, "cpu", cpu);
     cJSON_AddStringToObject(env, "host", host);
-    if (opt->timing) cJSON_AddStringToObject(env, "started", started);
+    if (timing) cJSON_AddStringToObject(env, "started", started);
 
     char *text = cJSON_Print(root);
     cJSON_Delete(root);

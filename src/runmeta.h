@@ -7,8 +7,9 @@
 
 #include <stddef.h>
 
+#include <stdbool.h>
+
 #include "config.h"
-#include "sweep.h"
 #include "train.h"
 
 typedef struct cJSON cJSON;
@@ -24,8 +25,9 @@ typedef enum {
 /* <output_dir>/<id><suffix> into buf (n >= RUNLOCK_PATH_BUF). */
 void run_path(char *buf, size_t n, const SweepConfig *c, const char *id, const char *suffix);
 /* Write run r's <run>.json: its result res, resolved config and hash, the
- * files it wrote (unless failed) and the environment. */
-int run_write_meta(const SweepConfig *c, const RunSpec *r, const SweepOptions *opt,
+ * files it wrote (unless failed) and the environment (threads; with timing:
+ * the seconds and the start time `started`). */
+int run_write_meta(const SweepConfig *c, const RunSpec *r, int threads, bool timing,
                    const RunResult *res, const char *started, char *err);
 /* The state of run r in output_dir; *meta receives the parsed .json (when
  * meta is not NULL and the .json parses; the caller deletes it) and why a

@@ -442,7 +442,7 @@ int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
             fprintf(stderr, "lqabench: [%d/%d] %s: %s, final loss %.4g\n", done_i, todo, r->id,
                     res.status, res.final_loss);
         }
-        if (run_write_meta(c, r, opt, &res, started, err)) {
+        if (run_write_meta(c, r, opt->threads, opt->timing, &res, started, err)) {
             unlink(lock);
             status = 1;
             goto out;

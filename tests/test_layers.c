@@ -20,6 +20,7 @@
 #include "parallel.h"
 #include "rng.h"
 #include "test.h"
+#include "train.h"
 
 static void fill(float *p, size_t n, float lo, float hi, Rng *r)
 {
@@ -306,6 +307,48 @@ static void test_sgemm(Rng *r)
         }
 }
 
+/* train_step: the training step of the sweep and the bench, schedule applied. */
+static void test_train_step(void)
+{
+    ModelSpec spec = {.in_c = 1, .in_h = 4, .in_w = 4, .n_classes = 3, .max_batch = 4};
+    Model m;
+    char err[LQA_ERR_LEN];
+    if (model_create(&m, "logreg", &spec, err)) {
+        T_CHECK(0, "create: %s", err);
+        return;
+    }
+    model_init(&m, INIT_DEFAULT, 5);
+    float x[4 * 16];
+    int y[4] = {0, 1, 2, 1};
+    for (int i = 0; i < 4 * 16; i++) x[i] = (float)((i * 7) % 11) / 11.0f;
+    Schedule sched = {.type = SCHED_STEP, .every = 1, .gamma = 0.5};
+    TrainState s;
+    const OptimizerDef *sgd = optim_find("sgd");
+    double hp[OPT_MAX_HP];
+    optim_hparam_defaults(sgd, hp);
+    T_CHECK(train_state_init(&s, &m, sgd, hp, 0.1, &sched, 10, NULL, err) == 0, "init: %s", err);
+    float *before = malloc(m.n_params * sizeof(float));
+    memcpy(before, m.params, m.n_params * sizeof(float));
+    double l0 = model_forward(&m, m.params, x, y, 4, FWD_EVAL, NULL);
+    StepRow row;
+    train_step(&s, x, y, 4, &row);
+    T_CHECK(row.step == 1 && row.epoch == 1 && row.fwd == 1 && row.bwd == 1 && s.step == 1,
+            "first row: step %ld epoch %d fwd %ld bwd %ld", row.step, row.epoch, row.fwd, row.bwd);
+    T_CHECK(row.loss == l0 && row.info.lr == 0.1, "loss %.9g (eval %.9g), lr %g", row.loss, l0,
+            row.info.lr);
+    bool sgd_ok = true;
+    for (size_t i = 0; i < m.n_params; i++)
+        sgd_ok &= fabsf(m.params[i] - (before[i] - 0.1f * m.grads[i])) <= 1e-6f;
+    T_CHECK(sgd_ok, "the step is sgd's update");
+    s.epoch = 1;
+    train_step(&s, x, y, 4, &row);
+    T_CHECK(row.step == 2 && row.epoch == 2 && row.info.lr == 0.05 && row.seconds >= row.opt_s,
+            "second step: schedule halves lr (%g), epoch %d", row.info.lr, row.epoch);
+    train_state_free(&s);
+    free(before);
+    model_free(&m);
+}
+
 /* Model options: declared by the models that use them, parsed from one table. */
 static void test_model_options(void)
 {
@@ -360,6 +403,7 @@ int main(int argc, char **argv)
     T_RUN(gradcheck, gradcheck_model("mlp", 12));
     T_RUN(param_counts, test_param_counts());
     T_RUN(model_options, test_model_options());
+    T_RUN(train_step, test_train_step());
     T_RUN(reductions, test_reductions(&r));
     T_RUN(sgemm, test_sgemm(&r));
     return t_done("test_layers");
