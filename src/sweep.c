@@ -301,27 +301,23 @@ int sweep_list(const SweepConfig *c, const SweepOptions *opt)
     return 0;
 }
 
-int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
+/* The runs of the sweep (runs[n]) and which of the selected ones to run
+ * (pending, *todo of them). 0, or 2 with err: --run names no run, or complete
+ * runs were made with another config (named on stderr). */
+static int plan_runs(const SweepConfig *c, const SweepOptions *opt, RunSpec *runs, bool *pending,
+                     int n, int *todo, char *err)
 {
-    int n = config_n_runs(c), todo = 0, failed = 0, stale = 0;
-    RunSpec *runs = calloc((size_t)n, sizeof *runs);
-    bool *pending = calloc((size_t)n, sizeof *pending);
-    if (!runs || !pending) {
-        free(runs);
-        free(pending);
-        return lqa_errf(err, "out of memory (%d runs)", n), 1;
-    }
+    int stale = 0;
     bool found = !opt->run_id;
     for (int i = 0; i < n; i++) {
         config_run(c, i, &runs[i]);
         found |= opt->run_id && strcmp(runs[i].id, opt->run_id) == 0;
     }
     if (!found) {
-        free(runs);
-        free(pending);
         lqa_errf(err, "%s: no run \"%s\" in this sweep (see --list)", c->path, opt->run_id);
         return 2;
     }
+    *todo = 0;
     for (int i = 0; i < n; i++) {
         if (!selected(opt, &runs[i])) continue;
         char why[LQA_ERR_LEN];
@@ -332,149 +328,175 @@ int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
             stale++;
         }
         pending[i] = opt->force || st != RUN_COMPLETE;
-        todo += pending[i];
+        *todo += pending[i];
     }
     if (stale) {
-        free(runs);
-        free(pending);
         lqa_errf(err, "%.300s: %d complete run%s made with another config (named above); redo "
                  "them with --force, or use another --output-dir", c->output_dir, stale,
                  stale == 1 ? "" : "s");
         return 2;
     }
-    blas_set_threads(opt->threads);
-    if (mkdir_p(c->output_dir, err)) {
-        free(runs);
-        free(pending);
-        return 1;
-    }
-    /* Leftovers of killed processes: summary temporaries, locks (and
-     * temporaries) of runs that are complete. */
+    return 0;
+}
+
+/* Leftovers of killed processes: summary temporaries, locks (and
+ * temporaries) of runs that are complete. 0, or -1 with err. */
+static int clean_leftovers(const SweepConfig *c, const RunSpec *runs, const bool *pending, int n,
+                           char *err)
+{
     runlock_clean_temps(c->output_dir, NULL, false);
     for (int i = 0; i < n; i++) {
         char lock[RUNLOCK_PATH_BUF];
         run_path(lock, sizeof lock, c, runs[i].id, ".lock");
         if (pending[i] || access(lock, F_OK) != 0) continue;
-        if (runlock_break(lock, err) < 0) {
-            free(runs);
-            free(pending);
-            return 1;
-        }
+        if (runlock_break(lock, err) < 0) return -1;
         if (access(lock, F_OK) != 0) runlock_clean_temps(c->output_dir, runs[i].id, false);
     }
-    Dataset train = {0}, test = {0}, val = {0};
-    Model m = {0};
-    int status = 0;
-    if (todo > 0) {
-        if (dataset_load(&train, c->dataset, c->data_dir, true, c->normalize, c->train_limit, err) ||
-            (c->eval_test &&
-             dataset_load(&test, c->dataset, c->data_dir, false, c->normalize, c->test_limit, err)) ||
-            (c->eval_test && dataset_check_pair(&train, &test, err))) {
-            status = 1;
-            goto out;
-        }
-        if (c->validation && dataset_split_tail(&train, c->validation, &val, err)) {
-            status = 1;
-            goto out;
-        }
-        ModelSpec spec = c->model_opts;
-        spec.in_c = train.c;
-        spec.in_h = train.h;
-        spec.in_w = train.w;
-        spec.n_classes = train.n_classes;
-        spec.max_batch = LQA_MAX(c->batch_size, c->eval_batch);
-        if (model_create(&m, c->model, &spec, err)) {
-            status = 1;
-            goto out;
-        }
-        if (!opt->quiet)
-            fprintf(stderr, "lqabench: %s: %d run%s (%d to do), %s on %s (%zu parameters, %d train / %d validation / %d test samples), %d thread%s -> %s\n",
-                    c->name, n, n == 1 ? "" : "s", todo, c->model, c->dataset, m.n_params, train.n, val.n, test.n,
-                    opt->threads, opt->threads == 1 ? "" : "s", c->output_dir);
+    return 0;
+}
+
+/* What the runs share: the data and the model. */
+typedef struct SweepData {
+    Dataset train, test, val;
+    Model m;
+} SweepData;
+
+static int load_data_and_model(const SweepConfig *c, const SweepOptions *opt, int n, int todo,
+                               SweepData *d, char *err)
+{
+    if (dataset_load(&d->train, c->dataset, c->data_dir, true, c->normalize, c->train_limit, err) ||
+        (c->eval_test &&
+         dataset_load(&d->test, c->dataset, c->data_dir, false, c->normalize, c->test_limit, err)) ||
+        (c->eval_test && dataset_check_pair(&d->train, &d->test, err)))
+        return -1;
+    if (c->validation && dataset_split_tail(&d->train, c->validation, &d->val, err)) return -1;
+    ModelSpec spec = c->model_opts;
+    spec.in_c = d->train.c;
+    spec.in_h = d->train.h;
+    spec.in_w = d->train.w;
+    spec.n_classes = d->train.n_classes;
+    spec.max_batch = LQA_MAX(c->batch_size, c->eval_batch);
+    if (model_create(&d->m, c->model, &spec, err)) return -1;
+    if (!opt->quiet)
+        fprintf(stderr, "lqabench: %s: %d run%s (%d to do), %s on %s (%zu parameters, %d train / %d validation / %d test samples), %d thread%s -> %s\n",
+                c->name, n, n == 1 ? "" : "s", todo, c->model, c->dataset, d->m.n_params, d->train.n,
+                d->val.n, d->test.n, opt->threads, opt->threads == 1 ? "" : "s", c->output_dir);
+    return 0;
+}
+
+/* Claim and run pending run r (the done_i-th of todo), then write its .json.
+ * 0 (*failed++ when the run failed), 1 or 2 (err set): stop the sweep. */
+static int claim_and_run(const SweepConfig *c, const SweepOptions *opt, SweepData *d,
+                         const RunSpec *r, int done_i, int todo, double t_sweep, int *failed,
+                         char *err)
+{
+    char lock[RUNLOCK_PATH_BUF];
+    run_path(lock, sizeof lock, c, r->id, ".lock");
+    int claim = runlock_claim(lock, err);
+    if (claim < 0) return 1;
+    if (claim == 0) {
+        if (!opt->quiet) fprintf(stderr, "lqabench: %s: claimed by another process, skipped\n", r->id);
+        return 0;
+    }
+    char why[LQA_ERR_LEN];
+    RunState st = run_state(c, r, NULL, why, sizeof why);
+    if (!opt->force && st == RUN_COMPLETE) { /* finished by another process meanwhile */
+        unlink(lock);
+        return 0;
+    }
+    if (!opt->force && st == RUN_STALE) { /* made meanwhile by a process with another config */
+        fprintf(stderr, "lqabench: %s: complete, but made with another config: %s\n", r->id, why);
+        unlink(lock);
+        lqa_errf(err, "%s: made with another config meanwhile; redo it with --force", r->id);
+        return 2;
+    }
+    if (st == RUN_FAILED || st == RUN_DAMAGED)
+        fprintf(stderr, "lqabench: %s: %s; running it again\n", r->id, why);
+    runlock_clean_temps(c->output_dir, r->id, true);
+    char started[64];
+    time_t now = time(NULL);
+    strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    Progress prog = {.on = !opt->quiet && isatty(2), .run_i = done_i, .run_n = todo,
+                     .id = r->id, .lock = lock, .last_touch = lqa_now(), .t_sweep = t_sweep};
+    TrainData data = {&d->train, c->eval_test ? &d->test : NULL, c->validation ? &d->val : NULL};
+    RunResult res;
+    char rerr[LQA_ERR_LEN] = "";
+    if (run_one(c, opt, &d->m, &data, &prog, r, &res, rerr)) {
+        snprintf(res.status, sizeof res.status, "failed");
+        snprintf(res.reason, sizeof res.reason, "%.250s", rerr);
+        fprintf(stderr, "lqabench: %s: failed: %s\n", r->id, rerr);
+        (*failed)++;
+    } else if (!opt->quiet && !prog.on) {
+        fprintf(stderr, "lqabench: [%d/%d] %s: %s, final loss %.4g\n", done_i, todo, r->id,
+                res.status, res.final_loss);
+    }
+    int rc = run_write_meta(c, r, opt->threads, opt->timing, &res, started, err) ? 1 : 0;
+    unlink(lock);
+    return rc;
+}
+
+/* The exit status after the runs: the summary, failed runs, selected runs
+ * still incomplete (see sweep.h). */
+static int final_status(const SweepConfig *c, const SweepOptions *opt, const RunSpec *runs, int n,
+                        int failed, char *err)
+{
+    int have, stale_rest;
+    if (summarize(c, opt, true, &have, &stale_rest, err)) return 1;
+    if (failed) {
+        lqa_errf(err, "%d run%s failed (see the table and the run .json files)", failed,
+                 failed == 1 ? "" : "s");
+        return 1;
+    }
+    int incomplete = 0;
+    for (int i = 0; i < n; i++) {
+        char why[LQA_ERR_LEN];
+        if (selected(opt, &runs[i]) && run_state(c, &runs[i], NULL, why, sizeof why) != RUN_COMPLETE)
+            incomplete++;
+    }
+    if (incomplete) {
+        lqa_errf(err, "%d run%s asked for %s not complete (held by another process, or "
+                 "removed meanwhile): run the same command again to finish",
+                 incomplete, incomplete == 1 ? "" : "s", incomplete == 1 ? "is" : "are");
+        return 3;
+    }
+    return 0;
+}
+
+int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
+{
+    int n = config_n_runs(c), todo = 0, failed = 0, status = 0;
+    RunSpec *runs = calloc((size_t)n, sizeof *runs);
+    bool *pending = calloc((size_t)n, sizeof *pending);
+    SweepData d = {0};
+    if (!runs || !pending) {
+        free(runs);
+        free(pending);
+        return lqa_errf(err, "out of memory (%d runs)", n), 1;
+    }
+    if ((status = plan_runs(c, opt, runs, pending, n, &todo, err))) goto out;
+    blas_set_threads(opt->threads);
+    if (mkdir_p(c->output_dir, err) || clean_leftovers(c, runs, pending, n, err)) {
+        status = 1;
+        goto out;
+    }
+    if (todo > 0 && load_data_and_model(c, opt, n, todo, &d, err)) {
+        status = 1;
+        goto out;
     }
     int done_i = 0;
     double t_sweep = lqa_now();
     for (int i = 0; i < n && todo > 0; i++) {
-        RunSpec *r = &runs[i];
         if (!pending[i]) continue;
         done_i++;
-        char lock[RUNLOCK_PATH_BUF];
-        run_path(lock, sizeof lock, c, r->id, ".lock");
-        int claim = runlock_claim(lock, err);
-        if (claim < 0) {
-            status = 1;
+        if ((status = claim_and_run(c, opt, &d, &runs[i], done_i, todo, t_sweep, &failed, err)))
             goto out;
-        }
-        if (claim == 0) {
-            if (!opt->quiet) fprintf(stderr, "lqabench: %s: claimed by another process, skipped\n", r->id);
-            continue;
-        }
-        char why[LQA_ERR_LEN];
-        RunState st = run_state(c, r, NULL, why, sizeof why);
-        if (!opt->force && st == RUN_COMPLETE) { /* finished by another process meanwhile */
-            unlink(lock);
-            continue;
-        }
-        if (!opt->force && st == RUN_STALE) { /* made meanwhile by a process with another config */
-            fprintf(stderr, "lqabench: %s: complete, but made with another config: %s\n", r->id, why);
-            unlink(lock);
-            lqa_errf(err, "%s: made with another config meanwhile; redo it with --force", r->id);
-            status = 2;
-            goto out;
-        }
-        if (st == RUN_FAILED || st == RUN_DAMAGED)
-            fprintf(stderr, "lqabench: %s: %s; running it again\n", r->id, why);
-        runlock_clean_temps(c->output_dir, r->id, true);
-        char started[64];
-        time_t now = time(NULL);
-        strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-        Progress prog = {.on = !opt->quiet && isatty(2), .run_i = done_i, .run_n = todo,
-                         .id = r->id, .lock = lock, .last_touch = lqa_now(), .t_sweep = t_sweep};
-        TrainData data = {&train, c->eval_test ? &test : NULL, c->validation ? &val : NULL};
-        RunResult res;
-        char rerr[LQA_ERR_LEN] = "";
-        if (run_one(c, opt, &m, &data, &prog, r, &res, rerr)) {
-            snprintf(res.status, sizeof res.status, "failed");
-            snprintf(res.reason, sizeof res.reason, "%.250s", rerr);
-            fprintf(stderr, "lqabench: %s: failed: %s\n", r->id, rerr);
-            failed++;
-        } else if (!opt->quiet && !prog.on) {
-            fprintf(stderr, "lqabench: [%d/%d] %s: %s, final loss %.4g\n", done_i, todo, r->id,
-                    res.status, res.final_loss);
-        }
-        if (run_write_meta(c, r, opt->threads, opt->timing, &res, started, err)) {
-            unlink(lock);
-            status = 1;
-            goto out;
-        }
-        unlink(lock);
     }
-    int have, stale_rest;
-    if (summarize(c, opt, true, &have, &stale_rest, err)) {
-        status = 1;
-    } else if (failed) {
-        lqa_errf(err, "%d run%s failed (see the table and the run .json files)", failed,
-                 failed == 1 ? "" : "s");
-        status = 1;
-    } else {
-        int incomplete = 0;
-        for (int i = 0; i < n; i++) {
-            char why[LQA_ERR_LEN];
-            if (selected(opt, &runs[i]) && run_state(c, &runs[i], NULL, why, sizeof why) != RUN_COMPLETE)
-                incomplete++;
-        }
-        if (incomplete) {
-            lqa_errf(err, "%d run%s asked for %s not complete (held by another process, or "
-                     "removed meanwhile): run the same command again to finish",
-                     incomplete, incomplete == 1 ? "" : "s", incomplete == 1 ? "is" : "are");
-            status = 3;
-        }
-    }
+    status = final_status(c, opt, runs, n, failed, err);
 out:
-    if (m.ops) model_free(&m);
-    dataset_free(&train);
-    dataset_free(&test);
-    dataset_free(&val);
+    if (d.m.ops) model_free(&d.m);
+    dataset_free(&d.train);
+    dataset_free(&d.test);
+    dataset_free(&d.val);
     free(runs);
     free(pending);
     return status;
