@@ -331,7 +331,9 @@ static void test_lr_roles(void)
             int n_choice = 1;
             if (h >= 0) {
                 if (d->hparams[h].type != HP_ENUM) continue;
-                for (const char *q = d->hparams[h].choices; *q; q++) n_choice += *q == '|';
+                char buf[256];
+                const char *names[OPT_MAX_CHOICES];
+                n_choice = optim_choices(&d->hparams[h], buf, sizeof buf, names, OPT_MAX_CHOICES);
             }
             for (int c = 0; c < n_choice; c++) {
                 double hp[OPT_MAX_HP];
