@@ -231,7 +231,8 @@ void train_run(TrainState *s, const SweepConfig *c, const RunSpec *r, const Trai
     if (h->begin) h->begin(h->ctx);
     bool stop = false;
     for (; s->step < total && !stop; s->epoch++) {
-        batcher_start_epoch(b, s->epoch);
+        if (!s->in_epoch) batcher_start_epoch(b, s->epoch);
+        s->in_epoch = true;
         const int *idx;
         int B;
         while (s->step < total && (B = batcher_next(b, &idx)) > 0) {
@@ -248,6 +249,7 @@ void train_run(TrainState *s, const SweepConfig *c, const RunSpec *r, const Trai
                 epoch_row(s, c, d, out, h, (double)t / (double)spe, res);
         }
         if (stop) break;
+        s->in_epoch = false;
         if (!vec_all_finite(m->params, m->n_params)) {
             snprintf(res->status, sizeof res->status, "diverged");
             snprintf(res->reason, sizeof res->reason, "non-finite parameters after step %ld",

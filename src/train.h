@@ -11,7 +11,9 @@
  * optimizer and its state, the forward/backward counts, the training time and
  * the divergence window. A run is train_begin (model init, batcher, optimizer),
  * then train_run (the loop); a checkpoint would save and restore a TrainState
- * between the two, or from train_run's epoch ends. */
+ * (with the optimizer's state and the model's parameters and buffers) between
+ * the two: train_run goes on from s->step, s->epoch and, with in_epoch, the
+ * batcher's position. */
 #ifndef LQA_TRAIN_H
 #define LQA_TRAIN_H
 
@@ -60,6 +62,8 @@ typedef struct TrainState {
     long total;             /* steps of the run (train_begin) */
     double seconds;         /* training time so far */
     Batcher batcher;        /* train_begin's; unused by bare train_step users */
+    bool in_epoch;          /* the batcher holds epoch `epoch` part-way (train_run goes on
+                             * from its position instead of starting the epoch) */
     double recent[CFG_DIVERGE_WINDOW_MAX]; /* divergence rule: the last batch losses */
     double first_loss;
 } TrainState;
