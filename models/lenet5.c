@@ -9,7 +9,7 @@
  * [120][16·h·w], fc1.bias, fc2.weight [84][120], fc2.bias, fc3.weight [10][84],
  * fc3.bias. The flatten before fc1 is PyTorch's (c, h, w) order.
  *
- * Internals: activations are channel-major [C][B][H][W] (src/conv.h); the
+ * Internals: activations are channel-major [C][B][H][W] (src/nn/conv.h); the
  * input is transposed from NCHW on entry when C > 1. With max pooling the
  * ReLU is applied after the pool (max and ReLU commute exactly, and the
  * gradient is the same), which halves the ReLU work. TRAIN keeps per-layer

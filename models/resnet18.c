@@ -27,7 +27,7 @@
  * post-BN-ReLU activation, conv2 output, projection conv output, block
  * output); PROBE/EVAL forwards and the backward share three scratch tensors of
  * the largest activation size (their contents never outlive a call), plus a
- * bounded im2col workspace. Activations are channel-major (src/conv.h). */
+ * bounded im2col workspace. Activations are channel-major (src/nn/conv.h). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* test_conv.c — the convolutional layers (src/conv.h) and the models lenet5,
+/* test_conv.c — the convolutional layers (src/nn/conv.h) and the models lenet5,
  * cnn2, resnet18: forward against direct loops, finite-difference gradients,
  * parameter counts, batch-norm running statistics, and the probe/eval
  * contracts of model.h, and that the parallel loops of conv.h's layers give the
