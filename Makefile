@@ -5,7 +5,7 @@ CC      ?= cc
 PKGS    := openblas libcjson zlib libpng
 BUILD   ?= build
 # The default binary runs on any x86-64-v2 CPU: the hot kernels (KERNEL_SRC) are
-# compiled for three instruction sets and chosen at start-up (src/kernel_dispatch.c).
+# compiled for three instruction sets and chosen at start-up (src/nn/kernel_dispatch.c).
 # NATIVE=1 compiles everything once for this machine's CPU (-march=native).
 NATIVE  ?= 0
 ifeq ($(NATIVE),1)
@@ -15,7 +15,7 @@ OPT     ?= -O3 -march=x86-64-v2 -mtune=generic
 endif
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -fno-math-errno -ffp-contract=off -Wall -Wextra -Werror=implicit-function-declaration \
-           -D_POSIX_C_SOURCE=200809L -Isrc -Idata_loaders -Imodels -MMD -MP
+           -D_POSIX_C_SOURCE=200809L -Isrc -Isrc/nn -Idata_loaders -Imodels -MMD -MP
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS  += $(PKG_LIBS) -lm
@@ -28,8 +28,8 @@ CFLAGS  += $(PKG_CFLAGS)
 FLAGS_SIG := $(CC) $(CFLAGS) | $(LDFLAGS) $(LDLIBS)
 FLAGS     := $(BUILD)/.flags
 
-LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c src/optim/*.c models/*.c data_loaders/*.c))
-KERNEL_SRC := src/conv.c src/conv_direct.c src/conv_winograd.c src/conv_winograd4.c src/bn_pool.c
+LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c src/nn/*.c src/optim/*.c models/*.c data_loaders/*.c))
+KERNEL_SRC := src/nn/conv.c src/nn/conv_direct.c src/nn/conv_winograd.c src/nn/conv_winograd4.c src/nn/bn_pool.c
 ifeq ($(NATIVE),1)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CFLAGS   += -DLQA_NATIVE
@@ -107,12 +107,14 @@ test: data
 	@bash scripts/setup.sh testtools
 	@$(MAKE) --no-print-directory all unit-bins
 	@$(MAKE) --no-print-directory test-asan
-	@bash scripts/run_tests.sh
+	@LQA_TEST="$(T)" bash scripts/run_tests.sh
 
 unit-bins: $(TEST_BIN)
 
+# T=NAME (make test T=NAME, make test-unit T=NAME): only the unit test NAME
+# (build/tests/test_* --list names them).
 test-unit: all unit-bins
-	@LQA_SKIP_TORCH=1 LQA_SKIP_ASAN=1 bash scripts/run_tests.sh
+	@LQA_TEST="$(T)" LQA_SKIP_TORCH=1 LQA_SKIP_ASAN=1 bash scripts/run_tests.sh
 
 test-asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" LDFLAGS="-fsanitize=address,undefined" unit-bins build-asan/lqabench
@@ -137,8 +139,8 @@ help:
 
 # The git revision goes into each run's metadata.
 GIT_REV := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
-$(BUILD)/src/sweep.o: CFLAGS += -DLQA_GIT_REV=\"$(GIT_REV)\"
-$(BUILD)/src/sweep.o: $(wildcard .git/HEAD .git/index)
+$(BUILD)/src/runmeta.o: CFLAGS += -DLQA_GIT_REV=\"$(GIT_REV)\"
+$(BUILD)/src/runmeta.o: $(wildcard .git/HEAD .git/index)
 
 # Reproduction figures and tables (scripts/figures.sh): run whatever sweeps are missing
 # (lqabench resumes complete runs), then regenerate every figure (PNG + PDF) and table.

@@ -21,8 +21,8 @@
 
 /* One pass over a file: validates the length and labels. When x/y are given,
  * stores records [0, keep) there (keep may be 0). Sets *n_records. */
-static int cifar_scan(const char *path, unsigned char *buf, float *x, int *y, long keep,
-                      long *n_records, char *err)
+static int cifar_scan(const char *path, unsigned char *buf, int n_classes, float *x, int *y,
+                      long keep, long *n_records, char *err)
 {
     gzFile f = gzfile_open(path, err);
     if (!f) return -1;
@@ -36,9 +36,9 @@ static int cifar_scan(const char *path, unsigned char *buf, float *x, int *y, lo
         long full = (long)(r / CIFAR_RECORD);
         for (long i = 0; i < full; i++, rec++) {
             const unsigned char *p = buf + (size_t)i * CIFAR_RECORD;
-            if (p[0] >= 10) {
-                lqa_errf(err, "%s: label %u at record %ld out of range [0,10)", path,
-                         (unsigned)p[0], rec);
+            if (p[0] >= n_classes) {
+                lqa_errf(err, "%s: label %u at record %ld out of range [0,%d)", path,
+                         (unsigned)p[0], rec, n_classes);
                 goto out;
             }
             if (x && rec < keep) {
@@ -69,8 +69,8 @@ out:
     return rc;
 }
 
-int cifar10_load(Dataset *ds, const char *const *paths, int n_paths, long records, int limit,
-                 char *err)
+int cifar10_load(Dataset *ds, const char *const *paths, int n_paths, long records, int n_classes,
+                 int limit, char *err)
 {
     memset(ds, 0, sizeof *ds);
     if (n_paths <= 0) return lqa_errf(err, "cifar10: no batch files given");
@@ -88,7 +88,7 @@ int cifar10_load(Dataset *ds, const char *const *paths, int n_paths, long record
      * float array alone. */
     long total = 0;
     for (int i = 0; i < n_paths; i++) {
-        if (cifar_scan(paths[i], buf, NULL, NULL, 0, &counts[i], err) != 0) goto out;
+        if (cifar_scan(paths[i], buf, n_classes, NULL, NULL, 0, &counts[i], err) != 0) goto out;
         if (records > 0 && counts[i] != records) {
             lqa_errf(err, "%s: %ld records, but a CIFAR-10 batch holds exactly %ld (truncated at a "
                      "record boundary, or not a CIFAR-10 batch)", paths[i], counts[i], records);
@@ -108,8 +108,8 @@ int cifar10_load(Dataset *ds, const char *const *paths, int n_paths, long record
     long at = 0;
     for (int i = 0; i < n_paths && at < keep; i++) {
         long n_i = 0;
-        if (cifar_scan(paths[i], buf, x + (size_t)at * CIFAR_PIXELS, y + at, keep - at, &n_i,
-                       err) != 0)
+        if (cifar_scan(paths[i], buf, n_classes, x + (size_t)at * CIFAR_PIXELS, y + at, keep - at,
+                       &n_i, err) != 0)
             goto out;
         if (n_i != counts[i]) {
             lqa_errf(err, "%s: changed while being read (%ld then %ld records)", paths[i],
@@ -119,7 +119,7 @@ int cifar10_load(Dataset *ds, const char *const *paths, int n_paths, long record
         at += LQA_MIN(n_i, keep - at);
     }
 
-    dataset_adopt(ds, (int)keep, 3, 32, 32, 10, &x, &y);
+    dataset_adopt(ds, (int)keep, 3, 32, 32, n_classes, &x, &y);
     rc = 0;
 out:
     lqa_free(buf);
@@ -127,4 +127,26 @@ out:
     lqa_free(x);
     lqa_free(y);
     return rc;
+}
+
+/* ---- the registry's loader (dataset.h): paths = the batch files ----------- */
+
+int cifar10_dataset_load(Dataset *ds, const DatasetDef *def, const char *const *paths,
+                         int n_paths, int limit, char *err)
+{
+    return cifar10_load(ds, paths, n_paths, cifar10_batch_records, def->n_classes, limit, err);
+}
+
+/* Every batch holds cifar10_batch_records (not known when that is 0). */
+int cifar10_dataset_count(const DatasetDef *def, const char *first_path, bool train, long *n,
+                          char *err)
+{
+    (void)first_path;
+    (void)err;
+    if (cifar10_batch_records <= 0) return 1;
+    const char *const *files = train ? def->train_files : def->test_files;
+    int nf = 0;
+    while (nf < DATASET_MAX_FILES && files[nf]) nf++;
+    *n = cifar10_batch_records * nf;
+    return 0;
 }

@@ -6,16 +6,17 @@
  * Each file is taken raw or with a .gz suffix (raw preferred when both exist).
  *
  * Normalisation: NORM_UNIT keeps pixels in [0,1]; NORM_MEANSTD applies
- * (x - mean) / std with the usual constants (MNIST 0.1307/0.3081,
+ * (x - mean) / std with the registry's constants (MNIST 0.1307/0.3081,
  * Fashion-MNIST 0.2860/0.3530, CIFAR-10 per channel means 0.4914, 0.4822,
- * 0.4465 and std 0.2470, 0.2435, 0.2616). The config layer requests
- * NORM_UNIT by default for MNIST and Fashion-MNIST and NORM_MEANSTD (per
- * channel) by default for CIFAR-10, as the spec (experiments.md, "Data") prescribes. */
+ * 0.4465 and std 0.2470, 0.2435, 0.2616). The config's default is the
+ * registry's norm: NORM_UNIT for MNIST and Fashion-MNIST, NORM_MEANSTD (per
+ * channel) for CIFAR-10, as the spec (experiments.md, "Data") prescribes.
+ *
+ * The registry (DATASETS) holds one line per data set; its loaders live in
+ * idx.c (MNIST format) and cifar10.c (CIFAR-10 binary batches). */
 #include "dataset.h"
 
 #include "common.h"
-
-#include "gzfile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,33 +25,39 @@
 
 #define PATH_LEN 4096
 
-typedef struct {
-    const char *name;
-    bool cifar;
-    float mean[3], std[3];
-    int n_train;
-} DatasetInfo;
-
-static const DatasetInfo DATASETS[] = {
-    { "mnist", false, { 0.1307f }, { 0.3081f }, 60000 },
-    { "fashion-mnist", false, { 0.2860f }, { 0.3530f }, 60000 },
-    { "cifar10", true, { 0.4914f, 0.4822f, 0.4465f }, { 0.2470f, 0.2435f, 0.2616f }, 50000 },
+/* The registry: one line per data set (dataset.h, DatasetDef). */
+static const DatasetDef DATASETS[] = {
+    {"mnist", {"train-images-idx3-ubyte", "train-labels-idx1-ubyte"}, {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}, 10, 1, 28, 28, NORM_UNIT, {0.1307f}, {0.3081f}, 60000, idx_dataset_load, idx_dataset_count},
+    {"fashion-mnist", {"train-images-idx3-ubyte", "train-labels-idx1-ubyte"}, {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}, 10, 1, 28, 28, NORM_UNIT, {0.2860f}, {0.3530f}, 60000, idx_dataset_load, idx_dataset_count},
+    {"cifar10", {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"}, {"test_batch.bin"}, 10, 3, 32, 32, NORM_MEANSTD, {0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.2616f}, 50000, cifar10_dataset_load, cifar10_dataset_count},
 };
+enum { N_DATASETS = sizeof DATASETS / sizeof DATASETS[0] };
 
-static const DatasetInfo *dataset_info(const char *name)
+const DatasetDef *dataset_find(const char *name)
 {
     if (!name) return NULL;
-    for (size_t i = 0; i < sizeof DATASETS / sizeof DATASETS[0]; i++)
+    for (int i = 0; i < N_DATASETS; i++)
         if (strcmp(DATASETS[i].name, name) == 0) return &DATASETS[i];
     return NULL;
 }
 
-bool dataset_known(const char *name) { return dataset_info(name) != NULL; }
+const char *dataset_names(void)
+{
+    static char buf[256];
+    if (!buf[0]) {
+        const char *names[N_DATASETS];
+        for (int i = 0; i < N_DATASETS; i++) names[i] = DATASETS[i].name;
+        lqa_join(buf, sizeof buf, names, N_DATASETS, ", ");
+    }
+    return buf;
+}
+
+bool dataset_known(const char *name) { return dataset_find(name) != NULL; }
 
 int dataset_train_size(const char *name)
 {
-    const DatasetInfo *info = dataset_info(name);
-    return info ? info->n_train : 0;
+    const DatasetDef *def = dataset_find(name);
+    return def ? def->n_train : 0;
 }
 
 long cifar10_batch_records = 10000;
@@ -94,7 +101,7 @@ static int find_file(const char *data_dir, const char *name, const char *base, c
                     data_dir, base, data_dir, base, name, name, name);
 }
 
-static void normalize(Dataset *ds, const DatasetInfo *info)
+static void normalize(Dataset *ds, const DatasetDef *info)
 {
     size_t plane = (size_t)ds->h * ds->w;
     for (int i = 0; i < ds->n; i++) {
@@ -110,45 +117,34 @@ int dataset_load(Dataset *ds, const char *name, const char *data_dir, bool train
                  Normalize norm, int limit, char *err)
 {
     memset(ds, 0, sizeof *ds);
-    const DatasetInfo *info = dataset_info(name);
-    if (!info)
-        return lqa_errf(err, "unknown data set \"%s\" (known: mnist, fashion-mnist, cifar10)",
-                        name ? name : "(null)");
+    const DatasetDef *def = dataset_find(name);
+    if (!def)
+        return lqa_errf(err, "unknown data set \"%s\" (known: %s)", name ? name : "(null)",
+                        dataset_names());
     if (!data_dir || !*data_dir) data_dir = ".";
     if (norm != NORM_UNIT && norm != NORM_MEANSTD)
         return lqa_errf(err, "%s: unknown normalisation %d", name, (int)norm);
 
-    if (info->cifar) {
-        static const char *const train_files[] = { "data_batch_1.bin", "data_batch_2.bin",
-                                                   "data_batch_3.bin", "data_batch_4.bin",
-                                                   "data_batch_5.bin" };
-        static const char *const test_files[] = { "test_batch.bin" };
-        const char *const *files = train ? train_files : test_files;
-        int nf = train ? 5 : 1;
-        char paths[5][PATH_LEN];
-        const char *pp[5];
-        for (int i = 0; i < nf; i++) {
-            if (find_file(data_dir, name, files[i], paths[i], err) != 0) return -1;
-            pp[i] = paths[i];
-        }
-        if (cifar10_load(ds, pp, nf, cifar10_batch_records, limit, err) != 0) return -1;
-        if (!(ds->source = strdup(pp[0]))) {
-            dataset_free(ds);
-            return lqa_errf(err, "%s: out of memory", pp[0]);
-        }
-    } else {
-        const char *img = train ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte";
-        const char *lab = train ? "train-labels-idx1-ubyte" : "t10k-labels-idx1-ubyte";
-        char pi[PATH_LEN], pl[PATH_LEN];
-        if (find_file(data_dir, name, img, pi, err) != 0) return -1;
-        if (find_file(data_dir, name, lab, pl, err) != 0) return -1;
-        if (idx_load(ds, pi, pl, limit, err) != 0) return -1;
-        if (!(ds->source = strdup(pi))) {
-            dataset_free(ds);
-            return lqa_errf(err, "%s: out of memory", pi);
-        }
+    const char *const *files = train ? def->train_files : def->test_files;
+    char paths[DATASET_MAX_FILES][PATH_LEN];
+    const char *pp[DATASET_MAX_FILES];
+    int nf = 0;
+    for (; nf < DATASET_MAX_FILES && files[nf]; nf++) {
+        if (find_file(data_dir, name, files[nf], paths[nf], err) != 0) return -1;
+        pp[nf] = paths[nf];
     }
-    if (norm == NORM_MEANSTD) normalize(ds, info);
+    if (def->load(ds, def, pp, nf, limit, err) != 0) return -1;
+    if (!(ds->source = strdup(pp[0]))) {
+        dataset_free(ds);
+        return lqa_errf(err, "%s: out of memory", pp[0]);
+    }
+    if (norm == NORM_MEANSTD && ds->c > DATASET_MAX_C) {
+        lqa_errf(err, "%s: %d channels: normalize \"meanstd\" knows at most %d", ds->source,
+                 ds->c, DATASET_MAX_C);
+        dataset_free(ds);
+        return -1;
+    }
+    if (norm == NORM_MEANSTD) normalize(ds, def);
     return 0;
 }
 
@@ -175,29 +171,13 @@ int dataset_check_pair(const Dataset *tr, const Dataset *te, char *err)
 
 int dataset_count(const char *name, const char *data_dir, bool train, long *n, char *err)
 {
-    const DatasetInfo *info = dataset_info(name);
-    if (!info) return lqa_errf(err, "unknown data set \"%s\"", name ? name : "(null)");
+    const DatasetDef *def = dataset_find(name);
+    if (!def) return lqa_errf(err, "unknown data set \"%s\"", name ? name : "(null)");
     if (!data_dir || !*data_dir) data_dir = ".";
     char p[PATH_LEN];
-    if (info->cifar) {
-        if (find_file(data_dir, name, train ? "data_batch_1.bin" : "test_batch.bin", p, err) != 0 ||
-            cifar10_batch_records <= 0)
-            return 1;
-        *n = cifar10_batch_records * (train ? 5 : 1);
-        return 0;
-    }
-    if (find_file(data_dir, name, train ? "train-images-idx3-ubyte" : "t10k-images-idx3-ubyte", p,
-                  err) != 0)
+    if (find_file(data_dir, name, (train ? def->train_files : def->test_files)[0], p, err) != 0)
         return 1;
-    gzFile f = gzfile_open(p, err);
-    if (!f) return -1;
-    unsigned char h[8];
-    long long r = gzfile_read_upto(f, h, sizeof h, p, err);
-    gzclose(f);
-    if (r < 0) return -1;
-    if (r < 8 || h[0] || h[1] || h[2] != 8 || h[3] != 3) return 1; /* idx_load says what is wrong */
-    *n = (long)(((unsigned long)h[4] << 24) | ((unsigned long)h[5] << 16) | ((unsigned long)h[6] << 8) | h[7]);
-    return 0;
+    return def->count(def, p, train, n, err);
 }
 
 void dataset_adopt(Dataset *ds, int n, int c, int h, int w, int n_classes, float **x, int **y)

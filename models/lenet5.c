@@ -4,12 +4,12 @@
  * softmax cross-entropy; 61,706 parameters for 1×28×28, 62,006 for 3×32×32.
  * The same code, with 2×2 average pooling, is `cnn2` (models/cnn2.c).
  *
- * Parameter layout = PyTorch model.parameters() order: conv1.weight
+ * Parameter tensors (declared with model_param) = PyTorch model.parameters() order: conv1.weight
  * [6][C][5][5], conv1.bias, conv2.weight [16][6][5][5], conv2.bias, fc1.weight
  * [120][16·h·w], fc1.bias, fc2.weight [84][120], fc2.bias, fc3.weight [10][84],
  * fc3.bias. The flatten before fc1 is PyTorch's (c, h, w) order.
  *
- * Internals: activations are channel-major [C][B][H][W] (src/conv.h); the
+ * Internals: activations are channel-major [C][B][H][W] (src/nn/conv.h); the
  * input is transposed from NCHW on entry when C > 1. With max pooling the
  * ReLU is applied after the pool (max and ReLU commute exactly, and the
  * gradient is the same), which halves the ReLU work. TRAIN keeps per-layer
@@ -17,6 +17,7 @@
  * calls), so a probe between a TRAIN forward and its backward is harmless.
  * There is no batch norm, so PROBE and EVAL compute the same thing. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common.h"
@@ -78,18 +79,19 @@ int lenet_family_create(Model *m, bool maxpool, char *err)
     net->dim[2] = 84;
     net->dim[3] = s->n_classes;
 
-    size_t off = 0;
-    net->c1w = off, off += conv2d_n_weights(&net->c1);
-    net->c1b = off, off += 6;
-    net->c2w = off, off += conv2d_n_weights(&net->c2);
-    net->c2b = off, off += 16;
+    int fan1 = conv2d_fan_in(&net->c1), fan2 = conv2d_fan_in(&net->c2);
+    net->c1w = model_param(m, "conv1.weight", TENSOR_UNIFORM, fan1, 4, 6, C, 5, 5);
+    net->c1b = model_param(m, "conv1.bias", TENSOR_UNIFORM, fan1, 1, 6);
+    net->c2w = model_param(m, "conv2.weight", TENSOR_UNIFORM, fan2, 4, 16, 6, 5, 5);
+    net->c2b = model_param(m, "conv2.bias", TENSOR_UNIFORM, fan2, 1, 16);
     for (int l = 0; l < 3; l++) {
-        net->fw[l] = off, off += (size_t)net->dim[l + 1] * net->dim[l];
-        net->fb[l] = off, off += (size_t)net->dim[l + 1];
+        char name[TENSOR_NAME_LEN];
+        int in = net->dim[l], out = net->dim[l + 1];
+        snprintf(name, sizeof name, "fc%d.weight", l + 1);
+        net->fw[l] = model_param(m, name, TENSOR_UNIFORM, in, 2, out, in);
+        snprintf(name, sizeof name, "fc%d.bias", l + 1);
+        net->fb[l] = model_param(m, name, TENSOR_UNIFORM, in, 1, out);
     }
-    m->n_params = off;
-    m->n_state = 0;
-    m->state = NULL;
 
     const size_t n_x = (size_t)B * C * s->in_h * s->in_w;
     const size_t n_a1 = (size_t)B * 6 * net->c1.out_h * net->c1.out_w;
@@ -101,7 +103,6 @@ int lenet_family_create(Model *m, bool maxpool, char *err)
     big = LQA_MAX(big, (size_t)B * 120);
     net->ws_n = LQA_MAX(conv2d_ws_floats(&net->c1, B, LENET_WS_CAP),
                         conv2d_ws_floats(&net->c2, B, LENET_WS_CAP));
-    if (!(m->params = alloc_f(off, err)) || !(m->grads = alloc_f(off, err))) return -1;
     if (!(net->ws = alloc_f(net->ws_n, err))) return -1;
     if (C > 1 && !(net->xin = alloc_f(n_x, err))) return -1;
     if (!(net->a1 = alloc_f(n_a1, err)) || !(net->p1 = alloc_f(n_p1, err)) ||
@@ -117,23 +118,6 @@ int lenet_family_create(Model *m, bool maxpool, char *err)
         !(net->s2 = alloc_f(big, err)))
         return -1;
     return 0;
-}
-
-void lenet_family_init_default(Model *m, Rng *rng)
-{
-    Lenet *net = m->impl;
-    float *p = m->params;
-    float b1 = 1.0f / sqrtf((float)conv2d_fan_in(&net->c1));
-    float b2 = 1.0f / sqrtf((float)conv2d_fan_in(&net->c2));
-    init_uniform(p + net->c1w, conv2d_n_weights(&net->c1), b1, rng);
-    init_uniform(p + net->c1b, 6, b1, rng);
-    init_uniform(p + net->c2w, conv2d_n_weights(&net->c2), b2, rng);
-    init_uniform(p + net->c2b, 16, b2, rng);
-    for (int l = 0; l < 3; l++) {
-        float bound = 1.0f / sqrtf((float)net->dim[l]);
-        init_uniform(p + net->fw[l], (size_t)net->dim[l + 1] * net->dim[l], bound, rng);
-        init_uniform(p + net->fb[l], (size_t)net->dim[l + 1], bound, rng);
-    }
 }
 
 /* conv → (ReLU) → pool → (ReLU): `a` receives the conv output (post-ReLU for
@@ -247,13 +231,9 @@ void lenet_family_destroy(Model *m)
         lqa_free(net->i2);
         lqa_free(net);
     }
-    lqa_free(m->params);
-    lqa_free(m->grads);
-    m->params = m->grads = NULL;
 }
 
 static int lenet5_create(Model *m, char *err) { return lenet_family_create(m, true, err); }
 
-const ModelOps model_lenet5 = {"lenet5", lenet5_create, lenet_family_init_default,
-                               lenet_family_forward, lenet_family_backward,
-                               lenet_family_destroy};
+const ModelOps model_lenet5 = {"lenet5", lenet5_create, lenet_family_forward,
+                               lenet_family_backward, lenet_family_destroy, NULL};

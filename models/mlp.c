@@ -1,9 +1,10 @@
 /* models/mlp.c — fully connected networks: `logreg` (784 → 10 affine) and
  * `mlp` (784 → 1000 → ReLU → 1000 → ReLU → 10), softmax cross-entropy.
  *
- * Parameter layout (PyTorch nn.Linear order): for each layer l, W_l[out][in]
- * then b_l[out]. spec.width (when > 0) replaces the hidden width (toy tests). */
-#include <math.h>
+ * Parameter tensors (PyTorch nn.Linear order): for each layer l = 1, 2, ...,
+ * fc<l>.weight [out][in] then fc<l>.bias [out]. spec.width (when > 0)
+ * replaces the hidden width (toy tests). */
+#include <stdio.h>
 #include <string.h>
 
 #include "common.h"
@@ -41,20 +42,18 @@ static int mlp_build(Model *m, const int *hidden, int n_hidden, char *err)
     net->dim[0] = s->in_c * s->in_h * s->in_w;
     for (int l = 0; l < n_hidden; l++) net->dim[l + 1] = s->width > 0 ? s->width : hidden[l];
     net->dim[net->n_layers] = s->n_classes;
-    size_t off = 0;
     net->max_dim = 0;
     for (int l = 0; l < net->n_layers; l++) {
-        net->w_off[l] = off;
-        off += (size_t)net->dim[l + 1] * net->dim[l];
-        net->b_off[l] = off;
-        off += (size_t)net->dim[l + 1];
+        char name[TENSOR_NAME_LEN];
+        int in = net->dim[l], out = net->dim[l + 1];
+        snprintf(name, sizeof name, "fc%d.weight", l + 1);
+        net->w_off[l] = model_param(m, name, TENSOR_UNIFORM, in, 2, out, in);
+        snprintf(name, sizeof name, "fc%d.bias", l + 1);
+        net->b_off[l] = model_param(m, name, TENSOR_UNIFORM, in, 1, out);
         net->max_dim = LQA_MAX(net->max_dim, net->dim[l + 1]);
     }
     net->max_dim = LQA_MAX(net->max_dim, net->dim[0]);
-    m->n_params = off;
     size_t wide = (size_t)B * net->max_dim, cls = (size_t)B * s->n_classes;
-    if (!(m->params = lqa_alloc(off * sizeof(float), err))) return -1;
-    if (!(m->grads = lqa_alloc(off * sizeof(float), err))) return -1;
     for (int l = 0; l + 1 < net->n_layers; l++)
         if (!(net->hidden[l] = lqa_alloc((size_t)B * net->dim[l + 1] * sizeof(float), err)))
             return -1;
@@ -74,16 +73,6 @@ static int mlp_create(Model *m, char *err)
 {
     static const int hidden[2] = {1000, 1000};
     return mlp_build(m, hidden, 2, err);
-}
-
-static void mlp_init_default(Model *m, Rng *rng)
-{
-    Mlp *net = m->impl;
-    for (int l = 0; l < net->n_layers; l++) {
-        float bound = 1.0f / sqrtf((float)net->dim[l]);
-        init_uniform(m->params + net->w_off[l], (size_t)net->dim[l + 1] * net->dim[l], bound, rng);
-        init_uniform(m->params + net->b_off[l], (size_t)net->dim[l + 1], bound, rng);
-    }
 }
 
 static double mlp_forward(Model *m, const float *theta, const float *x, const int *y, int B,
@@ -145,12 +134,10 @@ static void mlp_destroy(Model *m)
         lqa_free(net->p1);
         lqa_free(net);
     }
-    lqa_free(m->params);
-    lqa_free(m->grads);
-    m->params = m->grads = NULL;
 }
 
-const ModelOps model_logreg = {"logreg", logreg_create, mlp_init_default, mlp_forward,
-                               mlp_backward, mlp_destroy};
-const ModelOps model_mlp = {"mlp", mlp_create, mlp_init_default, mlp_forward, mlp_backward,
-                            mlp_destroy};
+const ModelOps model_logreg = {"logreg", logreg_create, mlp_forward, mlp_backward, mlp_destroy,
+                               NULL};
+static const ModelOption *const MLP_OPTIONS[] = {&MODEL_OPT_WIDTH, NULL};
+const ModelOps model_mlp = {"mlp", mlp_create, mlp_forward, mlp_backward, mlp_destroy,
+                            MLP_OPTIONS};

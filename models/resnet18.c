@@ -7,7 +7,8 @@
  * Convolutions have no bias. w = 64 (11,173,962 parameters for 3×32×32 and 10
  * classes), or spec.width when > 0 (toy tests).
  *
- * Parameter layout = PyTorch model.parameters() order with torchvision names:
+ * Parameter tensors (declared with model_param) = PyTorch model.parameters()
+ * order with torchvision names:
  *   conv1.weight, bn1.weight, bn1.bias,
  *   layer{1..4}.{0,1}.conv1.weight, .bn1.weight, .bn1.bias, .conv2.weight,
  *     .bn2.weight, .bn2.bias, [.downsample.0.weight, .downsample.1.weight,
@@ -26,8 +27,9 @@
  * post-BN-ReLU activation, conv2 output, projection conv output, block
  * output); PROBE/EVAL forwards and the backward share three scratch tensors of
  * the largest activation size (their contents never outlive a call), plus a
- * bounded im2col workspace. Activations are channel-major (src/conv.h). */
+ * bounded im2col workspace. Activations are channel-major (src/nn/conv.h). */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common.h"
@@ -81,13 +83,27 @@ static float *alloc_f(size_t n, char *err) { return lqa_alloc(n * sizeof(float),
 
 static size_t act_size(const Conv2d *c, int B) { return (size_t)c->out_c * B * c->out_h * c->out_w; }
 
-static void bn_layout(BnL *bn, int C, size_t *poff, size_t *soff)
+/* Declare batch norm `name` (γ, β; running mean and variance). */
+static void bn_declare(Model *m, BnL *bn, const char *name, int C)
 {
+    char t[TENSOR_NAME_LEN + 16]; /* model_param checks the length */
     bn->C = C;
-    bn->gamma = *poff, *poff += C;
-    bn->beta = *poff, *poff += C;
-    bn->rm = *soff, *soff += C;
-    bn->rv = *soff, *soff += C;
+    snprintf(t, sizeof t, "%s.weight", name);
+    bn->gamma = model_param(m, t, TENSOR_ONES, 0, 1, C);
+    snprintf(t, sizeof t, "%s.bias", name);
+    bn->beta = model_param(m, t, TENSOR_ZEROS, 0, 1, C);
+    snprintf(t, sizeof t, "%s.running_mean", name);
+    bn->rm = model_buffer(m, t, TENSOR_ZEROS, C);
+    snprintf(t, sizeof t, "%s.running_var", name);
+    bn->rv = model_buffer(m, t, TENSOR_ONES, C);
+}
+
+/* Declare the weight of convolution c, `name`.weight (no bias). */
+static size_t conv_declare(Model *m, const Conv2d *c, const char *name)
+{
+    char t[TENSOR_NAME_LEN + 16]; /* model_param checks the length */
+    snprintf(t, sizeof t, "%s.weight", name);
+    return model_param(m, t, TENSOR_UNIFORM, conv2d_fan_in(c), 4, c->out_c, c->in_c, c->kh, c->kw);
 }
 
 static int resnet_create(Model *m, char *err)
@@ -103,10 +119,9 @@ static int resnet_create(Model *m, char *err)
     const int w = s->width > 0 ? s->width : 64;
     net->width = w;
     net->n_classes = s->n_classes;
-    size_t po = 0, so = 0;
     conv2d_setup(&net->stem, s->in_c, s->in_h, s->in_w, w, 3, 3, 1, 1);
-    net->stem_w = po, po += conv2d_n_weights(&net->stem);
-    bn_layout(&net->bn1, w, &po, &so);
+    net->stem_w = conv_declare(m, &net->stem, "conv1");
+    bn_declare(m, &net->bn1, "bn1", w);
     int C = w, H = s->in_h, W = s->in_w;
     size_t big = act_size(&net->stem, B), ws = conv2d_ws_floats(&net->stem, B, RESNET_WS_CAP);
     for (int i = 0; i < RESNET_BLOCKS; i++) {
@@ -117,35 +132,37 @@ static int resnet_create(Model *m, char *err)
         conv2d_setup(&k->c1, C, H, W, out_c, 3, 3, stride, 1);
         conv2d_setup(&k->c2, out_c, k->c1.out_h, k->c1.out_w, out_c, 3, 3, 1, 1);
         k->c1.wino4 = k->c2.wino4 = s->conv_algo == CONV_WINOGRAD4;
-        k->w1 = po, po += conv2d_n_weights(&k->c1);
-        bn_layout(&k->b1, out_c, &po, &so);
-        k->w2 = po, po += conv2d_n_weights(&k->c2);
-        bn_layout(&k->b2, out_c, &po, &so);
+        char name[TENSOR_NAME_LEN];
+        snprintf(name, sizeof name, "layer%d.%d.conv1", stage + 1, i % 2);
+        k->w1 = conv_declare(m, &k->c1, name);
+        snprintf(name, sizeof name, "layer%d.%d.bn1", stage + 1, i % 2);
+        bn_declare(m, &k->b1, name, out_c);
+        snprintf(name, sizeof name, "layer%d.%d.conv2", stage + 1, i % 2);
+        k->w2 = conv_declare(m, &k->c2, name);
+        snprintf(name, sizeof name, "layer%d.%d.bn2", stage + 1, i % 2);
+        bn_declare(m, &k->b2, name, out_c);
         k->proj = stride != 1 || C != out_c;
         ws = LQA_MAX(ws, conv2d_ws_floats(&k->c1, B, RESNET_WS_CAP));
         ws = LQA_MAX(ws, conv2d_ws_floats(&k->c2, B, RESNET_WS_CAP));
         if (k->proj) {
             conv2d_setup(&k->ds, C, H, W, out_c, 1, 1, stride, 0);
-            k->wds = po, po += conv2d_n_weights(&k->ds);
-            bn_layout(&k->bds, out_c, &po, &so);
+            snprintf(name, sizeof name, "layer%d.%d.downsample.0", stage + 1, i % 2);
+            k->wds = conv_declare(m, &k->ds, name);
+            snprintf(name, sizeof name, "layer%d.%d.downsample.1", stage + 1, i % 2);
+            bn_declare(m, &k->bds, name, out_c);
             ws = LQA_MAX(ws, conv2d_ws_floats(&k->ds, B, RESNET_WS_CAP));
         }
         big = LQA_MAX(big, act_size(&k->c1, B));
         C = out_c, H = k->c1.out_h, W = k->c1.out_w;
     }
     net->feat = C;
-    net->fc_w = po, po += (size_t)s->n_classes * C;
-    net->fc_b = po, po += s->n_classes;
-    m->n_params = po;
-    m->n_state = so;
+    net->fc_w = model_param(m, "fc.weight", TENSOR_UNIFORM, C, 2, s->n_classes, C);
+    net->fc_b = model_param(m, "fc.bias", TENSOR_UNIFORM, C, 1, s->n_classes);
     net->ws_n = ws;
 
     const size_t n_x = (size_t)B * s->in_c * s->in_h * s->in_w;
     big = LQA_MAX(big, n_x);
     const size_t n_cls = (size_t)B * s->n_classes, n_feat = (size_t)B * C;
-    if (!(m->params = alloc_f(po, err)) || !(m->grads = alloc_f(po, err)) ||
-        !(m->state = alloc_f(so, err)))
-        return -1;
     if (!(net->ws = alloc_f(ws, err))) return -1;
     if (!(net->xin = alloc_f(n_x, err)) || !(net->a0 = alloc_f(act_size(&net->stem, B), err)) ||
         !(net->h0 = alloc_f(act_size(&net->stem, B), err)) ||
@@ -177,42 +194,6 @@ static int resnet_create(Model *m, char *err)
         if (!(bns[j]->mean = alloc_f(bns[j]->C, err)) || !(bns[j]->invstd = alloc_f(bns[j]->C, err)))
             return -1;
     return 0;
-}
-
-static void bn_init(Model *m, const BnL *bn)
-{
-    for (int c = 0; c < bn->C; c++) {
-        m->params[bn->gamma + c] = 1.0f;
-        m->params[bn->beta + c] = 0.0f;
-        m->state[bn->rm + c] = 0.0f;
-        m->state[bn->rv + c] = 1.0f;
-    }
-}
-
-static void conv_init(Model *m, const Conv2d *c, size_t off, Rng *rng)
-{
-    init_uniform(m->params + off, conv2d_n_weights(c), 1.0f / sqrtf((float)conv2d_fan_in(c)), rng);
-}
-
-static void resnet_init_default(Model *m, Rng *rng)
-{
-    Resnet *net = m->impl;
-    conv_init(m, &net->stem, net->stem_w, rng);
-    bn_init(m, &net->bn1);
-    for (int i = 0; i < RESNET_BLOCKS; i++) {
-        Block *k = &net->blk[i];
-        conv_init(m, &k->c1, k->w1, rng);
-        bn_init(m, &k->b1);
-        conv_init(m, &k->c2, k->w2, rng);
-        bn_init(m, &k->b2);
-        if (k->proj) {
-            conv_init(m, &k->ds, k->wds, rng);
-            bn_init(m, &k->bds);
-        }
-    }
-    float bound = 1.0f / sqrtf((float)net->feat);
-    init_uniform(m->params + net->fc_w, (size_t)net->n_classes * net->feat, bound, rng);
-    init_uniform(m->params + net->fc_b, (size_t)net->n_classes, bound, rng);
 }
 
 /* y = BN(x) [+ res] [ReLU] over a C×B×HW tensor, with the statistics the mode
@@ -366,11 +347,9 @@ static void resnet_destroy(Model *m)
         }
         lqa_free(net);
     }
-    lqa_free(m->params);
-    lqa_free(m->grads);
-    lqa_free(m->state);
-    m->params = m->grads = m->state = NULL;
 }
 
-const ModelOps model_resnet18 = {"resnet18", resnet_create, resnet_init_default, resnet_forward,
-                                 resnet_backward, resnet_destroy};
+static const ModelOption *const RESNET_OPTIONS[] = {&MODEL_OPT_WIDTH, &MODEL_OPT_PROBE_BN,
+                                                    &MODEL_OPT_CONV_ALGO, NULL};
+const ModelOps model_resnet18 = {"resnet18", resnet_create, resnet_forward, resnet_backward,
+                                 resnet_destroy, RESNET_OPTIONS};

@@ -5,6 +5,8 @@
 #   build-asan/tests/test_*     the unit tests under ASan+UBSan (unless LQA_SKIP_ASAN=1)
 #   tests/torch_*.py            PyTorch cross-checks (unless LQA_SKIP_TORCH=1)
 # Each test prints "<name>: N passed, M failed" and exits non-zero on failure.
+# LQA_TEST=NAME (make test T=NAME): only the C unit test NAME, in every binary
+# whose --list names it (and under ASan unless LQA_SKIP_ASAN=1); nothing else.
 set -u
 cd "$(dirname "$0")/.."
 total_pass=0 total_fail=0 broken=()
@@ -31,6 +33,20 @@ run() { # name command...
   fi
 }
 
+if [ -n "${LQA_TEST:-}" ]; then
+  found=0
+  for t in "${LQA_BUILD:-build}"/tests/test_* build-asan/tests/test_*; do
+    [ -x "$t" ] || continue
+    case $t in build-asan/*) [ "${LQA_SKIP_ASAN:-0}" = 1 ] && continue ;; esac
+    "$t" --list | grep -qxF "$LQA_TEST" || continue
+    found=1
+    run "$t $LQA_TEST" "$t" "$LQA_TEST"
+  done
+  [ "$found" = 1 ] || { echo "run_tests: no unit test named \"$LQA_TEST\" (see build/tests/test_* --list)" >&2; exit 1; }
+  echo "tests: $total_pass passed, $total_fail failed"
+  [ "$total_fail" = 0 ]
+  exit
+fi
 for t in "${LQA_BUILD:-build}"/tests/test_*; do [ -x "$t" ] && run "$(basename "$t")" "$t"; done
 for t in tests/test_*.sh; do run "$(basename "$t" .sh)" bash "$t"; done
 if [ "${LQA_SKIP_ASAN:-0}" != 1 ]; then

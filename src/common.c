@@ -18,6 +18,25 @@ int lqa_errf(char *err, const char *fmt, ...)
     return -1;
 }
 
+char *lqa_join(char *buf, size_t n_buf, const char *const *names, int n, const char *sep)
+{
+    size_t len = 0;
+    if (n_buf) buf[0] = 0;
+    for (int i = 0; i < n && len + 1 < n_buf; i++) {
+        int w = snprintf(buf + len, n_buf - len, "%s%s", i ? sep : "", names[i]);
+        if (w < 0) break;
+        len = LQA_MIN(len + (size_t)w, n_buf - 1);
+    }
+    return buf;
+}
+
+int lqa_find_name(const char *const *names, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (name && strcmp(names[i], name) == 0) return i;
+    return -1;
+}
+
 void lqa_check_failed(const char *expr, const char *file, int line)
 {
     fprintf(stderr, "lqabench: internal check failed: %s at %s:%d\n", expr, file, line);

@@ -18,6 +18,12 @@
 /* Write a formatted message into err (may be NULL) and return -1. */
 int lqa_errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Join names[0..n) with sep into buf (n_buf bytes, truncated to fit); returns
+ * buf. For lists of names in messages and help texts: "a, b, c". */
+char *lqa_join(char *buf, size_t n_buf, const char *const *names, int n, const char *sep);
+/* Index of name in names[0..n), or -1. */
+int lqa_find_name(const char *const *names, int n, const char *name);
+
 /* Always-on invariant check (not disabled by NDEBUG). */
 #define LQA_CHECK(cond)                                                        \
     do {                                                                       \

@@ -156,19 +156,16 @@ static int get_choice(P *p, const cJSON *it, const char *key, const char *const 
             *out = i;
             return 0;
         }
-    char list[256] = "";
-    for (int i = 0; i < n; i++) {
-        if (i) strncat(list, ", ", sizeof list - strlen(list) - 1);
-        strncat(list, choices[i], sizeof list - strlen(list) - 1);
-    }
+    char list[256];
+    lqa_join(list, sizeof list, choices, n, ", ");
     FAIL(p, key, "unknown value \"%s\" (expected one of: %s)", it->valuestring, list);
 }
 
-/* Reject keys of obj that are not in `known`. */
+/* Reject keys of obj that are not in `known` (at the top level: nor model options). */
 static int check_keys(P *p, const cJSON *obj, const char *prefix, const char *const *known)
 {
     for (const cJSON *it = obj->child; it; it = it->next) {
-        bool ok = false;
+        bool ok = !prefix[0] && model_option_find(it->string);
         for (int i = 0; known[i]; i++)
             if (strcmp(it->string, known[i]) == 0) ok = true;
         if (!ok) {
@@ -344,12 +341,9 @@ static int parse_opt(P *p, const cJSON *o, int idx, OptEntry *e)
                 if (get_bool(p, it, key, &b)) return -1;
                 v = b;
             } else {
-                const char *choices[16];
+                const char *choices[OPT_MAX_CHOICES];
                 char buf[256];
-                int n = 0;
-                snprintf(buf, sizeof buf, "%s", s->choices);
-                for (char *tok = strtok(buf, "|"); tok && n < 16; tok = strtok(NULL, "|"))
-                    choices[n++] = tok;
+                int n = optim_choices(s, buf, sizeof buf, choices, OPT_MAX_CHOICES);
                 int ci;
                 if (get_choice(p, it, key, choices, n, &ci)) return -1;
                 v = ci;
@@ -378,13 +372,34 @@ static int parse_opt(P *p, const cJSON *o, int idx, OptEntry *e)
     return 0;
 }
 
+/* ---- model options (model.h: ModelOption) ---------------------------------- */
+
+static int parse_model_options(P *p, const cJSON *root, ModelSpec *spec)
+{
+    model_option_defaults(spec);
+    for (int i = 0; i < model_option_count(); i++) {
+        const ModelOption *o = model_option_get(i);
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, o->key);
+        if (!it) continue;
+        int *field = model_option_field(spec, o);
+        long v;
+        if (o->type == MOPT_ENUM) {
+            if (get_choice(p, it, o->key, o->names, o->n_names, field)) return -1;
+        } else {
+            if (get_int(p, it, o->key, o->lo, o->hi, &v)) return -1;
+            *field = (int)v;
+        }
+    }
+    return 0;
+}
+
 /* ---- the sweep ------------------------------------------------------------ */
 
 static const char *const TOP_KEYS[] = {
     "name", "notes", "model", "dataset", "data_dir", "output_dir", "batch_size", "eval_batch",
     "epochs", "steps", "seeds", "init", "shuffle", "drop_last", "train_limit", "test_limit",
-    "normalize", "eval_train", "eval_test", "probe_bn", "conv_algo", "width", "dump_init",
-    "dump_batches", "validation", "optimizers", "diverge", "eval_every", NULL};
+    "normalize", "eval_train", "eval_test", "dump_init", "dump_batches", "validation",
+    "optimizers", "diverge", "eval_every", NULL}; /* and the model options (parse_model_options) */
 
 static int parse_top(P *p, const cJSON *root, SweepConfig *c)
 {
@@ -415,10 +430,11 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
     if (get_string(p, it, "model", c->model, sizeof c->model)) return -1;
     if (!model_find(c->model)) FAIL(p, "model", "unknown model \"%s\" (known: %s)", c->model, model_names());
 
-    if (!ITEM("dataset")) FAIL(p, "dataset", "is required (mnist, fashion-mnist or cifar10)");
+    if (!ITEM("dataset")) FAIL(p, "dataset", "is required (one of: %s)", dataset_names());
     if (get_string(p, it, "dataset", c->dataset, sizeof c->dataset)) return -1;
-    if (!dataset_known(c->dataset))
-        FAIL(p, "dataset", "unknown dataset \"%s\" (known: mnist, fashion-mnist, cifar10)", c->dataset);
+    const DatasetDef *data = dataset_find(c->dataset);
+    if (!data)
+        FAIL(p, "dataset", "unknown dataset \"%s\" (known: %s)", c->dataset, dataset_names());
 
     if (ITEM("data_dir") && get_string(p, it, "data_dir", c->data_dir, sizeof c->data_dir)) return -1;
     if (ITEM("output_dir") && get_string(p, it, "output_dir", c->output_dir, sizeof c->output_dir)) return -1;
@@ -487,20 +503,12 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
         c->init = (InitKind)ch;
     }
     static const char *const NORMS[] = {"unit", "meanstd"};
-    c->normalize = strcmp(c->dataset, "cifar10") == 0 ? NORM_MEANSTD : NORM_UNIT;
+    c->normalize = data->norm;
     if (ITEM("normalize")) {
         if (get_choice(p, it, "normalize", NORMS, 2, &ch)) return -1;
         c->normalize = (Normalize)ch;
     }
-    static const char *const PROBE_BN[] = {"batch", "eval"};
-    if (ITEM("probe_bn")) {
-        if (get_choice(p, it, "probe_bn", PROBE_BN, 2, &ch)) return -1;
-        c->probe_bn = (ProbeBn)ch;
-    }
-    if (ITEM("conv_algo")) {
-        if (get_choice(p, it, "conv_algo", CONV_ALGO_NAMES, CONV_ALGO_COUNT, &ch)) return -1;
-        c->conv_algo = (ConvAlgo)ch;
-    }
+    if (parse_model_options(p, root, &c->model_opts)) return -1;
     c->shuffle = c->drop_last = c->eval_train = c->eval_test = true;
     if (ITEM("shuffle") && get_bool(p, it, "shuffle", &c->shuffle)) return -1;
     if (ITEM("drop_last") && get_bool(p, it, "drop_last", &c->drop_last)) return -1;
@@ -517,10 +525,6 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
         c->test_limit = (int)v;
     }
     if (ITEM("eval_every") && get_int(p, it, "eval_every", 1, 1000000000L, &c->eval_every)) return -1;
-    if (ITEM("width")) {
-        if (get_int(p, it, "width", 1, 1 << 16, &v)) return -1;
-        c->width = (int)v;
-    }
     c->diverge_factor = CFG_DIVERGE_FACTOR;
     c->diverge_window = CFG_DIVERGE_WINDOW;
     if (ITEM("diverge")) {
@@ -546,7 +550,7 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
     if (ITEM("validation")) {
         if (get_int(p, it, "validation", 0, INT_MAX, &v)) return -1;
         c->validation = (int)v;
-        int n = dataset_train_size(c->dataset);
+        int n = data->n_train;
         if (c->train_limit && c->train_limit < n) n = c->train_limit;
         if (c->validation >= n)
             FAIL(p, "validation", "%d held-out samples leave no training data (%d training samples%s)",

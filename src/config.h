@@ -49,9 +49,7 @@ typedef struct SweepConfig {
     int validation;                /* the last N training samples held out (0 = none) */
     Normalize normalize;
     bool eval_train, eval_test;
-    ProbeBn probe_bn;
-    ConvAlgo conv_algo;
-    int width;                     /* model width override (0 = default) */
+    ModelSpec model_opts;          /* the model options (ModelOption fields only) */
     double diverge_factor;         /* divergence rule: median batch loss of the last */
     int diverge_window;            /* diverge_window steps > factor × first loss (0: off) */
     bool dump_init, dump_batches;  /* cross-check aids */

@@ -74,13 +74,10 @@ static void print_optimizers(void)
                 snprintf(valid, sizeof valid, "true, false");
             } else if (s->type == HP_ENUM) {
                 char buf[256];
-                snprintf(buf, sizeof buf, "%s", s->choices);
-                char *tok = strtok(buf, "|");
-                for (int c = 0; tok && c < (int)s->def; c++) tok = strtok(NULL, "|");
-                snprintf(def, sizeof def, "\"%s\"", tok ? tok : "?");
-                snprintf(valid, sizeof valid, "%s", s->choices);
-                for (char *q = valid; *q; q++)
-                    if (*q == '|') *q = '/';
+                const char *names[OPT_MAX_CHOICES];
+                int n = optim_choices(s, buf, sizeof buf, names, OPT_MAX_CHOICES), c = (int)s->def;
+                snprintf(def, sizeof def, "\"%s\"", c >= 0 && c < n ? names[c] : "?");
+                lqa_join(valid, sizeof valid, names, n, "/");
             } else {
                 snprintf(def, sizeof def, "%g", s->def);
                 snprintf(valid, sizeof valid, "%c%g, %g%c", s->lo_open ? '(' : '[', s->lo, s->hi,

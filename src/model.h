@@ -17,6 +17,7 @@
 #ifndef LQA_MODEL_H
 #define LQA_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "rng.h"
@@ -43,20 +44,75 @@ typedef struct ModelSpec {
     int in_c, in_h, in_w; /* input shape (e.g. 1×28×28, 3×32×32) */
     int n_classes;
     int max_batch;        /* largest batch any forward will see */
+    /* The model options (ModelOption, config keys of the same names): */
     int width;            /* base width override (0 = architecture default); for toy tests */
-    ProbeBn probe_bn;
-    ConvAlgo conv_algo;
+    int probe_bn;         /* ProbeBn */
+    int conv_algo;        /* ConvAlgo */
 } ModelSpec;
+
+/* A model option: a config key whose value lands in an int field of ModelSpec.
+ * The models that use an option list it in ModelOps.options; the config
+ * accepts the options of every model (model_option_get). */
+typedef enum { MOPT_INT = 0, MOPT_ENUM = 1 } ModelOptType;
+typedef struct ModelOption {
+    const char *key;          /* config key = ModelSpec field */
+    ModelOptType type;
+    int def;                  /* default (MOPT_ENUM: index into names) */
+    int lo, hi;               /* MOPT_INT: the range of a value given */
+    const char *const *names; /* MOPT_ENUM: value names, by value */
+    int n_names;
+    size_t offset;            /* offsetof(ModelSpec, field) */
+    bool always_recorded;     /* a run's .json records it even when it is the default */
+    const char *doc;
+} ModelOption;
+extern const ModelOption MODEL_OPT_WIDTH, MODEL_OPT_PROBE_BN, MODEL_OPT_CONV_ALGO;
+/* The options of every model of the registry, each once: i in [0, model_option_count()). */
+int model_option_count(void);
+const ModelOption *model_option_get(int i);
+const ModelOption *model_option_find(const char *key);
+/* The field of spec that option o sets. */
+int *model_option_field(ModelSpec *spec, const ModelOption *o);
+int model_option_value(const ModelSpec *spec, const ModelOption *o);
+/* Every option at its default. */
+void model_option_defaults(ModelSpec *spec);
+
+/* The table of a model's tensors: its parameters (in the flat vector's order,
+ * = PyTorch's model.parameters()) and its buffers (non-trainable state, =
+ * model.buffers()). A model's create declares them (model_param,
+ * model_buffer); the generic code allocates one parameter block (params,
+ * grads) and one state block, initialises them in table order and frees them. */
+typedef enum {
+    TENSOR_UNIFORM = 0, /* U(±1/√fan_in), PyTorch's default for weights and biases */
+    TENSOR_ONES = 1,    /* batch-norm γ, running variance */
+    TENSOR_ZEROS = 2,   /* batch-norm β, running mean */
+} TensorInit;
+
+#define TENSOR_NAME_LEN 40
+#define TENSOR_MAX_DIM 4
+typedef struct TensorDecl {
+    char name[TENSOR_NAME_LEN]; /* PyTorch's name, e.g. "layer2.0.conv1.weight" */
+    int ndim;
+    int shape[TENSOR_MAX_DIM];
+    size_t n;                   /* elements: the product of the shape */
+    size_t off;                 /* offset in params (parameters) or state (buffers) */
+    int fan_in;                 /* TENSOR_UNIFORM: the bound is 1/√fan_in */
+    TensorInit init;
+} TensorDecl;
+
+#define MODEL_MAX_TENSORS 128
+typedef struct TensorTable {
+    TensorDecl t[MODEL_MAX_TENSORS];
+    int n;
+    size_t total; /* elements of all tensors */
+} TensorTable;
 
 typedef struct Model Model;
 
 typedef struct ModelOps {
     const char *name;
-    /* Allocate everything; set n_params, n_state, params, grads, state. */
+    /* Declare the parameter tensors and buffers (model_param, model_buffer)
+     * and allocate the model's own activations and scratch into m->impl. */
     int (*create)(Model *m, char *err);
-    /* PyTorch default init (U(±1/√fan_in) weights and biases, BN γ=1 β=0,
-     * running mean 0 var 1), drawn from rng in parameter-layout order. */
-    void (*init_default)(Model *m, Rng *rng);
     /* Mean cross-entropy of the batch x[B][in_c·in_h·in_w], labels y[B],
      * evaluated at theta (m->params for training). n_correct may be NULL. */
     double (*forward)(Model *m, const float *theta, const float *x, const int *y,
@@ -64,6 +120,7 @@ typedef struct ModelOps {
     /* Gradient of the last FWD_TRAIN loss w.r.t. its theta, into m->grads. */
     void (*backward)(Model *m);
     void (*destroy)(Model *m);
+    const ModelOption *const *options; /* the options it reads (NULL-terminated; may be NULL) */
 } ModelOps;
 
 struct Model {
@@ -75,15 +132,29 @@ struct Model {
     size_t n_state;
     float *state; /* may be NULL when n_state == 0 */
     void *impl;   /* model-private data */
+    TensorTable *tensors, *buffers; /* the declared parameter tensors and buffers */
 };
+
+/* For create: declare the next parameter tensor (shape: ndim ints) and return
+ * its offset in params/grads. fan_in: for TENSOR_UNIFORM. */
+size_t model_param(Model *m, const char *name, TensorInit init, int fan_in, int ndim, ...);
+/* For create: declare the next buffer of n floats (TENSOR_ZEROS or TENSOR_ONES);
+ * returns its offset in state. */
+size_t model_buffer(Model *m, const char *name, TensorInit init, int n);
+/* The parameter tensor holding flat index i (NULL when out of range). */
+const TensorDecl *model_tensor_at(const Model *m, size_t i);
 
 /* Registry lookup; NULL when unknown. */
 const ModelOps *model_find(const char *name);
 /* Comma-separated list of known model names (for error messages / --help). */
 const char *model_names(void);
 
-/* Create by name (m is filled; free with model_free). */
+/* Create by name (m is filled; free with model_free). Allocates the parameter
+ * block (params, grads) and the state block the model declared. */
 int model_create(Model *m, const char *name, const ModelSpec *spec, char *err);
+/* PyTorch's default init from the tensor table, drawn from the seed's init
+ * stream in table order (U(±1/√fan_in) weights and biases, BN γ=1 β=0,
+ * running mean 0 var 1); INIT_ZEROS then zeroes the parameters. */
 void model_init(Model *m, InitKind kind, uint64_t seed);
 void model_free(Model *m);
 

@@ -97,3 +97,15 @@ void optim_free(Optimizer *o)
     if (o->def && o->def->destroy) o->def->destroy(o);
     o->state = NULL;
 }
+
+int optim_choices(const HParamSpec *s, char *buf, size_t n, const char **names, int max)
+{
+    snprintf(buf, n, "%s", s->choices ? s->choices : "");
+    int k = 0;
+    for (char *q = buf; *q && k < max;) {
+        names[k++] = q;
+        q += strcspn(q, "|");
+        if (*q) *q++ = 0;
+    }
+    return k;
+}

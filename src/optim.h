@@ -98,6 +98,10 @@ int optim_hparam_index(const OptimizerDef *def, const char *name);
 LrRole optim_lr_role(const OptimizerDef *def, const double *hp);
 /* "step size", "initial value", "unused" (for messages and the reference). */
 const char *optim_lr_role_name(LrRole r);
+/* HP_ENUM: the choices of s as an array: names[i] points into buf (n bytes, a
+ * copy of s->choices split at '|'); returns their number (at most max). */
+#define OPT_MAX_CHOICES 16
+int optim_choices(const HParamSpec *s, char *buf, size_t n, const char **names, int max);
 /* Set defaults into hp. */
 void optim_hparam_defaults(const OptimizerDef *def, double *hp);
 /* Check one value against its spec; on error writes "<value> ..." message. */

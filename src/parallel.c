@@ -2,11 +2,10 @@
  * Workers are started on first use and live for the process. */
 #include "parallel.h"
 
+#include <cblas.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <time.h>
-
-#include "blas.h"
 
 #define POOL_MAX 16
 
@@ -112,13 +111,14 @@ static void *pool_worker(void *p)
 
 void par_quiet(void) { __atomic_store_n(&pool.quiet, 1, __ATOMIC_RELAXED); }
 
-static int g_threads; /* par_set_threads; 0: follow blas_get_threads() */
+static int g_threads; /* par_set_threads; 0: follow OpenBLAS's thread count (blas_get_threads();
+                        * asked of OpenBLAS directly: blas.c builds on this pool, not the reverse) */
 
 void par_set_threads(int n) { g_threads = n < 0 ? 0 : n; }
 
 int par_threads(void)
 {
-    int T = g_threads > 0 ? g_threads : blas_get_threads();
+    int T = g_threads > 0 ? g_threads : openblas_get_num_threads();
     return T > POOL_MAX ? POOL_MAX : T < 1 ? 1 : T;
 }
 

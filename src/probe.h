@@ -7,7 +7,7 @@
  * per-step CSV's fwd column. Use as
  *     ProbeCtx pc = {.m = m};
  *     StepCtx ctx = {..., .probe = {probe_loss, &pc}, ...};
- * (src/sweep.c trains this way, tools/bench.c times it). */
+ * (src/train.c, train_step, does this; the sweep and tools/bench.c use it). */
 #ifndef LQA_PROBE_H
 #define LQA_PROBE_H
 

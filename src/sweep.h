@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "train.h"
 
 typedef struct SweepOptions {
     int threads;          /* OpenBLAS threads */
@@ -14,16 +15,6 @@ typedef struct SweepOptions {
     const char *run_id;   /* only this run (NULL: all) */
     int shard_i, shard_n; /* only runs with index % shard_n == shard_i (shard_n 0: all) */
 } SweepOptions;
-
-typedef struct RunResult {
-    char status[16];   /* done | diverged | failed */
-    char reason[256];
-    long steps, fwd, bwd;
-    double final_loss; /* last step's batch loss */
-    double train_loss, test_loss, test_acc; /* NAN when not evaluated */
-    double val_loss, val_acc; /* NAN without a validation split */
-    double seconds;    /* training wall time (no evaluation) */
-} RunResult;
 
 /* Run the sweep. Returns the process exit status (err filled unless 0):
  *   0  every selected run is complete (done or diverged)

@@ -60,6 +60,16 @@ for r in rows.values():
     assert all(math.isfinite(r[k]) and r[k] >= 0 for k in ("step_ms", "fwd_train_ms", "bwd_ms", "opt_ms")), r
 ' <<<"$out"
 
+# ---- --schedule: the classic methods' rate follows it, as in training ----------------------
+loss() { "$BENCH" --model logreg --batch 16 --input 1x28x28 --optimizer "$1" --lr 0.5 --steps 6 \
+    --warmup 0 --fwd-reps 0 "${@:2}" 2>/dev/null | $PY -c 'import json,sys; print(json.loads(sys.stdin.readline())["final_loss"])'; }
+sched='{"type":"step","every":1,"gamma":0.1}'
+s0=$(loss sgd) s1=$(loss sgd --schedule "$sched")
+check "--schedule changes a classic method's steps ($s0 vs $s1)" test -n "$s0" -a -n "$s1" -a "$s0" != "$s1"
+check "--schedule leaves a non-classic method alone" test "$(loss lqa)" = "$(loss lqa --schedule "$sched")"
+out=$("$BENCH" --model logreg --batch 8 --input 1x28x28 --optimizer sgd --schedule '{"type":"step"}' 2>&1)
+check "a bad --schedule is rejected, naming the key" bash -c "[[ \"\$1\" == *--schedule.every* ]]" _ "$out"
+
 # ---- bad input: a clear error and a non-zero exit ------------------------------------
 check "unknown model is rejected" bash -c "! $BENCH --model nosuch --batch 8 --input 1x28x28 --optimizer sgd >/dev/null 2>&1"
 check "bad --input is rejected" bash -c "! $BENCH --model logreg --batch 8 --input 28x28 --optimizer sgd >/dev/null 2>&1"

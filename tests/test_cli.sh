@@ -43,6 +43,9 @@ cases=(
   '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"init":"ones","optimizers":[{"name":"sgd","lr":0.1}]}|init'
   '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"shuffle":"yes","optimizers":[{"name":"sgd","lr":0.1}]}|shuffle'
   '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"conv_algo":"winograd3","optimizers":[{"name":"sgd","lr":0.1}]}|conv_algo'
+  '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"probe_bn":"train","optimizers":[{"name":"sgd","lr":0.1}]}|probe_bn: unknown value "train" (expected one of: batch, eval)'
+  '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"width":0,"optimizers":[{"name":"sgd","lr":0.1}]}|width'
+  '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"width":"wide","optimizers":[{"name":"sgd","lr":0.1}]}|width: must be an integer'
   '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"colour":1,"optimizers":[{"name":"sgd","lr":0.1}]}|colour'
   '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"optimizers":[{"name":"sgd","lr":0.1}],}|line'
   '[1,2]|top level'
@@ -465,6 +468,20 @@ echo "$live $(hostname) $boot ${pidns}9 0000000000000001" > "$T/x/adam_lr0.001_s
 rc=$?
 check "lock from another PID namespace (same PID could be anyone's): honoured, exit 3" test $rc = 3
 kill $live
+
+# ---- unit tests by name (tests/test.h, scripts/run_tests.sh) ----------------------
+UT=${LQA_BUILD:-build}/tests/test_layers
+if [ -x "$UT" ]; then
+  check "unit test --list names the tests" bash -c "'$UT' --list | grep -qx model_options"
+  all=$("$UT" | tail -1) one=$("$UT" model_options | tail -1)
+  n_all=$(echo "$all" | sed -E 's/.*: ([0-9]+) passed.*/\1/') n_one=$(echo "$one" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
+  check "a named unit test runs alone, closing line as usual ($one)" \
+    bash -c "[[ '$one' =~ ^test_layers:\ [0-9]+\ passed,\ 0\ failed$ ]] && [ $n_one -gt 0 ] && [ $n_one -lt $n_all ]"
+  "$UT" no_such_test > "$T/ut" 2>&1
+  check "an unknown unit test name fails, naming it" bash -c "[ $? = 1 ] && grep -q 'no test named \"no_such_test\"' '$T/ut'"
+  LQA_TEST=no_such_test LQA_SKIP_ASAN=1 bash scripts/run_tests.sh > "$T/ut" 2>&1
+  check "run_tests.sh with an unknown LQA_TEST fails" test $? != 0
+fi
 
 echo "test_cli: $pass passed, $fail failed"
 test "$fail" = 0

@@ -1,4 +1,4 @@
-/* test_conv.c — the convolutional layers (src/conv.h) and the models lenet5,
+/* test_conv.c — the convolutional layers (src/nn/conv.h) and the models lenet5,
  * cnn2, resnet18: forward against direct loops, finite-difference gradients,
  * parameter counts, batch-norm running statistics, and the probe/eval
  * contracts of model.h, and that the parallel loops of conv.h's layers give the
@@ -748,33 +748,86 @@ static void test_param_counts(void)
     }
 }
 
-/* Parameter tensor sizes in layout (PyTorch) order, for stratified sampling. */
-static int tensor_sizes(const char *name, int C, int H, int W, int width, size_t *sz)
+/* The models' tensor tables: contiguous, in PyTorch's order and names and shapes. */
+static bool tensor_is(const Model *m, int k, const char *name, int ndim, int d0, int d1, int d2,
+                      int d3)
 {
-    int n = 0;
-    if (!strcmp(name, "resnet18")) {
-        int w = width;
-        sz[n++] = (size_t)w * C * 9;
-        sz[n++] = w, sz[n++] = w;
-        int cin = w;
-        for (int s = 0; s < 4; s++)
-            for (int blk = 0; blk < 2; blk++) {
-                int cout = w << s, proj = blk == 0 && (s > 0 || cin != cout);
-                sz[n++] = (size_t)cout * cin * 9, sz[n++] = cout, sz[n++] = cout;
-                sz[n++] = (size_t)cout * cout * 9, sz[n++] = cout, sz[n++] = cout;
-                if (proj) sz[n++] = (size_t)cout * cin, sz[n++] = cout, sz[n++] = cout;
-                cin = cout;
+    if (k < 0 || k >= m->tensors->n) return false;
+    const TensorDecl *t = &m->tensors->t[k];
+    int want[4] = {d0, d1, d2, d3};
+    bool ok = !strcmp(t->name, name) && t->ndim == ndim;
+    for (int i = 0; i < ndim && ok; i++) ok = t->shape[i] == want[i];
+    return ok;
+}
+
+static void test_tensor_tables(void)
+{
+    const char *names[] = {"logreg", "mlp", "lenet5", "cnn2", "resnet18"};
+    for (int k = 0; k < 5; k++) {
+        ModelSpec s = {.in_c = 3, .in_h = 32, .in_w = 32, .n_classes = 10, .max_batch = 2};
+        Model m;
+        char err[LQA_ERR_LEN];
+        if (model_create(&m, names[k], &s, err)) {
+            T_CHECK(0, "create %s: %s", names[k], err);
+            continue;
+        }
+        const TensorTable *tabs[2] = {m.tensors, m.buffers};
+        size_t totals[2] = {m.n_params, m.n_state};
+        for (int b = 0; b < 2; b++) {
+            size_t off = 0;
+            bool ok = true;
+            for (int t = 0; t < tabs[b]->n; t++) {
+                size_t n = 1;
+                for (int i = 0; i < tabs[b]->t[t].ndim; i++) n *= (size_t)tabs[b]->t[t].shape[i];
+                ok &= tabs[b]->t[t].off == off && tabs[b]->t[t].n == n;
+                off += n;
             }
-        sz[n++] = (size_t)10 * cin, sz[n++] = 10;
-    } else {
-        int pad = (H == 28 && W == 28) ? 2 : 0;
-        int h2 = ((H + 2 * pad - 4) / 2 - 4) / 2, w2 = ((W + 2 * pad - 4) / 2 - 4) / 2;
-        size_t s[] = {(size_t)6 * C * 25, 6, 16 * 6 * 25, 16, (size_t)120 * 16 * h2 * w2, 120,
-                      120 * 84, 84, 840, 10};
-        for (int i = 0; i < 10; i++) sz[n++] = s[i];
+            T_CHECK(ok && off == totals[b], "%s: %s contiguous, %zu of %zu", names[k],
+                    b ? "buffers" : "parameters", off, totals[b]);
+        }
+        T_CHECK(model_tensor_at(&m, 0) == &m.tensors->t[0] &&
+                    model_tensor_at(&m, m.n_params - 1) == &m.tensors->t[m.tensors->n - 1] &&
+                    !model_tensor_at(&m, m.n_params),
+                "%s: model_tensor_at", names[k]);
+        if (k == 1)
+            T_CHECK(m.tensors->n == 6 && tensor_is(&m, 0, "fc1.weight", 2, 1000, 3072, 0, 0) &&
+                        tensor_is(&m, 5, "fc3.bias", 1, 10, 0, 0, 0) &&
+                        m.tensors->t[2].fan_in == 1000,
+                    "mlp table");
+        if (k == 2)
+            T_CHECK(m.tensors->n == 10 && tensor_is(&m, 0, "conv1.weight", 4, 6, 3, 5, 5) &&
+                        tensor_is(&m, 4, "fc1.weight", 2, 120, 400, 0, 0) &&
+                        m.tensors->t[1].fan_in == 75 && m.buffers->n == 0,
+                    "lenet5 table");
+        if (k == 4) {
+            int ds = -1;
+            for (int t = 0; t < m.tensors->n; t++)
+                if (!strcmp(m.tensors->t[t].name, "layer2.0.downsample.0.weight")) ds = t;
+            T_CHECK(m.tensors->n == 62 && m.buffers->n == 40 &&
+                        tensor_is(&m, 0, "conv1.weight", 4, 64, 3, 3, 3) &&
+                        tensor_is(&m, 1, "bn1.weight", 1, 64, 0, 0, 0) &&
+                        m.tensors->t[1].init == TENSOR_ONES && m.tensors->t[2].init == TENSOR_ZEROS &&
+                        tensor_is(&m, ds, "layer2.0.downsample.0.weight", 4, 128, 64, 1, 1) &&
+                        tensor_is(&m, 61, "fc.bias", 1, 10, 0, 0, 0) &&
+                        !strcmp(m.buffers->t[0].name, "bn1.running_mean") &&
+                        m.buffers->t[1].init == TENSOR_ONES,
+                    "resnet18 table (%d tensors, %d buffers)", m.tensors->n, m.buffers->n);
+        }
+        model_free(&m);
     }
-    (void)H;
-    return n;
+    /* the generic init follows the table: BN gamma 1, beta 0, running var 1 */
+    Model *r = make_model("resnet18", 3, 8, 8, 2, 4, PROBE_BN_BATCH, 3);
+    if (r) {
+        const TensorDecl *g = &r->tensors->t[1], *b = &r->tensors->t[2], *v = &r->buffers->t[1];
+        T_CHECK(r->params[g->off] == 1.0f && r->params[b->off + b->n - 1] == 0.0f &&
+                    r->state[v->off] == 1.0f && r->state[0] == 0.0f,
+                "init from the table");
+        float bound = 1.0f / sqrtf((float)r->tensors->t[0].fan_in);
+        bool in = true;
+        for (size_t i = 0; i < r->tensors->t[0].n; i++) in &= fabsf(r->params[i]) <= bound;
+        T_CHECK(in, "conv1.weight within its U(+-1/sqrt(fan_in)) bound");
+        model_free(r);
+    }
 }
 
 typedef struct ModelFd {
@@ -806,28 +859,20 @@ static void test_model_fd(Rng *r, const char *name, int C, int H, int W, int B, 
     memcpy(theta, m->params, m->n_params * sizeof(float));
     ModelFd f = {m, theta, x, y, B};
     T_CLOSE(model_probe_loss(&f), loss, 0, 0, "PROBE loss at θ equals the TRAIN loss exactly");
-    size_t sz[80];
-    int nt = tensor_sizes(name, C, H, W, width, sz);
-    size_t total = 0;
-    for (int t = 0; t < nt; t++) total += sz[t];
-    T_CHECK(total == m->n_params, "%s: layout of %d tensors sums to %zu, model has %zu", name, nt,
-            total, m->n_params);
-    if (total != m->n_params) goto out;
-    /* stratified: per_tensor random coordinates of every parameter tensor */
-    char what[96];
-    size_t off = 0;
+    /* stratified: per_tensor random coordinates of every parameter tensor of
+     * the model's own table (test_tensor_tables checks the table) */
+    char what[128];
     int fails_before = t_fail;
-    for (int t = 0; t < nt; t++) {
-        snprintf(what, sizeof what, "%s %dx%dx%d tensor %d (%zu)", name, C, H, W, t, sz[t]);
+    for (int t = 0; t < m->tensors->n; t++) {
+        const TensorDecl *d = &m->tensors->t[t];
+        snprintf(what, sizeof what, "%s %dx%dx%d %s (%zu)", name, C, H, W, d->name, d->n);
         Fd fd = {model_probe_loss, &f, tol, true};
-        fd_check(&fd, what, theta + off, m->grads + off, sz[t], per_tensor, r, true);
-        off += sz[t];
+        fd_check(&fd, what, theta + d->off, m->grads + d->off, d->n, per_tensor, r, true);
     }
     T_CHECK(t_fail == fails_before, "%s: finite differences", name);
     /* the probes restored theta exactly */
     T_CHECK(memcmp(theta, m->params, m->n_params * sizeof(float)) == 0, "%s: theta restored",
             name);
-out:
     lqa_free(x);
     lqa_free(theta);
     model_free(m);
@@ -1095,76 +1140,94 @@ static void test_thread_determinism(Rng *r, const char *name, int C, int H, int 
     model_free(m);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    t_args(argc, argv);
     blas_set_threads(1);
     Rng r;
     rng_seed(&r, getenv("LQA_TEST_SEED") ? strtoull(getenv("LQA_TEST_SEED"), NULL, 10) : 2024, 99);
 
     /* layers */
-    test_conv_case(&r, 3, 7, 6, 4, 3, 3, 2, 1, true, 2, false);  /* stride 2, pad, odd sizes */
-    test_conv_case(&r, 3, 7, 6, 4, 3, 3, 2, 1, true, 2, true);   /* same, chunked workspace */
-    test_conv_case(&r, 2, 8, 8, 3, 5, 5, 1, 2, true, 3, false);  /* LeNet-like 5×5 pad 2 */
-    test_conv_case(&r, 2, 9, 7, 3, 3, 2, 1, 0, false, 2, true);  /* kh ≠ kw, no pad, no bias */
-    test_conv_case(&r, 4, 5, 5, 3, 1, 1, 1, 0, false, 3, false); /* 1×1 pointwise (no im2col) */
-    test_conv_case(&r, 4, 5, 6, 3, 1, 1, 2, 0, false, 2, false); /* 1×1 stride 2 (projection) */
-    test_conv_case(&r, 2, 4, 4, 2, 3, 3, 3, 2, true, 2, false);  /* stride 3, pad 2 */
-    test_conv_case(&r, 2, 4, 4, 3, 3, 3, 1, 3, true, 2, false);  /* stride 1, pad > k − 1 */
-    test_conv_case(&r, 3, 6, 5, 4, 3, 3, 1, 1, false, 3, true);  /* stride 1, chunked workspace */
-    test_conv_case(&r, 4, 20, 19, 6, 5, 5, 1, 2, true, 2, false); /* direct kernels (fwd, dW, dX) */
-    test_conv_case(&r, 1, 18, 20, 7, 3, 3, 1, 0, true, 2, false); /* direct, C = 1, no pad */
-    test_conv_case(&r, 1, 5, 40, 4, 3, 3, 1, 1, true, 2, false);  /* direct, rows of 3 vectors */
-    test_conv_case(&r, 2, 4, 60, 3, 3, 3, 1, 1, false, 2, false); /* direct, rows of 4 vectors */
-    test_conv_case(&r, 3, 11, 12, 6, 5, 5, 1, 2, true, 2, false); /* direct, 2-row blocks, odd OH */
-    test_conv_case(&r, 1, 10, 20, 6, 5, 5, 1, 2, true, 3, true);  /* direct geometry, workspace of
-                                                                     one sample: im2col instead */
-    test_conv_case(&r, 16, 7, 6, 17, 3, 3, 1, 1, true, 2, false); /* Winograd F(2×2,3×3), odd H */
-    test_conv_case(&r, 17, 5, 5, 16, 3, 3, 1, 1, false, 3, true); /* Winograd, chunked, odd */
-    test_conv_case(&r, 16, 6, 32, 17, 3, 3, 1, 1, true, 2, false); /* Winograd, width 32 (vectors) */
-    test_conv_case(&r, 17, 5, 16, 16, 3, 3, 1, 1, false, 3, true); /* width 16, chunked */
-    g_wino4 = true;                                                  /* Winograd F(4×4, 3×3): */
-    test_conv_case(&r, 16, 8, 8, 17, 3, 3, 1, 1, true, 2, false);   /* whole tiles */
-    test_conv_case(&r, 17, 11, 10, 16, 3, 3, 1, 1, false, 3, false); /* partial tiles */
-    test_conv_case(&r, 16, 9, 12, 16, 3, 3, 1, 1, true, 3, true);   /* chunked, partial */
-    test_conv_case(&r, 16, 8, 8, 16, 3, 3, 1, 1, true, 20, false);  /* 80 tiles: 2 blocks */
-    test_conv_case(&r, 16, 4, 4, 16, 3, 3, 1, 1, true, 2, false);   /* 4×4: F(2×2) instead */
-    test_conv_case(&r, 16, 8, 7, 16, 3, 3, 1, 1, true, 2, false);   /* 8×7: F(2×2) instead */
-    g_wino4 = false;
-    test_conv_case(&r, 3, 9, 8, 16, 3, 2, 1, 1, true, 2, false);  /* channel-vectorised direct */
-    test_conv_case(&r, 2, 6, 6, 32, 5, 5, 1, 2, false, 2, true);  /* same, two channel blocks */
-    test_conv_case(&r, 5, 9, 7, 16, 3, 3, 1, 1, true, 2, false);  /* same; dX direct (5 channels
-                                                                     padded to 6, 2-row blocks) */
-    test_maxpool_ties(&r);
-    test_pool(&r, true, 2, 3, 6, 6);
-    test_pool(&r, true, 2, 2, 7, 5); /* odd: floor drops the last row/column */
-    test_pool(&r, false, 2, 3, 6, 6);
-    test_pool(&r, false, 2, 2, 7, 5);
-    test_bn(&r, 3, 4, 5, false, false);
-    test_bn(&r, 3, 4, 5, true, false);
-    test_bn(&r, 2, 3, 4, true, true); /* BN + residual + ReLU, as in a BasicBlock */
-    test_bn(&r, 2, 3, 1, false, false); /* N = 3 per channel */
-    test_bn_stats(&r);
-    test_gap(&r);
-    test_composition(&r);
-    printf("layers: worst finite-difference error %.3f of tolerance; %d of %d points had a "
+    T_RUN(conv, {
+        test_conv_case(&r, 3, 7, 6, 4, 3, 3, 2, 1, true, 2, false);  /* stride 2, pad, odd sizes */
+        test_conv_case(&r, 3, 7, 6, 4, 3, 3, 2, 1, true, 2, true);   /* same, chunked workspace */
+        test_conv_case(&r, 2, 8, 8, 3, 5, 5, 1, 2, true, 3, false);  /* LeNet-like 5×5 pad 2 */
+        test_conv_case(&r, 2, 9, 7, 3, 3, 2, 1, 0, false, 2, true);  /* kh ≠ kw, no pad, no bias */
+        test_conv_case(&r, 4, 5, 5, 3, 1, 1, 1, 0, false, 3, false); /* 1×1 pointwise (no im2col) */
+        test_conv_case(&r, 4, 5, 6, 3, 1, 1, 2, 0, false, 2, false); /* 1×1 stride 2 (projection) */
+        test_conv_case(&r, 2, 4, 4, 2, 3, 3, 3, 2, true, 2, false);  /* stride 3, pad 2 */
+        test_conv_case(&r, 2, 4, 4, 3, 3, 3, 1, 3, true, 2, false);  /* stride 1, pad > k − 1 */
+        test_conv_case(&r, 3, 6, 5, 4, 3, 3, 1, 1, false, 3, true);  /* stride 1, chunked workspace */
+        test_conv_case(&r, 4, 20, 19, 6, 5, 5, 1, 2, true, 2, false); /* direct kernels (fwd, dW, dX) */
+        test_conv_case(&r, 1, 18, 20, 7, 3, 3, 1, 0, true, 2, false); /* direct, C = 1, no pad */
+        test_conv_case(&r, 1, 5, 40, 4, 3, 3, 1, 1, true, 2, false);  /* direct, rows of 3 vectors */
+        test_conv_case(&r, 2, 4, 60, 3, 3, 3, 1, 1, false, 2, false); /* direct, rows of 4 vectors */
+        test_conv_case(&r, 3, 11, 12, 6, 5, 5, 1, 2, true, 2, false); /* direct, 2-row blocks, odd OH */
+        test_conv_case(&r, 1, 10, 20, 6, 5, 5, 1, 2, true, 3, true);  /* direct geometry, workspace of
+                                                                         one sample: im2col instead */
+        test_conv_case(&r, 16, 7, 6, 17, 3, 3, 1, 1, true, 2, false); /* Winograd F(2×2,3×3), odd H */
+        test_conv_case(&r, 17, 5, 5, 16, 3, 3, 1, 1, false, 3, true); /* Winograd, chunked, odd */
+        test_conv_case(&r, 16, 6, 32, 17, 3, 3, 1, 1, true, 2, false); /* Winograd, width 32 (vectors) */
+        test_conv_case(&r, 17, 5, 16, 16, 3, 3, 1, 1, false, 3, true); /* width 16, chunked */
+        g_wino4 = true;                                                  /* Winograd F(4×4, 3×3): */
+        test_conv_case(&r, 16, 8, 8, 17, 3, 3, 1, 1, true, 2, false);   /* whole tiles */
+        test_conv_case(&r, 17, 11, 10, 16, 3, 3, 1, 1, false, 3, false); /* partial tiles */
+        test_conv_case(&r, 16, 9, 12, 16, 3, 3, 1, 1, true, 3, true);   /* chunked, partial */
+        test_conv_case(&r, 16, 8, 8, 16, 3, 3, 1, 1, true, 20, false);  /* 80 tiles: 2 blocks */
+        test_conv_case(&r, 16, 4, 4, 16, 3, 3, 1, 1, true, 2, false);   /* 4×4: F(2×2) instead */
+        test_conv_case(&r, 16, 8, 7, 16, 3, 3, 1, 1, true, 2, false);   /* 8×7: F(2×2) instead */
+        g_wino4 = false;
+        test_conv_case(&r, 3, 9, 8, 16, 3, 2, 1, 1, true, 2, false);  /* channel-vectorised direct */
+        test_conv_case(&r, 2, 6, 6, 32, 5, 5, 1, 2, false, 2, true);  /* same, two channel blocks */
+        test_conv_case(&r, 5, 9, 7, 16, 3, 3, 1, 1, true, 2, false);  /* same; dX direct (5 channels
+                                                                         padded to 6, 2-row blocks) */
+    });
+    T_RUN(pool, {
+        test_maxpool_ties(&r);
+        test_pool(&r, true, 2, 3, 6, 6);
+        test_pool(&r, true, 2, 2, 7, 5); /* odd: floor drops the last row/column */
+        test_pool(&r, false, 2, 3, 6, 6);
+        test_pool(&r, false, 2, 2, 7, 5);
+    });
+    T_RUN(bn, {
+        test_bn(&r, 3, 4, 5, false, false);
+        test_bn(&r, 3, 4, 5, true, false);
+        test_bn(&r, 2, 3, 4, true, true); /* BN + residual + ReLU, as in a BasicBlock */
+        test_bn(&r, 2, 3, 1, false, false); /* N = 3 per channel */
+        test_bn_stats(&r);
+    });
+    T_RUN(gap, test_gap(&r););
+    T_RUN(composition, test_composition(&r););
+    if (!t_listing)
+        printf("layers: worst finite-difference error %.3f of tolerance; %d of %d points had a "
            "switch within ±h (checked frozen)\n", fd_worst_layers, fd_switch_points, fd_points);
     fd_switch_points = fd_points = 0;
 
     /* models */
-    test_param_counts();
-    test_model_fd(&r, "lenet5", 1, 28, 28, 3, 0, 6, LENET_TOL);
-    test_model_fd(&r, "lenet5", 3, 32, 32, 3, 0, 6, LENET_TOL);
-    test_model_fd(&r, "cnn2", 1, 28, 28, 3, 0, 6, LENET_TOL);
-    test_model_fd(&r, "resnet18", 3, 8, 8, 8, 4, 6, RESNET_TOL);
-    printf("models: worst finite-difference error %.3f of tolerance; %d of %d points had a "
+    T_RUN(param_counts, test_param_counts(););
+    T_RUN(tensor_tables, test_tensor_tables(););
+    T_RUN(model_fd, {
+        test_model_fd(&r, "lenet5", 1, 28, 28, 3, 0, 6, LENET_TOL);
+        test_model_fd(&r, "lenet5", 3, 32, 32, 3, 0, 6, LENET_TOL);
+        test_model_fd(&r, "cnn2", 1, 28, 28, 3, 0, 6, LENET_TOL);
+        test_model_fd(&r, "resnet18", 3, 8, 8, 8, 4, 6, RESNET_TOL);
+    });
+    if (!t_listing)
+        printf("models: worst finite-difference error %.3f of tolerance; %d of %d points had a "
            "switch within ±h (checked frozen)\n", fd_worst_models, fd_switch_points, fd_points);
-    test_probe_invariance(&r, "lenet5", 3, 32, 32, 4, 0);
-    test_probe_invariance(&r, "cnn2", 1, 28, 28, 4, 0);
-    test_probe_invariance(&r, "resnet18", 3, 8, 8, 4, 4);
-    test_resnet_bn_semantics(&r);
-    test_thread_determinism(&r, "lenet5", 1, 28, 28, 16, 0);
-    test_thread_determinism(&r, "resnet18", 3, 16, 16, 16, 8);
-    test_wino_blocks(&r, false);
-    test_wino_blocks(&r, true);
+    T_RUN(probe_invariance, {
+        test_probe_invariance(&r, "lenet5", 3, 32, 32, 4, 0);
+        test_probe_invariance(&r, "cnn2", 1, 28, 28, 4, 0);
+        test_probe_invariance(&r, "resnet18", 3, 8, 8, 4, 4);
+    });
+    T_RUN(resnet_bn_semantics, test_resnet_bn_semantics(&r););
+    T_RUN(thread_determinism, {
+        test_thread_determinism(&r, "lenet5", 1, 28, 28, 16, 0);
+        test_thread_determinism(&r, "resnet18", 3, 16, 16, 16, 8);
+    });
+    T_RUN(wino_blocks, {
+        test_wino_blocks(&r, false);
+        test_wino_blocks(&r, true);
+    });
     return t_done("test_conv");
 }

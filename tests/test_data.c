@@ -113,41 +113,41 @@ static void test_idx(void)
     write_raw(pl, lab, nl);
     Dataset ds;
 
-    T_CHECK(idx_load(&ds, pi, pl, 0, err) == 0, "idx raw: %s", err);
+    T_CHECK(idx_load(&ds, pi, pl, 10, 0, err) == 0, "idx raw: %s", err);
     check_idx_values(&ds, IN, "idx raw");
     dataset_free(&ds);
     T_CHECK(ds.x == NULL && ds.n == 0, "dataset_free clears");
 
-    T_CHECK(idx_load(&ds, pi, pl, 7, err) == 0, "idx limit: %s", err);
+    T_CHECK(idx_load(&ds, pi, pl, 10, 7, err) == 0, "idx limit: %s", err);
     check_idx_values(&ds, 7, "idx limit 7");
     dataset_free(&ds);
-    T_CHECK(idx_load(&ds, pi, pl, 1000, err) == 0, "idx big limit: %s", err);
+    T_CHECK(idx_load(&ds, pi, pl, 10, 1000, err) == 0, "idx big limit: %s", err);
     check_idx_values(&ds, IN, "idx limit > n");
     dataset_free(&ds);
 
     const char *gi = tpath("img.gz"), *gl = tpath("lab.gz");
     write_gz(gi, img, ni);
     write_gz(gl, lab, nl);
-    T_CHECK(idx_load(&ds, gi, gl, 0, err) == 0, "idx gz: %s", err);
+    T_CHECK(idx_load(&ds, gi, gl, 10, 0, err) == 0, "idx gz: %s", err);
     check_idx_values(&ds, IN, "idx gzip");
     dataset_free(&ds);
     /* Mixed raw images, gzip labels. */
-    T_CHECK(idx_load(&ds, pi, gl, 0, err) == 0, "idx mixed: %s", err);
+    T_CHECK(idx_load(&ds, pi, gl, 10, 0, err) == 0, "idx mixed: %s", err);
     check_idx_values(&ds, IN, "idx mixed");
     dataset_free(&ds);
 
     /* Truncated images: 5 pixel bytes missing; raw and gzip. */
     const char *bad = tpath("bad-img");
     write_raw(bad, img, ni - 5);
-    expect_fail(idx_load(&ds, bad, pl, 0, err), bad, "truncated", "idx truncated");
+    expect_fail(idx_load(&ds, bad, pl, 10, 0, err), bad, "truncated", "idx truncated");
     T_CHECK(ds.x == NULL && ds.n == 0, "failed load leaves ds empty");
-    expect_fail(idx_load(&ds, bad, pl, 3, err), bad, "truncated", "idx truncated with limit");
+    expect_fail(idx_load(&ds, bad, pl, 10, 3, err), bad, "truncated", "idx truncated with limit");
     const char *badgz = tpath("bad-img.gz");
     write_gz(badgz, img, ni - 5);
-    expect_fail(idx_load(&ds, badgz, pl, 0, err), badgz, "truncated", "idx gz truncated");
+    expect_fail(idx_load(&ds, badgz, pl, 10, 0, err), badgz, "truncated", "idx gz truncated");
     /* Truncated header. */
     write_raw(bad, img, 10);
-    expect_fail(idx_load(&ds, bad, pl, 0, err), bad, "header", "idx short header");
+    expect_fail(idx_load(&ds, bad, pl, 10, 0, err), bad, "header", "idx short header");
     /* A gzip file cut in the middle of the compressed stream. */
     {
         FILE *f = fopen(gi, "rb");
@@ -155,47 +155,53 @@ static void test_idx(void)
         size_t glen = fread(gzb, 1, sizeof gzb, f);
         fclose(f);
         write_raw(badgz, gzb, glen / 2);
-        expect_fail(idx_load(&ds, badgz, pl, 0, err), badgz, NULL, "idx gz cut");
+        expect_fail(idx_load(&ds, badgz, pl, 10, 0, err), badgz, NULL, "idx gz cut");
     }
 
     /* Trailing bytes. */
     make_images(img, 0x803, IN, IN + 1);
     write_raw(bad, img, ni + 3);
-    expect_fail(idx_load(&ds, bad, pl, 0, err), bad, "3 trailing bytes", "idx trailing");
+    expect_fail(idx_load(&ds, bad, pl, 10, 0, err), bad, "3 trailing bytes", "idx trailing");
     write_gz(badgz, img, ni + 3);
-    expect_fail(idx_load(&ds, badgz, pl, 0, err), badgz, "trailing", "idx gz trailing");
+    expect_fail(idx_load(&ds, badgz, pl, 10, 0, err), badgz, "trailing", "idx gz trailing");
     const char *badl = tpath("bad-lab");
     make_labels(lab, 0x801, IN, IN + 1);
     write_raw(badl, lab, nl + 1);
-    expect_fail(idx_load(&ds, pi, badl, 0, err), badl, "trailing", "idx labels trailing");
+    expect_fail(idx_load(&ds, pi, badl, 10, 0, err), badl, "trailing", "idx labels trailing");
     make_labels(lab, 0x801, IN, IN);
     write_raw(badl, lab, nl - 1);
-    expect_fail(idx_load(&ds, pi, badl, 0, err), badl, "truncated", "idx labels truncated");
+    expect_fail(idx_load(&ds, pi, badl, 10, 0, err), badl, "truncated", "idx labels truncated");
 
     /* Bad magic numbers. */
     make_images(img, 0x804, IN, IN);
     write_raw(bad, img, ni);
-    expect_fail(idx_load(&ds, bad, pl, 0, err), bad, "magic", "idx images magic");
+    expect_fail(idx_load(&ds, bad, pl, 10, 0, err), bad, "magic", "idx images magic");
     make_images(img, 0x803, IN, IN);
-    expect_fail(idx_load(&ds, pl, pl, 0, err), pl, "magic", "labels file as images");
+    expect_fail(idx_load(&ds, pl, pl, 10, 0, err), pl, "magic", "labels file as images");
     make_labels(lab, 0x803, IN, IN);
     write_raw(badl, lab, nl);
-    expect_fail(idx_load(&ds, pi, badl, 0, err), badl, "magic", "idx labels magic");
+    expect_fail(idx_load(&ds, pi, badl, 10, 0, err), badl, "magic", "idx labels magic");
 
     /* Count mismatch: 24 labels (consistent file) for 25 images. */
     nl = make_labels(lab, 0x801, IN - 1, IN - 1);
     write_raw(badl, lab, nl);
-    expect_fail(idx_load(&ds, pi, badl, 0, err), badl, "24 labels", "idx count mismatch");
+    expect_fail(idx_load(&ds, pi, badl, 10, 0, err), badl, "24 labels", "idx count mismatch");
     T_CHECK(strstr(err, "25") != NULL, "count mismatch names image count: %s", err);
 
     /* Label out of range, also beyond the limit. */
     nl = make_labels(lab, 0x801, IN, IN);
     lab[8 + 5] = 12;
     write_raw(badl, lab, nl);
-    expect_fail(idx_load(&ds, pi, badl, 0, err), badl, "label 12 at index 5 out of range [0,10)",
+    expect_fail(idx_load(&ds, pi, badl, 10, 0, err), badl, "label 12 at index 5 out of range [0,10)",
                 "idx label range");
-    expect_fail(idx_load(&ds, pi, badl, 3, err), badl, "label 12 at index 5",
+    expect_fail(idx_load(&ds, pi, badl, 10, 3, err), badl, "label 12 at index 5",
                 "idx label range beyond limit");
+    /* The class count comes from the caller (the registry). */
+    T_CHECK(idx_load(&ds, pi, badl, 13, 0, err) == 0 && ds.n_classes == 13 && ds.y[5] == 12,
+            "idx with 13 classes keeps label 12: %s", err);
+    dataset_free(&ds);
+    expect_fail(idx_load(&ds, pi, badl, 12, 0, err), badl, "out of range [0,12)",
+                "idx label range follows the class count");
     make_labels(lab, 0x801, IN, IN);
 
     /* Zero images. */
@@ -203,12 +209,12 @@ static void test_idx(void)
     write_raw(bad, img, ni);
     nl = make_labels(lab, 0x801, 0, 0);
     write_raw(badl, lab, nl);
-    expect_fail(idx_load(&ds, bad, badl, 0, err), bad, "count", "idx zero images");
+    expect_fail(idx_load(&ds, bad, badl, 10, 0, err), bad, "count", "idx zero images");
 
     /* Missing file. */
     const char *missing = tpath("no-such-file");
-    expect_fail(idx_load(&ds, missing, pl, 0, err), missing, NULL, "idx missing images");
-    expect_fail(idx_load(&ds, pi, missing, 0, err), missing, NULL, "idx missing labels");
+    expect_fail(idx_load(&ds, missing, pl, 10, 0, err), missing, NULL, "idx missing images");
+    expect_fail(idx_load(&ds, pi, missing, 10, 0, err), missing, NULL, "idx missing labels");
 }
 
 /* ---- CIFAR-10 binary ------------------------------------------------------ */
@@ -257,16 +263,16 @@ static void test_cifar(void)
     Dataset ds;
     const char *raw[] = { f1, f2 }, *mixed[] = { f1, f2gz };
 
-    T_CHECK(cifar10_load(&ds, raw, 2, 0, 0, err) == 0, "cifar raw: %s", err);
+    T_CHECK(cifar10_load(&ds, raw, 2, 0, 10, 0, err) == 0, "cifar raw: %s", err);
     check_cifar_values(&ds, 7, "cifar raw");
     dataset_free(&ds);
-    T_CHECK(cifar10_load(&ds, mixed, 2, 0, 0, err) == 0, "cifar gz: %s", err);
+    T_CHECK(cifar10_load(&ds, mixed, 2, 0, 10, 0, err) == 0, "cifar gz: %s", err);
     check_cifar_values(&ds, 7, "cifar gzip");
     dataset_free(&ds);
-    T_CHECK(cifar10_load(&ds, mixed, 2, 0, 5, err) == 0, "cifar limit: %s", err);
+    T_CHECK(cifar10_load(&ds, mixed, 2, 0, 10, 5, err) == 0, "cifar limit: %s", err);
     check_cifar_values(&ds, 5, "cifar limit 5 (spans files)");
     dataset_free(&ds);
-    T_CHECK(cifar10_load(&ds, mixed, 2, 0, 2, err) == 0, "cifar limit 2: %s", err);
+    T_CHECK(cifar10_load(&ds, mixed, 2, 0, 10, 2, err) == 0, "cifar limit 2: %s", err);
     check_cifar_values(&ds, 2, "cifar limit 2");
     dataset_free(&ds);
 
@@ -274,24 +280,28 @@ static void test_cifar(void)
     const char *bad = tpath("bad.bin"), *badgz = tpath("bad.bin.gz");
     write_raw(bad, b, n2 - 1);
     const char *pb[] = { f1, bad };
-    expect_fail(cifar10_load(&ds, pb, 2, 0, 0, err), bad, "9218 bytes", "cifar truncated");
+    expect_fail(cifar10_load(&ds, pb, 2, 0, 10, 0, err), bad, "9218 bytes", "cifar truncated");
     T_CHECK(ds.x == NULL, "failed cifar load leaves ds empty");
-    expect_fail(cifar10_load(&ds, pb, 2, 0, 1, err), bad, "9218", "cifar truncated beyond limit");
+    expect_fail(cifar10_load(&ds, pb, 2, 0, 10, 1, err), bad, "9218", "cifar truncated beyond limit");
     write_gz(badgz, b, n2 + 5);
     const char *pbg[] = { badgz };
-    expect_fail(cifar10_load(&ds, pbg, 1, 0, 0, err), badgz, "9224 bytes", "cifar gz wrong length");
+    expect_fail(cifar10_load(&ds, pbg, 1, 0, 10, 0, err), badgz, "9224 bytes", "cifar gz wrong length");
     write_raw(bad, b, 0);
-    expect_fail(cifar10_load(&ds, pb, 2, 0, 0, err), bad, "0 bytes", "cifar empty file");
+    expect_fail(cifar10_load(&ds, pb, 2, 0, 10, 0, err), bad, "0 bytes", "cifar empty file");
 
     /* Bad label in record 2. */
     make_cifar(b, 0, 3);
     b[2 * CR] = 10;
     write_raw(bad, b, n2);
-    expect_fail(cifar10_load(&ds, pb, 2, 0, 0, err), bad, "label 10 at record 2", "cifar bad label");
+    expect_fail(cifar10_load(&ds, pb, 2, 0, 10, 0, err), bad, "label 10 at record 2", "cifar bad label");
+    T_CHECK(cifar10_load(&ds, pb, 2, 0, 11, 0, err) == 0 && ds.n_classes == 11 &&
+                ds.y[ds.n - 1] == 10,
+            "cifar with 11 classes keeps label 10: %s", err);
+    dataset_free(&ds);
 
     const char *missing = tpath("nothere.bin");
     const char *pm[] = { f1, missing };
-    expect_fail(cifar10_load(&ds, pm, 2, 0, 0, err), missing, NULL, "cifar missing");
+    expect_fail(cifar10_load(&ds, pm, 2, 0, 10, 0, err), missing, NULL, "cifar missing");
 }
 
 /* ---- batcher -------------------------------------------------------------- */
@@ -435,7 +445,7 @@ static void test_batcher(void)
 
     /* With a loaded data set and limit (idx file from test_idx). */
     Dataset d2;
-    if (idx_load(&d2, tpath("img"), tpath("lab"), 10, err) == 0) {
+    if (idx_load(&d2, tpath("img"), tpath("lab"), 10, 10, err) == 0) {
         T_CHECK(batcher_init(&b, &d2, 4, true, true, 7, err) == 0, "init: %s", err);
         T_CHECK(batcher_steps_per_epoch(&b) == 2, "limit 10 / batch 4 → 2 steps");
         int sz = batcher_next(&b, &idx);
@@ -502,7 +512,7 @@ static void test_converter(void)
     T_CHECK(access(tpath("out.bin.tmp"), F_OK) != 0, "no .tmp left behind");
     Dataset ds;
     const char *po[] = { out };
-    T_CHECK(cifar10_load(&ds, po, 1, 0, 0, err) == 0, "load converted: %s", err);
+    T_CHECK(cifar10_load(&ds, po, 1, 0, 10, 0, err) == 0, "load converted: %s", err);
     if (ds.n == 3) {
         T_CHECK(ds.y[2] == 3, "converted label");
         T_CLOSE(ds.x[2 * 3072 + 1024 + 5], png_px(2, 5, 1) / 255.0, 0, 1e-7, "converted G pixel");
@@ -609,6 +619,16 @@ static void test_dataset_load(void)
     T_CHECK(dataset_known("mnist") && dataset_known("fashion-mnist") && dataset_known("cifar10") &&
                 !dataset_known("cifar100") && !dataset_known(NULL),
             "dataset_known");
+    /* The registry: one line per data set, read by the generic code. */
+    T_CHECK(strcmp(dataset_names(), "mnist, fashion-mnist, cifar10") == 0, "dataset_names: %s",
+            dataset_names());
+    T_CHECK(strstr(err, dataset_names()) != NULL, "unknown data set lists the registry: %s", err);
+    const DatasetDef *cd = dataset_find("cifar10"), *md = dataset_find("mnist");
+    T_CHECK(cd && md && cd->n_classes == 10 && cd->c == 3 && cd->norm == NORM_MEANSTD &&
+                md->norm == NORM_UNIT && md->c == 1 && md->n_train == 60000 &&
+                !strcmp(md->train_files[1], "train-labels-idx1-ubyte") && !md->train_files[2] &&
+                cd->train_files[4] && !cd->train_files[5] && !dataset_find("nosuch"),
+            "registry lines");
 
     /* CIFAR-10: five train batches of 2 records (some gzip) and a test batch.
      * Real batches hold exactly 10,000 records: these are refused by default. */
@@ -687,9 +707,9 @@ static void test_hostile(void)
     const char *bi = tpath("h-big"), *bl = tpath("h-bigl"), *bgz = tpath("h-big.gz");
     write_raw(bi, big, ni);
     write_raw(bl, bigl, nl);
-    expect_fail(idx_load(&ds, bi, bl, 0, err), bi, "can hold at most", "idx 2^28 images, raw");
+    expect_fail(idx_load(&ds, bi, bl, 10, 0, err), bi, "can hold at most", "idx 2^28 images, raw");
     write_gz(bgz, big, ni);
-    expect_fail(idx_load(&ds, bgz, bl, 0, err), bgz, "can hold at most", "idx 2^28 images, gzip");
+    expect_fail(idx_load(&ds, bgz, bl, 10, 0, err), bgz, "can hold at most", "idx 2^28 images, gzip");
     put32(bigl + 4, IN);
     write_raw(bl, bigl, nl);
     put32(big + 4, IN);
@@ -700,10 +720,10 @@ static void test_hostile(void)
     write_gz(gz, img, ni);
     size_t glen = slurp(gz, gzb, sizeof gzb);
     write_raw(cut, gzb, glen - 8);
-    expect_fail(idx_load(&ds, cut, pl, 0, err), cut, "gzip", "idx gzip without trailer");
+    expect_fail(idx_load(&ds, cut, pl, 10, 0, err), cut, "gzip", "idx gzip without trailer");
     T_CHECK(strstr(err, "checksum") != NULL, "missing trailer says the checksum: %s", err);
     write_raw(cut, gzb, glen / 2);
-    T_CHECK(idx_load(&ds, cut, pl, 0, err) == -1 && count_of(err, cut) == 1,
+    T_CHECK(idx_load(&ds, cut, pl, 10, 0, err) == -1 && count_of(err, cut) == 1,
             "gzip error names the path once: %s", err);
     /* CIFAR-10: a gzip batch without trailer; a batch of the wrong record count. */
     static unsigned char cb[3 * CR];
@@ -715,12 +735,12 @@ static void test_hostile(void)
     size_t clen = slurp(c3gz, cgz, sizeof cgz);
     write_raw(c3gz, cgz, clen - 8);
     const char *one[1] = { c3gz };
-    expect_fail(cifar10_load(&ds, one, 1, 0, 0, err), c3gz, "checksum", "cifar gzip without trailer");
+    expect_fail(cifar10_load(&ds, one, 1, 0, 10, 0, err), c3gz, "checksum", "cifar gzip without trailer");
     write_raw(c3, cb, 2 * CR);
     one[0] = c3;
-    expect_fail(cifar10_load(&ds, one, 1, 3, 0, err), c3, "exactly 3", "cifar batch of 2 records, 3 expected");
+    expect_fail(cifar10_load(&ds, one, 1, 3, 10, 0, err), c3, "exactly 3", "cifar batch of 2 records, 3 expected");
     write_raw(c3, cb, 3 * CR);
-    T_CHECK(cifar10_load(&ds, one, 1, 3, 0, err) == 0 && ds.n == 3, "cifar batch of exactly 3: %s", err);
+    T_CHECK(cifar10_load(&ds, one, 1, 3, 10, 0, err) == 0 && ds.n == 3, "cifar batch of exactly 3: %s", err);
     dataset_free(&ds);
 
     /* Splits of different shapes: an error naming both files. */
@@ -852,21 +872,22 @@ static void test_validation_split(void)
     dataset_free(&ds);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    t_args(argc, argv);
     const char *base = getenv("TMPDIR");
     snprintf(tmpdir, sizeof tmpdir, "%s/lqa_test_data_XXXXXX", base && *base ? base : "/tmp");
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
         return 2;
     }
-    test_idx();
-    test_cifar();
-    test_batcher();
-    test_validation_split();
-    test_converter();
-    test_dataset_load();
-    test_hostile();
+    T_RUN(idx, test_idx());
+    T_RUN(cifar, test_cifar());
+    T_RUN(batcher, test_batcher());
+    T_RUN(validation_split, test_validation_split());
+    T_RUN(converter, test_converter());
+    T_RUN(dataset_load, test_dataset_load());
+    T_RUN(hostile, test_hostile());
     rm_tree(tmpdir);
     return t_done("test_data");
 }

@@ -132,16 +132,17 @@ static void test_owner(void)
         T_CHECK(!owner_of_tag(bad[i], now, 600, &st), "not a tag: \"%s\"", bad[i]);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    t_args(argc, argv);
     const char *base = getenv("TMPDIR");
     snprintf(tmpdir, sizeof tmpdir, "%s/lqa_test_files_XXXXXX", base && *base ? base : "/tmp");
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");
         return 2;
     }
-    test_afile();
-    test_owner();
+    T_RUN(afile, test_afile());
+    T_RUN(owner, test_owner());
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);

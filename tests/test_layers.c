@@ -16,9 +16,11 @@
 #include "common.h"
 #include "layers.h"
 #include "model.h"
+#include "optim.h"
 #include "parallel.h"
 #include "rng.h"
 #include "test.h"
+#include "train.h"
 
 static void fill(float *p, size_t n, float lo, float hi, Rng *r)
 {
@@ -305,16 +307,104 @@ static void test_sgemm(Rng *r)
         }
 }
 
-int main(void)
+/* train_step: the training step of the sweep and the bench, schedule applied. */
+static void test_train_step(void)
 {
+    ModelSpec spec = {.in_c = 1, .in_h = 4, .in_w = 4, .n_classes = 3, .max_batch = 4};
+    Model m;
+    char err[LQA_ERR_LEN];
+    if (model_create(&m, "logreg", &spec, err)) {
+        T_CHECK(0, "create: %s", err);
+        return;
+    }
+    model_init(&m, INIT_DEFAULT, 5);
+    float x[4 * 16];
+    int y[4] = {0, 1, 2, 1};
+    for (int i = 0; i < 4 * 16; i++) x[i] = (float)((i * 7) % 11) / 11.0f;
+    Schedule sched = {.type = SCHED_STEP, .every = 1, .gamma = 0.5};
+    TrainState s;
+    const OptimizerDef *sgd = optim_find("sgd");
+    double hp[OPT_MAX_HP];
+    optim_hparam_defaults(sgd, hp);
+    T_CHECK(train_state_init(&s, &m, sgd, hp, 0.1, &sched, 10, NULL, err) == 0, "init: %s", err);
+    float *before = malloc(m.n_params * sizeof(float));
+    memcpy(before, m.params, m.n_params * sizeof(float));
+    double l0 = model_forward(&m, m.params, x, y, 4, FWD_EVAL, NULL);
+    StepRow row;
+    train_step(&s, x, y, 4, &row);
+    T_CHECK(row.step == 1 && row.epoch == 1 && row.fwd == 1 && row.bwd == 1 && s.step == 1,
+            "first row: step %ld epoch %d fwd %ld bwd %ld", row.step, row.epoch, row.fwd, row.bwd);
+    T_CHECK(row.loss == l0 && row.info.lr == 0.1, "loss %.9g (eval %.9g), lr %g", row.loss, l0,
+            row.info.lr);
+    bool sgd_ok = true;
+    for (size_t i = 0; i < m.n_params; i++)
+        sgd_ok &= fabsf(m.params[i] - (before[i] - 0.1f * m.grads[i])) <= 1e-6f;
+    T_CHECK(sgd_ok, "the step is sgd's update");
+    s.epoch = 1;
+    train_step(&s, x, y, 4, &row);
+    T_CHECK(row.step == 2 && row.epoch == 2 && row.info.lr == 0.05 && row.seconds >= row.opt_s,
+            "second step: schedule halves lr (%g), epoch %d", row.info.lr, row.epoch);
+    train_state_free(&s);
+    free(before);
+    model_free(&m);
+}
+
+/* Model options: declared by the models that use them, parsed from one table. */
+static void test_model_options(void)
+{
+    T_CHECK(model_option_count() == 3, "three model options, got %d", model_option_count());
+    const char *want[] = {"width", "probe_bn", "conv_algo"};
+    for (int i = 0; i < 3 && i < model_option_count(); i++)
+        T_CHECK(strcmp(model_option_get(i)->key, want[i]) == 0, "option %d is %s", i,
+                model_option_get(i)->key);
+    T_CHECK(!model_option_get(3) && !model_option_find("depth"), "no other option");
+    const ModelOps *r = model_find("resnet18"), *m = model_find("mlp"), *l = model_find("logreg");
+    int nr = 0, nm = 0;
+    for (const ModelOption *const *o = r->options; o && *o; o++) nr++;
+    for (const ModelOption *const *o = m->options; o && *o; o++) nm++;
+    T_CHECK(nr == 3 && nm == 1 && m->options[0] == &MODEL_OPT_WIDTH && !l->options,
+            "per-model option tables: resnet18 %d, mlp %d", nr, nm);
+    ModelSpec s;
+    memset(&s, 0xff, sizeof s);
+    model_option_defaults(&s);
+    T_CHECK(s.width == 0 && s.probe_bn == PROBE_BN_BATCH && s.conv_algo == CONV_WINOGRAD2,
+            "defaults");
+    *model_option_field(&s, model_option_find("conv_algo")) = CONV_WINOGRAD4;
+    T_CHECK(s.conv_algo == CONV_WINOGRAD4 && model_option_value(&s, &MODEL_OPT_CONV_ALGO) == 1,
+            "option field");
+    const ModelOption *pb = model_option_find("probe_bn");
+    T_CHECK(pb->type == MOPT_ENUM && pb->n_names == 2 && !strcmp(pb->names[PROBE_BN_EVAL], "eval"),
+            "probe_bn names");
+    /* names: one join helper, one lookup */
+    char buf[64];
+    const char *names[] = {"a", "bb", "c"};
+    T_CHECK(!strcmp(lqa_join(buf, sizeof buf, names, 3, ", "), "a, bb, c"), "join: %s", buf);
+    T_CHECK(!strcmp(lqa_join(buf, 5, names, 3, ", "), "a, b"), "join truncates: %s", buf);
+    T_CHECK(!strcmp(lqa_join(buf, sizeof buf, names, 0, ", "), ""), "join of none");
+    T_CHECK(lqa_find_name(names, 3, "c") == 2 && lqa_find_name(names, 3, "d") == -1 &&
+                lqa_find_name(names, 3, NULL) == -1,
+            "find_name");
+    const OptimizerDef *d = optim_find("lqa");
+    int k = optim_hparam_index(d, "variant");
+    const char *ch[OPT_MAX_CHOICES];
+    T_CHECK(k >= 0 && optim_choices(&d->hparams[k], buf, sizeof buf, ch, OPT_MAX_CHOICES) == 2 &&
+                !strcmp(ch[0], "paper") && !strcmp(ch[1], "reference"),
+            "optim_choices splits an enum's choices");
+}
+
+int main(int argc, char **argv)
+{
+    t_args(argc, argv);
     Rng r;
     rng_seed(&r, 1234, 9);
-    test_linear(&r);
-    test_relu_softmax(&r);
-    gradcheck_model("logreg", 0);
-    gradcheck_model("mlp", 12);
-    test_param_counts();
-    test_reductions(&r);
-    test_sgemm(&r);
+    T_RUN(linear, test_linear(&r));
+    T_RUN(relu_softmax, test_relu_softmax(&r));
+    T_RUN(gradcheck, gradcheck_model("logreg", 0));
+    T_RUN(gradcheck, gradcheck_model("mlp", 12));
+    T_RUN(param_counts, test_param_counts());
+    T_RUN(model_options, test_model_options());
+    T_RUN(train_step, test_train_step());
+    T_RUN(reductions, test_reductions(&r));
+    T_RUN(sgemm, test_sgemm(&r));
     return t_done("test_layers");
 }

@@ -331,7 +331,9 @@ static void test_lr_roles(void)
             int n_choice = 1;
             if (h >= 0) {
                 if (d->hparams[h].type != HP_ENUM) continue;
-                for (const char *q = d->hparams[h].choices; *q; q++) n_choice += *q == '|';
+                char buf[256];
+                const char *names[OPT_MAX_CHOICES];
+                n_choice = optim_choices(&d->hparams[h], buf, sizeof buf, names, OPT_MAX_CHOICES);
             }
             for (int c = 0; c < n_choice; c++) {
                 double hp[OPT_MAX_HP];
@@ -967,23 +969,24 @@ static void test_newton_lr(void)
     optim_free(&r.o);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    test_registry();
-    test_lr_roles();
-    test_validation();
-    test_lqa_quadratic();
-    test_lqa_fallbacks();
-    test_lqa_reference();
-    test_qlab_quadratic();
-    test_findplr_doubling();
-    test_findplr_halving();
-    test_qlab_concave();
-    test_findplr_halving_cap();
-    test_findplr_schedule();
-    test_qlab_reference();
-    test_hgd();
-    test_l4gd();
-    test_newton_lr();
+    t_args(argc, argv);
+    T_RUN(registry, test_registry());
+    T_RUN(lr_roles, test_lr_roles());
+    T_RUN(validation, test_validation());
+    T_RUN(lqa_quadratic, test_lqa_quadratic());
+    T_RUN(lqa_fallbacks, test_lqa_fallbacks());
+    T_RUN(lqa_reference, test_lqa_reference());
+    T_RUN(qlab_quadratic, test_qlab_quadratic());
+    T_RUN(findplr_doubling, test_findplr_doubling());
+    T_RUN(findplr_halving, test_findplr_halving());
+    T_RUN(qlab_concave, test_qlab_concave());
+    T_RUN(findplr_halving_cap, test_findplr_halving_cap());
+    T_RUN(findplr_schedule, test_findplr_schedule());
+    T_RUN(qlab_reference, test_qlab_reference());
+    T_RUN(hgd, test_hgd());
+    T_RUN(l4gd, test_l4gd());
+    T_RUN(newton_lr, test_newton_lr());
     return t_done("test_optim_adaptive");
 }

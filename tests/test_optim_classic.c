@@ -564,13 +564,14 @@ static void test_schedule_parse(void)
     T_CHECK(!strcmp(err, "optimizers[2].schedule.every: must be a positive integer"), "message: %s", err);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    test_trajectories();
-    test_first_steps();
-    test_thread_determinism();
-    test_hparams();
-    test_schedule_values();
-    test_schedule_parse();
+    t_args(argc, argv);
+    T_RUN(trajectories, test_trajectories());
+    T_RUN(first_steps, test_first_steps());
+    T_RUN(thread_determinism, test_thread_determinism());
+    T_RUN(hparams, test_hparams());
+    T_RUN(schedule_values, test_schedule_values());
+    T_RUN(schedule_parse, test_schedule_parse());
     return t_done("test_optim_classic");
 }

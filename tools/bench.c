@@ -4,11 +4,13 @@
  *   bench --model M --batch B --input CxHxW --optimizer O[,O2,...] [--lr x]
  *         [--steps N] [--warmup K] [--rounds R] [--threads T] [--fwd-reps R]
  *         [--classes C] [--batches NB] [--steps-per-epoch S] [--seed S]
- *         [[OPT.]key=value ...]
+ *         [--schedule JSON] [[OPT.]key=value ...]
  *
  *   Times N training steps per optimizer on random data (no file I/O), each step
- *   exactly as the sweep runs it (src/sweep.c): forward FWD_TRAIN, backward, and
- *   the optimizer's step with the probe closure (probes included). K warm-up
+ *   the training step the sweep runs (train_step, src/train.c): forward
+ *   FWD_TRAIN, backward, and the optimizer's step with the probe closure
+ *   (probes included), the classic methods' rate from --schedule (a config's
+ *   "schedule" object, e.g. '{"type":"step","every":100}'; default none). K warm-up
  *   steps come first and are not timed (the first one is reported on its own:
  *   it holds epoch-start work such as QLABGrad's FindPLR). With several
  *   optimizers, each keeps its own parameter vector and state, and the N timed
@@ -52,13 +54,16 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include <cJSON.h>
+
 #include "blas.h"
 #include "common.h"
 #include "model.h"
 #include "optim.h"
 #include "parallel.h"
-#include "probe.h"
 #include "rng.h"
+#include "schedule.h"
+#include "train.h"
 
 #define MAX_OPTS 16
 #define MAX_SETS 32
@@ -70,7 +75,7 @@ static int usage(void)
             "usage: bench --model M --batch B --input CxHxW --optimizer O[,O2,...] [--lr x]\n"
             "             [--steps N] [--warmup K] [--rounds R] [--threads T] [--fwd-reps R]\n"
             "             [--classes C] [--batches NB] [--steps-per-epoch S] [--seed S]\n"
-            "             [--conv-algo winograd2|winograd4] [[OPT.]key=value ...]\n"
+            "             [--conv-algo winograd2|winograd4] [--schedule JSON] [[OPT.]key=value ...]\n"
             "       bench --sgemm [--threads T] [--reps N] [--batch B] [MxNxK[:ab] ...]\n"
             "       bench --passes [--n N] [--threads T] [--reps R]\n"
             "       bench --blas-info\n"
@@ -346,9 +351,8 @@ static int passes_mode(long n, long reps)
 typedef struct Bench {
     const OptimizerDef *def;
     double hp[OPT_MAX_HP];
-    Optimizer o;
-    float *theta; /* this optimizer's own parameter vector */
-    long t;       /* steps taken (warm-up included) */
+    TrainState ts; /* optimizer, step counter (warm-up included), forward counts */
+    float *theta;  /* this optimizer's own parameter vector */
     long n_timed;
     double *step_ms, *fwd_ms, *bwd_ms, *opt_ms;
     long fwd_timed; /* forwards in timed steps (training forward + probes) */
@@ -382,10 +386,8 @@ static int set_hparam(Bench *benches, int n_opts, const char *arg)
         char *end;
         if (s->type == HP_ENUM) {
             char ch[256];
-            snprintf(ch, sizeof ch, "%s", s->choices);
-            int idx = 0, found = -1;
-            for (char *tok = strtok(ch, "|"); tok; tok = strtok(NULL, "|"), idx++)
-                if (strcmp(tok, val) == 0) found = idx;
+            const char *names[OPT_MAX_CHOICES];
+            int found = lqa_find_name(names, optim_choices(s, ch, sizeof ch, names, OPT_MAX_CHOICES), val);
             if (found < 0) {
                 fprintf(stderr, "bench: %s.%s: \"%s\" is not one of %s\n", b->def->name, key, val,
                         s->choices);
@@ -413,40 +415,29 @@ static int set_hparam(Bench *benches, int n_opts, const char *arg)
     return 0;
 }
 
-/* One training step of optimizer b, as src/sweep.c runs it. */
-static void one_step(Bench *b, Model *m, ProbeCtx *pc, float *scratch, long spe, bool timed)
+/* One training step of optimizer b: train_step, timed. */
+static void one_step(Bench *b, const float *x, const int *y, int B, bool timed)
 {
-    double t0 = lqa_now();
-    long fwd0 = pc->fwd;
-    double loss0 = model_forward(m, m->params, pc->x, pc->y, pc->B, FWD_TRAIN, NULL);
-    pc->fwd++;
-    double t1 = lqa_now(), t2 = t1;
-    StepInfo info = {.lr = NAN};
-    if (isfinite(loss0)) {
-        model_backward(m);
-        t2 = lqa_now();
-        StepCtx ctx = {.step = b->t, .epoch = (int)(b->t / spe), .steps_per_epoch = spe,
-                       .loss0 = loss0, .lr = b->o.lr0, .probe = {probe_loss, pc},
-                       .scratch = scratch};
-        b->def->step(&b->o, m->params, m->grads, &ctx, &info);
-    } else {
-        b->nonfinite++;
+    TrainState *ts = &b->ts;
+    long fwd0 = ts->pc.fwd;
+    ts->epoch = (int)(ts->step / ts->steps_per_epoch);
+    StepRow row;
+    train_step(ts, x, y, B, &row);
+    if (!isfinite(row.loss)) b->nonfinite++;
+    if (!isfinite(row.info.lr)) b->nonfinite++;
+    b->last_loss = row.loss;
+    double step_ms = (row.fwd_s + row.bwd_s + row.opt_s) * 1e3;
+    if (row.step == 1) {
+        b->first_ms = step_ms;
+        b->first_fwd = ts->pc.fwd - fwd0;
     }
-    double t3 = lqa_now();
-    if (!isfinite(info.lr)) b->nonfinite++;
-    b->last_loss = loss0;
-    if (b->t == 0) {
-        b->first_ms = (t3 - t0) * 1e3;
-        b->first_fwd = pc->fwd - fwd0;
-    }
-    b->t++;
     if (!timed) return;
     long k = b->n_timed++;
-    b->step_ms[k] = (t3 - t0) * 1e3;
-    b->fwd_ms[k] = (t1 - t0) * 1e3;
-    b->bwd_ms[k] = (t2 - t1) * 1e3;
-    b->opt_ms[k] = (t3 - t2) * 1e3;
-    b->fwd_timed += pc->fwd - fwd0;
+    b->step_ms[k] = step_ms;
+    b->fwd_ms[k] = row.fwd_s * 1e3;
+    b->bwd_ms[k] = row.bwd_s * 1e3;
+    b->opt_ms[k] = row.opt_s * 1e3;
+    b->fwd_timed += ts->pc.fwd - fwd0;
 }
 
 static double time_forward(Model *m, const float *x, const int *y, int B, FwdMode mode, long reps)
@@ -467,7 +458,7 @@ static double time_forward(Model *m, const float *x, const int *y, int B, FwdMod
 int main(int argc, char **argv)
 {
     blas_fix_env(argv); /* the same OpenBLAS set-up as lqabench */
-    const char *model_name = NULL, *input = NULL, *opt_list = NULL;
+    const char *model_name = NULL, *input = NULL, *opt_list = NULL, *sched_json = NULL;
     ConvAlgo conv_algo = CONV_WINOGRAD2;
     long batch = 64, steps = 20, warmup = 2, rounds = 1, threads = 0, fwd_reps = -1, classes = 10;
     long n_batches = 2, spe = 937, seed = 1, reps = 20;
@@ -499,6 +490,7 @@ int main(int argc, char **argv)
         if (strcmp(o, "--model") == 0) model_name = v;
         else if (strcmp(o, "--input") == 0) input = v;
         else if (strcmp(o, "--optimizer") == 0) opt_list = v;
+        else if (strcmp(o, "--schedule") == 0) sched_json = v;
         else if (strcmp(o, "--conv-algo") == 0) {
             if (conv_algo_parse(v, &conv_algo))
                 return die("--conv-algo: expected winograd2 or winograd4, got \"%s\"", v);
@@ -541,8 +533,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench: unknown model \"%s\" (known: %s)\n", model_name, model_names());
         return 3;
     }
-    double base_rss = cur_rss_mib();
     char err[LQA_ERR_LEN];
+    Schedule sched = {.type = SCHED_NONE};
+    if (sched_json) {
+        cJSON *j = cJSON_Parse(sched_json);
+        int bad = !j ? lqa_errf(err, "--schedule: not valid JSON: %s", sched_json)
+                     : schedule_parse(&sched, j, "--schedule", err);
+        cJSON_Delete(j);
+        if (bad) return die("%s", err);
+    }
+    double base_rss = cur_rss_mib();
     Model m;
     ModelSpec spec = {.in_c = c, .in_h = h, .in_w = w, .n_classes = (int)classes,
                       .max_batch = (int)batch, .width = 0, .probe_bn = PROBE_BN_BATCH,
@@ -572,9 +572,12 @@ int main(int argc, char **argv)
     for (int i = 0; i < n_sets; i++)
         if (set_hparam(benches, n_opts, sets[i])) return 1;
     size_t n = m.n_params;
+    float *scratch = lqa_alloc(n * sizeof(float), err); /* shared: steps run one at a time */
+    if (!scratch) return die("%s", err);
     for (int i = 0; i < n_opts; i++) {
         Bench *b = &benches[i];
-        if (optim_create(&b->o, b->def, b->hp, lr, n, err)) return die("%s", err);
+        if (train_state_init(&b->ts, &m, b->def, b->hp, lr, &sched, spe, scratch, err))
+            return die("%s", err);
         b->step_ms = calloc((size_t)steps, sizeof(double));
         b->fwd_ms = calloc((size_t)steps, sizeof(double));
         b->bwd_ms = calloc((size_t)steps, sizeof(double));
@@ -585,8 +588,6 @@ int main(int argc, char **argv)
             memcpy(b->theta, m.params, n * sizeof(float));
         }
     }
-    float *scratch = lqa_alloc(n * sizeof(float), err);
-    if (!scratch) return die("%s", err);
 
     /* random data: n_batches batches, inputs U(0,1), labels uniform */
     size_t sz = (size_t)c * h * w;
@@ -598,7 +599,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < (size_t)n_batches * batch * sz; i++) x[i] = rng_float(&rng);
     for (long i = 0; i < n_batches * batch; i++) y[i] = (int)rng_below(&rng, (uint64_t)classes);
 
-    ProbeCtx pc = {.m = &m, .B = (int)batch};
     long per_round = (steps + rounds - 1) / rounds;
     /* warm-up, then interleaved rounds */
     for (int phase = 0; phase <= rounds; phase++) {
@@ -607,10 +607,8 @@ int main(int argc, char **argv)
             if (b->theta) memcpy(m.params, b->theta, n * sizeof(float));
             long todo = phase == 0 ? warmup : LQA_MIN(per_round, steps - b->n_timed);
             for (long s = 0; s < todo; s++) {
-                long k = b->t % n_batches;
-                pc.x = x + (size_t)k * batch * sz;
-                pc.y = y + (size_t)k * batch;
-                one_step(b, &m, &pc, scratch, spe, phase > 0);
+                long k = b->ts.step % n_batches;
+                one_step(b, x + (size_t)k * batch * sz, y + (size_t)k * batch, (int)batch, phase > 0);
             }
             if (b->theta) memcpy(b->theta, m.params, n * sizeof(float));
         }
@@ -655,7 +653,7 @@ int main(int argc, char **argv)
     }
     fflush(stdout);
     for (int i = 0; i < n_opts; i++) {
-        optim_free(&benches[i].o);
+        train_state_free(&benches[i].ts);
         lqa_free(benches[i].theta);
         free(benches[i].step_ms);
         free(benches[i].fwd_ms);
