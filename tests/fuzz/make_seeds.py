@@ -42,6 +42,17 @@ small = {"name": "s", "model": "mlp", "dataset": "mnist", "batch_size": 8, "step
                         {"name": "adam", "label": "adam-x", "lr": 0.001},
                         {"name": "lqa", "lr": 0.1, "variant": "reference"}]}
 put("fuzz_config", "ok-small.json", json.dumps(small, indent=1).encode())
+more = {"model": "resnet18", "dataset": "cifar10", "data_dir": "data/x", "output_dir": "o",
+        "batch_size": 4, "epochs": 2, "probe_bn": "eval", "conv_algo": "winograd4",
+        "eval_train": False, "eval_test": True, "dump_init": True, "dump_batches": False,
+        "optimizers": [{"name": "sgd", "lr": 0.1, "schedule": {"type": "step", "every": 3, "gamma": 0.5}},
+                       {"name": "sgd-m", "lr": 0.1, "schedule": {"type": "exp", "every": 1, "gamma": 0.9}},
+                       {"name": "hgd", "lr": 0.01, "momentum": 0.9, "nesterov": True, "clamp_nonneg": False},
+                       {"name": "l4gd", "lr": 0.1},
+                       {"name": "qlabgrad", "lr": 0.1, "variant": "paper"}]}
+put("fuzz_config", "ok-more.json", json.dumps(more, indent=1).encode())
+more["optimizers"][3]["lr"] = [0.1, 0.2]
+put("fuzz_config", "bad-unused-lrs.json", json.dumps(more).encode())
 broken = {
     "bad-truncated.json": json.dumps(small).encode()[:-7],
     "bad-dupkey.json": b'{"name":"a","name":"b","model":"mlp","dataset":"mnist","batch_size":1,'
