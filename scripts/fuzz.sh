@@ -14,7 +14,7 @@
 set -u
 cd "$(dirname "$0")/.."
 secs=${FUZZ_SECONDS:-60}
-case "$secs" in ''|*[!0-9]*) echo "fuzz.sh: FUZZ_SECONDS must be a whole number of seconds, not '$secs'" >&2; exit 2 ;; esac
+case "$secs" in ''|*[!0-9]*|0*) echo "fuzz.sh: FUZZ_SECONDS must be a whole number of seconds >= 1, not '$secs'" >&2; exit 2 ;; esac
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
   for f in tests/fuzz/fuzz_*.c; do names+=("$(basename "$f" .c)"); done
@@ -24,8 +24,12 @@ fi
 max_len() { case "$1" in fuzz_cifar) echo 16384 ;; fuzz_idx) echo 8192 ;; *) echo 4096 ;; esac; }
 
 # the inputs are written to files: in memory (/dev/shm) when there is one, which is
-# several times faster than a disk-backed /tmp
-if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
+# several times faster than a disk-backed /tmp; in a folder of this run's own, removed
+# at the end even when a harness crashed before removing its files
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then TMPDIR=/dev/shm; fi
+TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/lqa-fuzz-run.XXXXXX") || exit 1
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 failed=()
