@@ -42,8 +42,10 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: FORCE all deps data run test test-unit test-asan test-clang test-torch bench clean help
+.PHONY: FORCE all deps data run test test-unit test-asan test-clang test-torch fuzz fuzz-bins bench clean help
 
 all: lqabench $(TOOL_BIN)
 
@@ -89,6 +91,10 @@ $(BUILD)/tools/%: tools/%.c $(BUILD)/liblqa.a $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/liblqa.a $(LDFLAGS) $(LDLIBS)
 
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/liblqa.a $(FLAGS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< $(BUILD)/liblqa.a $(LDFLAGS) $(LDLIBS)
+
 deps:
 	@bash scripts/setup.sh
 
@@ -126,16 +132,29 @@ test-clang: data
 	@LQA_BUILD=build-clang LQA_BIN=build-clang/lqabench LQA_SKIP_TORCH=1 LQA_SKIP_ASAN=1 \
 		bash scripts/run_tests.sh
 
+# libFuzzer harnesses (tests/fuzz/: config parser, idx and CIFAR-10 loaders) built with
+# clang, ASan and UBSan in build-fuzz/, each run for FUZZ_SECONDS from its seed corpus;
+# fails on any crash, leak or sanitizer report (docs/fuzzing.md).
+FUZZ_SECONDS ?= 60
+fuzz-bins: $(FUZZ_BIN)
+
+fuzz:
+	@bash scripts/setup.sh base fuzz
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang NATIVE=1 \
+		OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
+		LDFLAGS="-fsanitize=address,undefined" fuzz-bins
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
+
 bench: data
 	@$(MAKE) --no-print-directory all
 	@bash scripts/bench.sh
 
 clean:
-	rm -rf build build-asan build-clang lqabench
+	rm -rf build build-asan build-clang build-fuzz lqabench
 
 help:
 	@echo "make run | test | regress | bench | figures-quick | figures | deps | data | clean"
-	@echo "     test-unit | test-asan | test-clang | NATIVE=1 (build for this CPU only)"
+	@echo "     test-unit | test-asan | test-clang | fuzz [FUZZ_SECONDS=60] | NATIVE=1 (build for this CPU only)"
 
 # The git revision goes into each run's metadata.
 GIT_REV := $(shell git describe --always --dirty 2>/dev/null || echo unknown)

@@ -6,6 +6,7 @@
 #   scripts/setup.sh torch      python3-torch python3-numpy (PyTorch cross-checks)
 #   scripts/setup.sh parallel   GNU parallel
 #   scripts/setup.sh testtools  clang and qemu-user (second compiler, older CPUs emulated)
+#   scripts/setup.sh fuzz       clang and its libFuzzer/sanitizer runtime (make fuzz)
 #   scripts/setup.sh all        all of the above
 #
 # Packages are checked with dpkg-query first; only when some are missing does it
@@ -21,6 +22,7 @@ BASE=(build-essential pkg-config libopenblas-dev libcjson-dev zlib1g-dev libpng-
 TORCH=(python3-torch python3-numpy)
 PARALLEL=(parallel:parallel)
 TESTTOOLS=(clang:clang qemu-user:qemu-x86_64)
+FUZZ=(clang:clang libclang-rt-dev)
 
 want=()
 if [ $# -eq 0 ]; then
@@ -32,11 +34,12 @@ for arg in "$@"; do
         torch) want+=("${TORCH[@]}") ;;
         parallel) want+=("${PARALLEL[@]}") ;;
         testtools) want+=("${TESTTOOLS[@]}") ;;
-        all) want+=("${BASE[@]}" "${TORCH[@]}" "${PARALLEL[@]}" "${TESTTOOLS[@]}") ;;
+        fuzz) want+=("${FUZZ[@]}") ;;
+        all) want+=("${BASE[@]}" "${TORCH[@]}" "${PARALLEL[@]}" "${TESTTOOLS[@]}" "${FUZZ[@]}") ;;
         -h|--help)
-            sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
             exit 0 ;;
-        *) echo "setup.sh: unknown argument '$arg' (expected: base, torch, parallel, testtools, all)" >&2
+        *) echo "setup.sh: unknown argument '$arg' (expected: base, torch, parallel, testtools, fuzz, all)" >&2
            exit 2 ;;
     esac
 done
