@@ -29,12 +29,17 @@
 # OPENBLAS_CORETYPE (e.g. Haswell), exported before sbatch, fixes one OpenBLAS kernel
 # on a cluster of mixed CPUs so that the files are byte-identical wherever they ran.
 # See docs/scale.md for choosing the number of shards and CPUs per task.
+# Preemption and time limits: Slurm sends SIGUSR1 120 s before the end
+# (--signal=B:USR1@120, to this script, which passes it on to lqabench);
+# lqabench finishes its step, writes the run's checkpoint and exits 138, and the
+# task requeues itself (scontrol requeue), resuming from the checkpoint.
 #
 #SBATCH --job-name=lqabench
 #SBATCH --cpus-per-task=4
 #SBATCH --mem=8G
 #SBATCH --time=24:00:00
 #SBATCH --output=slurm-%A_%a.out
+#SBATCH --signal=B:USR1@120
 set -uo pipefail
 
 usage() { sed -n '3,5p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -64,7 +69,19 @@ export OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads
 
 cmd=("$bin" --config "$config" "${out[@]}" --shard "$shard/$count" --threads "$threads" "$@")
 echo "slurm_sweep.sh: task $id (job ${SLURM_ARRAY_JOB_ID:-?}) on $(hostname): ${cmd[*]}" >&2
-"${cmd[@]}"
+# lqabench in the background, so that the shell can pass SIGUSR1 on at once
+"${cmd[@]}" &
+pid=$!
+trap 'kill -USR1 "$pid" 2> /dev/null' USR1
+wait "$pid"
 rc=$?
+while kill -0 "$pid" 2> /dev/null; do wait "$pid"; rc=$?; done # wait returns early on a trap
+trap - USR1
+if [ "$rc" = 138 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
+    echo "slurm_sweep.sh: stopped by SIGUSR1 (checkpoint written): requeueing job $SLURM_JOB_ID" >&2
+    "$bin" --config "$config" "${out[@]}" --summarize --quiet
+    scontrol requeue "$SLURM_JOB_ID"
+    exit 138
+fi
 "$bin" --config "$config" "${out[@]}" --summarize --quiet || rc=1
 exit $rc

@@ -57,7 +57,7 @@ int afile_commit(AFile *a, char *err)
     /* A failed buffered write leaves its data in the buffer: fflush retries it
      * and sets errno (ENOSPC on a full disk). */
     errno = 0;
-    int bad = fflush(a->f) != 0 || ferror(a->f);
+    int bad = fflush(a->f) != 0 || ferror(a->f) || fsync(fileno(a->f)) != 0; /* on disk before the rename */
     int e = errno;
     if (fclose(a->f) != 0 && !bad) {
         bad = 1;

@@ -399,7 +399,7 @@ static const char *const TOP_KEYS[] = {
     "name", "notes", "model", "dataset", "data_dir", "output_dir", "batch_size", "eval_batch",
     "epochs", "steps", "seeds", "init", "shuffle", "drop_last", "train_limit", "test_limit",
     "normalize", "eval_train", "eval_test", "dump_init", "dump_batches", "validation",
-    "optimizers", "diverge", "eval_every", NULL}; /* and the model options (parse_model_options) */
+    "optimizers", "diverge", "eval_every", "checkpoint_every", "checkpoint_minutes", NULL}; /* and the model options (parse_model_options) */
 
 static int parse_top(P *p, const cJSON *root, SweepConfig *c)
 {
@@ -525,6 +525,11 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
         c->test_limit = (int)v;
     }
     if (ITEM("eval_every") && get_int(p, it, "eval_every", 1, 1000000000L, &c->eval_every)) return -1;
+    if (ITEM("checkpoint_every") &&
+        get_int(p, it, "checkpoint_every", 0, 1000000000L, &c->checkpoint_every)) return -1;
+    c->checkpoint_minutes = CFG_CHECKPOINT_MINUTES;
+    if (ITEM("checkpoint_minutes") &&
+        get_int(p, it, "checkpoint_minutes", 0, 1000000L, &c->checkpoint_minutes)) return -1;
     c->diverge_factor = CFG_DIVERGE_FACTOR;
     c->diverge_window = CFG_DIVERGE_WINDOW;
     if (ITEM("diverge")) {

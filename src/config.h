@@ -13,6 +13,7 @@
 
 #define CFG_PATH_LEN 1024
 #define CFG_NAME_LEN 96
+#define CFG_CHECKPOINT_MINUTES 10
 #define CFG_DIVERGE_FACTOR 100.0 /* default of "diverge": {"factor"} */
 #define CFG_DIVERGE_WINDOW 10    /* default of "diverge": {"window"} */
 #define CFG_DIVERGE_WINDOW_MAX 1000
@@ -41,6 +42,8 @@ typedef struct SweepConfig {
     long epochs;                   /* exactly one of epochs / steps is > 0 */
     long steps;
     long eval_every;               /* also evaluate every N steps (0 = at epoch ends only) */
+    long checkpoint_every;         /* write <run>.ckpt every N steps (0 = off) */
+    long checkpoint_minutes;       /* and at least every N minutes (0 = off) */
     uint64_t *seeds;
     int n_seeds;
     InitKind init;

@@ -45,6 +45,9 @@ static void usage(FILE *f)
             "             2 bad command line or config, or complete runs in the output\n"
             "               directory made with another config (--force redoes them)\n"
             "             3 some runs asked for are not complete: held by another process\n"
+            "             130, 143, 138 stopped by SIGINT, SIGTERM, SIGUSR1: the current run\n"
+            "               finished its step and wrote <run>.ckpt; the same command resumes\n"
+            "               it (a second SIGINT exits at once)\n"
             "See README.md for the config reference and the output layout.\n",
             model_names(), optim_names());
 }

@@ -61,6 +61,13 @@ typedef enum { LR_UNDECLARED = 0, LR_STEP, LR_INITIAL, LR_UNUSED } LrRole;
 
 typedef struct Optimizer Optimizer;
 
+/* One piece of an optimizer's state, for checkpoints: n bytes at p. */
+typedef struct OptBlock {
+    void *p;
+    size_t n;
+} OptBlock;
+#define OPT_MAX_BLOCKS 8
+
 typedef struct OptimizerDef {
     const char *name;
     const char *summary;
@@ -80,6 +87,10 @@ typedef struct OptimizerDef {
     int (*init)(Optimizer *o, char *err);
     void (*step)(Optimizer *o, float *theta, const float *g, StepCtx *ctx, StepInfo *info);
     void (*destroy)(Optimizer *o);
+    /* Everything the state carries from one step to the next, as blocks (at
+     * most OPT_MAX_BLOCKS) into b; returns their number. Saved by a checkpoint
+     * and restored into a state init made with the same hyperparameters. */
+    int (*state_blocks)(Optimizer *o, OptBlock *b);
 } OptimizerDef;
 
 struct Optimizer {

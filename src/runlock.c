@@ -100,7 +100,7 @@ void runlock_clean_temps(const char *dir, const char *id, bool any_owner)
     if (!d) return;
     static const char *const SUMMARY[] = {"summary.csv", NULL};
     static const char *const RUN_FILES[] = {".steps.csv", ".epochs.csv", ".init.f32",
-                                            ".batches.i32", ".json", NULL};
+                                            ".batches.i32", ".json", ".ckpt", NULL};
     const char *const *names = id ? RUN_FILES : SUMMARY;
     size_t idlen = id ? strlen(id) : 0;
     for (struct dirent *e; (e = readdir(d));) {

@@ -189,6 +189,15 @@ static void config_diff(const cJSON *now, const cJSON *old, const char *prefix, 
     }
 }
 
+void run_ckpt_ident(const SweepConfig *c, const RunSpec *r, char *buf, size_t n)
+{
+    cJSON *cfg = run_config_json(c, r);
+    char hash[17];
+    config_hash(cfg, hash);
+    cJSON_Delete(cfg);
+    snprintf(buf, n, "lqabench %s %s config %s", LQA_VERSION, LQA_GIT_REV, hash);
+}
+
 static const char *const FILE_SUFFIXES[] = {".steps.csv", ".epochs.csv", ".init.f32", ".batches.i32", NULL};
 
 int run_write_meta(const SweepConfig *c, const RunSpec *r, int threads, bool timing,

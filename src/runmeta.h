@@ -24,6 +24,9 @@ typedef enum {
 
 /* <output_dir>/<id><suffix> into buf (n >= RUNLOCK_PATH_BUF). */
 void run_path(char *buf, size_t n, const SweepConfig *c, const char *id, const char *suffix);
+/* The identity a checkpoint of run r must carry to be used: the code version
+ * (release and git revision) and the hash of the run's result-relevant config. */
+void run_ckpt_ident(const SweepConfig *c, const RunSpec *r, char *buf, size_t n);
 /* Write run r's <run>.json: its result res, resolved config and hash, the
  * files it wrote (unless failed) and the environment (threads; with timing:
  * the seconds and the start time `started`). */

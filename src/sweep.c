@@ -20,6 +20,7 @@
 #include <cJSON.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 
 #include "afile.h"
 #include "blas.h"
+#include "ckpt.h"
 #include "common.h"
 #include "dataset.h"
 #include "model.h"
@@ -47,6 +49,11 @@ typedef struct Progress {
     double t_sweep;       /* the sweep's start (its first run) */
     const char *lock;
     double last_touch;
+    /* checkpoints */
+    const SweepConfig *c;
+    const char *ckpt, *ident;
+    AFile *files[CKPT_MAX_FILES];
+    double last_ckpt; /* wall time of the last checkpoint (or the run's start) */
 } Progress;
 
 /* Heartbeat for other hosts: refresh the lock's mtime every 30 s, during training
@@ -104,7 +111,26 @@ static void hook_step(void *ctx, long step, long total, double loss)
     progress_step(ctx, step, total, loss);
 }
 
-/* Run r into its files (written to temporaries, committed at the end). */
+/* A checkpoint every checkpoint_every steps, at least every checkpoint_minutes
+ * minutes, and when a stop was asked for. A failed one is reported, and
+ * training goes on (the previous checkpoint stays). */
+static void hook_checkpoint(void *ctx, TrainState *s, const RunResult *res, bool force)
+{
+    Progress *p = ctx;
+    const SweepConfig *c = p->c;
+    double now = lqa_now();
+    if (!force && !(c->checkpoint_every > 0 && s->step % c->checkpoint_every == 0) &&
+        !(c->checkpoint_minutes > 0 && now - p->last_ckpt >= 60.0 * (double)c->checkpoint_minutes))
+        return;
+    char err[LQA_ERR_LEN];
+    if (ckpt_save(p->ckpt, p->ident, s, res, p->files, CKPT_MAX_FILES, err))
+        fprintf(stderr, "\nlqabench: %s: checkpoint not written: %s\n", p->id, err);
+    p->last_ckpt = lqa_now();
+}
+
+/* Run r into its files (written to temporaries, committed at the end), from
+ * its checkpoint when it has a usable one. 0, -1 with err, or 1: stopped by a
+ * signal (checkpoint written, temporaries removed). */
 static int run_one(const SweepConfig *c, const SweepOptions *opt, Model *m, const TrainData *d,
                    Progress *prog, const RunSpec *r, RunResult *res, char *err)
 {
@@ -128,10 +154,36 @@ static int run_one(const SweepConfig *c, const SweepOptions *opt, Model *m, cons
     run_path(path, sizeof path, c, r->id, ".epochs.csv");
     if (afile_open(&fe, path, err)) goto out;
 
+    /* the checkpoint: its identity covers the code, the config and the CSV columns */
+    char ckpt[RUNLOCK_PATH_BUF], ident[256], why[LQA_ERR_LEN];
+    run_path(ckpt, sizeof ckpt, c, r->id, ".ckpt");
+    char base[200];
+    run_ckpt_ident(c, r, base, sizeof base);
+    snprintf(ident, sizeof ident, "%s threads %d timing %d", base, opt->threads, (int)opt->timing);
+    prog->c = c;
+    prog->ckpt = ckpt;
+    prog->ident = ident;
+    prog->files[0] = &fs;
+    prog->files[1] = &fe;
+    prog->files[2] = &fbatch;
+    prog->last_ckpt = lqa_now();
+    int got = ckpt_load(ckpt, ident, &s, res, prog->files, CKPT_MAX_FILES, why, sizeof why);
+    if (got > 0) {
+        fprintf(stderr, "lqabench: %s: resuming from its checkpoint after step %ld\n", r->id, s.step);
+    } else if (got < 0) {
+        fprintf(stderr, "lqabench: %s: checkpoint %s not used: %s; starting from step 1\n", r->id,
+                ckpt, why);
+        unlink(ckpt);
+    }
+
     TrainOut out = {.steps = fs.f, .epochs = fe.f, .batches = fbatch.f, .timing = opt->timing};
-    TrainHooks hooks = {hook_begin, hook_step, hook_tick, prog};
+    TrainHooks hooks = {hook_begin, hook_step, hook_tick, hook_checkpoint, prog};
     train_run(&s, c, r, d, &out, &hooks, res);
     progress_end(prog);
+    if (strcmp(res->status, "interrupted") == 0) { /* the checkpoint has it all */
+        rc = 1;
+        goto out;
+    }
     if (fbatch.f && afile_commit(&fbatch, err)) goto out;
     if (afile_commit(&fs, err) || afile_commit(&fe, err)) goto out;
     rc = 0;
@@ -346,8 +398,10 @@ static int clean_leftovers(const SweepConfig *c, const RunSpec *runs, const bool
 {
     runlock_clean_temps(c->output_dir, NULL, false);
     for (int i = 0; i < n; i++) {
-        char lock[RUNLOCK_PATH_BUF];
+        char lock[RUNLOCK_PATH_BUF], ckpt[RUNLOCK_PATH_BUF];
         run_path(lock, sizeof lock, c, runs[i].id, ".lock");
+        run_path(ckpt, sizeof ckpt, c, runs[i].id, ".ckpt");
+        if (!pending[i] && access(lock, F_OK) != 0) unlink(ckpt); /* of a complete run */
         if (pending[i] || access(lock, F_OK) != 0) continue;
         if (runlock_break(lock, err) < 0) return -1;
         if (access(lock, F_OK) != 0) runlock_clean_temps(c->output_dir, runs[i].id, false);
@@ -421,7 +475,12 @@ static int claim_and_run(const SweepConfig *c, const SweepOptions *opt, SweepDat
     TrainData data = {&d->train, c->eval_test ? &d->test : NULL, c->validation ? &d->val : NULL};
     RunResult res;
     char rerr[LQA_ERR_LEN] = "";
-    if (run_one(c, opt, &d->m, &data, &prog, r, &res, rerr)) {
+    int one = run_one(c, opt, &d->m, &data, &prog, r, &res, rerr);
+    if (one > 0) { /* stopped by a signal: checkpoint written, no .json */
+        unlink(lock);
+        return 0;
+    }
+    if (one) {
         snprintf(res.status, sizeof res.status, "failed");
         snprintf(res.reason, sizeof res.reason, "%.250s", rerr);
         fprintf(stderr, "lqabench: %s: failed: %s\n", r->id, rerr);
@@ -431,6 +490,11 @@ static int claim_and_run(const SweepConfig *c, const SweepOptions *opt, SweepDat
                 res.status, res.final_loss);
     }
     int rc = run_write_meta(c, r, opt->threads, opt->timing, &res, started, err) ? 1 : 0;
+    if (rc == 0 && strcmp(res.status, "failed") != 0) {
+        char ckpt[RUNLOCK_PATH_BUF];
+        run_path(ckpt, sizeof ckpt, c, r->id, ".ckpt");
+        unlink(ckpt); /* the run is complete */
+    }
     unlink(lock);
     return rc;
 }
@@ -462,6 +526,27 @@ static int final_status(const SweepConfig *c, const SweepOptions *opt, const Run
     return 0;
 }
 
+/* SIGINT, SIGTERM, SIGUSR1: stop after the current step (train_stop_signal);
+ * a second SIGINT exits at once (files are renamed into place only when
+ * complete, so nothing is left half-written). */
+static void on_stop_signal(int sig)
+{
+    if (train_stop_signal && sig == SIGINT) _exit(128 + SIGINT);
+    train_stop_signal = sig;
+}
+
+static void install_stop_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
 int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
 {
     int n = config_n_runs(c), todo = 0, failed = 0, status = 0;
@@ -485,11 +570,23 @@ int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
     }
     int done_i = 0;
     double t_sweep = lqa_now();
-    for (int i = 0; i < n && todo > 0; i++) {
+    install_stop_handlers();
+    for (int i = 0; i < n && todo > 0 && !train_stop_signal; i++) {
         if (!pending[i]) continue;
         done_i++;
         if ((status = claim_and_run(c, opt, &d, &runs[i], done_i, todo, t_sweep, &failed, err)))
             goto out;
+    }
+    if (train_stop_signal) { /* the summary of what is complete, then the signal's code */
+        int sig = train_stop_signal, have, stale_rest;
+        if (summarize(c, opt, true, &have, &stale_rest, err)) {
+            status = 1;
+            goto out;
+        }
+        lqa_errf(err, "stopped by %s: the current run's checkpoint is written; run the same "
+                 "command again to resume", sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGUSR1");
+        status = 128 + sig;
+        goto out;
     }
     status = final_status(c, opt, runs, n, failed, err);
 out:

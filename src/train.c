@@ -7,6 +7,8 @@
 #include "blas.h"
 #include "common.h"
 
+volatile sig_atomic_t train_stop_signal = 0;
+
 static const Schedule NO_SCHEDULE = {.type = SCHED_NONE};
 
 void train_fmt_num(char *buf, size_t n, double v)
@@ -225,9 +227,11 @@ void train_run(TrainState *s, const SweepConfig *c, const RunSpec *r, const Trai
     Batcher *b = &s->batcher;
     long spe = s->steps_per_epoch, total = s->total;
     Model *m = s->m;
-    train_csv_step_header(out->steps, def);
-    fprintf(out->epochs, "epoch,step,train_loss,test_loss,test_acc,seconds,val_loss,val_acc\n");
-    epoch_row(s, c, d, out, h, 0, res);
+    if (s->step == 0) { /* a fresh start (a restored state has them in its files) */
+        train_csv_step_header(out->steps, def);
+        fprintf(out->epochs, "epoch,step,train_loss,test_loss,test_acc,seconds,val_loss,val_acc\n");
+        epoch_row(s, c, d, out, h, 0, res);
+    }
     if (h->begin) h->begin(h->ctx);
     bool stop = false;
     for (; s->step < total && !stop; s->epoch++) {
@@ -247,6 +251,12 @@ void train_run(TrainState *s, const SweepConfig *c, const RunSpec *r, const Trai
             /* eval_every: extra rows between epoch ends (an epoch end writes its own) */
             if (c->eval_every > 0 && t % c->eval_every == 0 && t % spe != 0 && t < total)
                 epoch_row(s, c, d, out, h, (double)t / (double)spe, res);
+            if (t < total && h->checkpoint) h->checkpoint(h->ctx, s, res, train_stop_signal != 0);
+            if (t < total && train_stop_signal) {
+                snprintf(res->status, sizeof res->status, "interrupted");
+                stop = true;
+                break;
+            }
         }
         if (stop) break;
         s->in_epoch = false;

@@ -17,6 +17,7 @@
 #ifndef LQA_TRAIN_H
 #define LQA_TRAIN_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -96,6 +97,8 @@ typedef struct TrainHooks {
     void (*begin)(void *ctx);                                  /* training starts */
     void (*step)(void *ctx, long step, long total, double loss); /* after each step */
     void (*tick)(void *ctx);                                   /* between evaluation batches */
+    /* After a step: write a checkpoint when due (force: a stop was asked for). */
+    void (*checkpoint)(void *ctx, TrainState *s, const RunResult *res, bool force);
     void *ctx;
 } TrainHooks;
 
@@ -111,6 +114,10 @@ typedef struct TrainOut {
     bool timing;          /* write the seconds columns */
 } TrainOut;
 
+/* Set (to the signal's number) by a signal handler: train_run stops after the
+ * current step, the checkpoint hook called with force, res->status "interrupted". */
+extern volatile sig_atomic_t train_stop_signal;
+
 /* res: every field "not measured" (NAN, 0), status done. */
 void train_result_reset(RunResult *res);
 /* Run r of config c from its start: initialise the model (init kind, seed),
@@ -119,7 +126,9 @@ int train_begin(TrainState *s, const SweepConfig *c, const RunSpec *r, Model *m,
                 const Dataset *train, char *err);
 /* The training loop of run r from state s: every step's row, the per-epoch
  * rows (before training, at each epoch end and every eval_every steps), the
- * divergence rule. res receives the outcome (status done or diverged). */
+ * divergence rule. res receives the outcome (status done or diverged, or
+ * interrupted: see train_stop_signal). A state restored from a checkpoint
+ * (s->step > 0) goes on from it: no headers, no row 0. */
 void train_run(TrainState *s, const SweepConfig *c, const RunSpec *r, const TrainData *d,
                const TrainOut *out, const TrainHooks *hooks, RunResult *res);
 #endif

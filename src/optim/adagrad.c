@@ -62,4 +62,5 @@ const OptimizerDef optdef_adagrad = {
     .init = adagrad_init,
     .step = adagrad_step,
     .destroy = classic_destroy,
+    .state_blocks = classic_blocks,
 };

@@ -68,4 +68,5 @@ const OptimizerDef optdef_adam = {
     .init = adam_init,
     .step = adam_step,
     .destroy = classic_destroy,
+    .state_blocks = classic_blocks,
 };

@@ -47,6 +47,17 @@ static inline void classic_destroy(Optimizer *o)
     lqa_free(s);
 }
 
+/* Checkpoint blocks: the step count and the buffers. */
+static inline int classic_blocks(Optimizer *o, OptBlock *b)
+{
+    ClassicState *s = o->state;
+    int k = 0;
+    b[k++] = (OptBlock){&s->k, sizeof s->k};
+    if (s->s1) b[k++] = (OptBlock){s->s1, sizeof(float) * o->n};
+    if (s->s2) b[k++] = (OptBlock){s->s2, sizeof(float) * o->n};
+    return k;
+}
+
 /* Allocate the state with nbuf (0..2) buffers of o->n floats set to fill. */
 static inline int classic_alloc(Optimizer *o, int nbuf, float fill, char *err)
 {

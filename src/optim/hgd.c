@@ -116,6 +116,19 @@ LQA_MULTIVERSION static void hgd_step(Optimizer *o, float *theta, const float *g
     info->extra[0] = h;
 }
 
+/* Checkpoint blocks: the scalars and the buffers. */
+static int hgd_blocks(Optimizer *o, OptBlock *b)
+{
+    HgdState *s = o->state;
+    int k = 0;
+    b[k++] = (OptBlock){&s->alpha, sizeof s->alpha};
+    b[k++] = (OptBlock){&s->have_buf, sizeof s->have_buf};
+    if (s->d_prev) b[k++] = (OptBlock){s->d_prev, sizeof(float) * o->n};
+    if (s->buf) b[k++] = (OptBlock){s->buf, sizeof(float) * o->n};
+    if (s->dir) b[k++] = (OptBlock){s->dir, sizeof(float) * o->n};
+    return k;
+}
+
 const OptimizerDef optdef_hgd = {
     .name = "hgd",
     .summary = "hypergradient descent SGD-HD (Baydin et al. 2018): α ← α + β·g·d_prev",
@@ -130,4 +143,5 @@ const OptimizerDef optdef_hgd = {
     .init = hgd_init,
     .step = hgd_step,
     .destroy = hgd_destroy,
+    .state_blocks = hgd_blocks,
 };

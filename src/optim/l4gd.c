@@ -145,6 +145,19 @@ static void l4_step(Optimizer *o, float *theta, const float *g, StepCtx *ctx, St
     s->l_min *= kappa;
 }
 
+/* Checkpoint blocks: the scalars and the buffers. */
+static int l4_blocks(Optimizer *o, OptBlock *b)
+{
+    L4State *s = o->state;
+    int k = 0;
+    b[k++] = (OptBlock){&s->l_min, sizeof s->l_min};
+    b[k++] = (OptBlock){&s->k, sizeof s->k};
+    if (s->m) b[k++] = (OptBlock){s->m, sizeof(float) * o->n};
+    if (s->v) b[k++] = (OptBlock){s->v, sizeof(float) * o->n};
+    if (s->dir) b[k++] = (OptBlock){s->dir, sizeof(float) * o->n};
+    return k;
+}
+
 const OptimizerDef optdef_l4gd = {
     .name = "l4gd",
     .summary = "L4 loss-based step size (Rolinek & Martius 2018): η = α(L − γL_min)/(g·v)",
@@ -159,4 +172,5 @@ const OptimizerDef optdef_l4gd = {
     .init = l4_init,
     .step = l4_step,
     .destroy = l4_destroy,
+    .state_blocks = l4_blocks,
 };

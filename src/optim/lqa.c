@@ -123,6 +123,15 @@ static void lqa_step(Optimizer *o, float *theta, const float *g, StepCtx *ctx, S
     info->extra[2] = delta0;
 }
 
+/* Checkpoint blocks: the scalars and the buffers. */
+static int lqa_blocks(Optimizer *o, OptBlock *b)
+{
+    LqaState *s = o->state;
+    int k = 0;
+    b[k++] = (OptBlock){&s->delta0, sizeof s->delta0};
+    return k;
+}
+
 const OptimizerDef optdef_lqa = {
     .name = "lqa",
     .summary = "local quadratic approximation (Zhu et al. 2020): δ* from L(θ±δ0·g), 2 probes",
@@ -138,4 +147,5 @@ const OptimizerDef optdef_lqa = {
     .init = lqa_init,
     .step = lqa_step,
     .destroy = lqa_destroy,
+    .state_blocks = lqa_blocks,
 };

@@ -90,6 +90,15 @@ static void nlr_step(Optimizer *o, float *theta, const float *g, StepCtx *ctx, S
     info->extra[4] = f0;
 }
 
+/* Checkpoint blocks: the scalars and the buffers. */
+static int nlr_blocks(Optimizer *o, OptBlock *b)
+{
+    NlrState *s = o->state;
+    int k = 0;
+    b[k++] = (OptBlock){&s->eta, sizeof s->eta};
+    return k;
+}
+
 const OptimizerDef optdef_newton_lr = {
     .name = "newton-lr",
     .summary = "Newton learning rate (Ravaut & Gorti 2018): η from 5 probes of L(θ − x·g)",
@@ -104,4 +113,5 @@ const OptimizerDef optdef_newton_lr = {
     .init = nlr_init,
     .step = nlr_step,
     .destroy = nlr_destroy,
+    .state_blocks = nlr_blocks,
 };

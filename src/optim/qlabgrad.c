@@ -180,6 +180,16 @@ static void qlab_step(Optimizer *o, float *theta, const float *g, StepCtx *ctx, 
     info->extra[1] = lp;
 }
 
+/* Checkpoint blocks: the scalars and the buffers. */
+static int qlab_blocks(Optimizer *o, OptBlock *b)
+{
+    QlabState *s = o->state;
+    int k = 0;
+    b[k++] = (OptBlock){&s->abar, sizeof s->abar};
+    b[k++] = (OptBlock){&s->k, sizeof s->k};
+    return k;
+}
+
 const OptimizerDef optdef_qlabgrad = {
     .name = "qlabgrad",
     .summary = "QLABGrad (Fu & Wu 2024): α = G·ā²/(2(L(θ−āg) − L0 + Gā)), 1 probe + FindPLR",
@@ -194,4 +204,5 @@ const OptimizerDef optdef_qlabgrad = {
     .init = qlab_init,
     .step = qlab_step,
     .destroy = qlab_destroy,
+    .state_blocks = qlab_blocks,
 };

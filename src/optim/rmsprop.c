@@ -57,4 +57,5 @@ const OptimizerDef optdef_rmsprop = {
     .init = rmsprop_init,
     .step = rmsprop_step,
     .destroy = classic_destroy,
+    .state_blocks = classic_blocks,
 };

@@ -48,4 +48,5 @@ const OptimizerDef optdef_sgd = {
     .init = sgd_init,
     .step = sgd_step,
     .destroy = classic_destroy,
+    .state_blocks = classic_blocks,
 };

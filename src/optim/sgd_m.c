@@ -70,4 +70,5 @@ const OptimizerDef optdef_sgd_m = {
     .init = sgd_m_init,
     .step = sgd_m_step,
     .destroy = classic_destroy,
+    .state_blocks = classic_blocks,
 };

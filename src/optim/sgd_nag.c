@@ -39,4 +39,5 @@ const OptimizerDef optdef_sgd_nag = {
     .init = sgd_nag_init,
     .step = sgd_nag_step,
     .destroy = classic_destroy,
+    .state_blocks = classic_blocks,
 };
