@@ -371,7 +371,8 @@ static void test_validation(void)
         {"l4gd", "gamma", 0, false},      {"l4gd", "gamma", 1.0, true},
         {"l4gd", "gamma", 1.5, false},    {"l4gd", "eps", 0, false},
         {"l4gd", "tau", 0, false},        {"l4gd", "eta_max", -1, false},
-        {"lqa", "delta0_min", -1, false}, {"qlabgrad", "findplr_every", -2, false},
+        {"lqa", "delta0_min", -1, false}, {"qlabgrad", "findplr_every", -2, true},
+        {"qlabgrad", "findplr_every", -2e6, false},
         {"qlabgrad", "findplr_every", -1, true}, {"qlabgrad", "findplr_every", 0, true},
         {"qlabgrad", "alpha_max", -1, false}, {"qlabgrad", "abar_min", -1, false},
         {"newton-lr", "eps", 0, false},   {"newton-lr", "delta", 0, false},
@@ -399,6 +400,8 @@ static void test_validation(void)
             "hgd: nesterov without momentum is rejected");
     T_CHECK(rig_make(&r, "qlabgrad", (KV[]){{"findplr_every", 2.5}}, 1, 0.1, err) != 0,
             "qlabgrad: non-integer findplr_every is rejected");
+    T_CHECK(rig_make(&r, "qlabgrad", (KV[]){{"findplr_every", -1.5}}, 1, 0.1, err) != 0,
+            "qlabgrad: non-integer negative findplr_every is rejected");
     T_CHECK(rig_make(&r, "lqa", NULL, 0, 0.0, err) != 0, "lqa: δ0 = 0 is rejected");
     T_CHECK(rig_make(&r, "qlabgrad", NULL, 0, -1.0, err) != 0, "qlabgrad: ā < 0 is rejected");
     T_CHECK(rig_make(&r, "newton-lr", NULL, 0, 0.0, err) != 0, "newton-lr: η = 0 is rejected");
@@ -701,14 +704,14 @@ static void test_findplr_halving_cap(void)
 }
 
 /* FindPLR schedule: before the first step, then every findplr_every steps
- * (−1: every epoch). FindPLR costs at least one trial, so a FindPLR step has
+ * (−1: every epoch; −2: every second epoch). FindPLR costs at least one trial, so a FindPLR step has
  * ≥ 2 probes and every other step exactly 1; ā stays fixed in between. */
 static void test_findplr_schedule(void)
 {
     static const struct {
         double every;
         const char *pattern; /* per step: F = FindPLR, . = none (spe = 3) */
-    } cases[] = {{-1, "F..F..F"}, {2, "F.F.F.F"}, {0, "......."}, {5, "F....F."}};
+    } cases[] = {{-1, "F..F..F"}, {2, "F.F.F.F"}, {0, "......."}, {5, "F....F."}, {-2, "F.....F"}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         Rig r;
         make_quadratic(&r.p, QUAD_N, 13, 1.0, r.theta);
