@@ -373,10 +373,14 @@ static void test_validation(void)
         {"l4gd", "gamma", 0, false},      {"l4gd", "gamma", 1.0, true},
         {"l4gd", "gamma", 1.5, false},    {"l4gd", "eps", 0, false},
         {"l4gd", "tau", 0, false},        {"l4gd", "eta_max", -1, false},
-        {"lqa", "delta0_min", -1, false}, {"qlabgrad", "findplr_every", -2, false},
+        {"lqa", "delta0_min", -1, false}, {"qlabgrad", "findplr_every", -2, true},
+        {"qlabgrad", "findplr_every", -2e6, false},
         {"qlabgrad", "findplr_every", -1, true}, {"qlabgrad", "findplr_every", 0, true},
         {"qlabgrad", "alpha_max", -1, false}, {"qlabgrad", "abar_min", -1, false},
         {"newton-lr", "eps", 0, false},   {"newton-lr", "delta", 0, false},
+        {"newton-lr", "momentum", 1.0, false}, {"newton-lr", "momentum", -0.1, false},
+        {"newton-lr", "momentum", 0.9, true}, {"newton-lr", "alpha", 0, false},
+        {"newton-lr", "delta_threshold", -1e-7, false}, {"newton-lr", "delta_threshold", 0, true},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         const OptimizerDef *d = optim_find(cases[k].opt);
@@ -398,9 +402,23 @@ static void test_validation(void)
             "hgd: nesterov without momentum is rejected");
     T_CHECK(rig_make(&r, "qlabgrad", (KV[]){{"findplr_every", 2.5}}, 1, 0.1, err) != 0,
             "qlabgrad: non-integer findplr_every is rejected");
+    T_CHECK(rig_make(&r, "qlabgrad", (KV[]){{"findplr_every", -1.5}}, 1, 0.1, err) != 0,
+            "qlabgrad: non-integer negative findplr_every is rejected");
     T_CHECK(rig_make(&r, "lqa", NULL, 0, 0.0, err) != 0, "lqa: δ0 = 0 is rejected");
     T_CHECK(rig_make(&r, "qlabgrad", NULL, 0, -1.0, err) != 0, "qlabgrad: ā < 0 is rejected");
     T_CHECK(rig_make(&r, "newton-lr", NULL, 0, 0.0, err) != 0, "newton-lr: η = 0 is rejected");
+    /* Options of one form set for the other are errors, not silently ignored. */
+    T_CHECK(rig_make(&r, "newton-lr", (KV[]){{"alpha", 1e-3}}, 1, 0.1, err) != 0 && strstr(err, "alpha"),
+            "newton-lr: alpha without the first-order form is rejected (%s)", err);
+    T_CHECK(rig_make(&r, "newton-lr", (KV[]){{"form", 1}, {"eps", 1e-3}}, 2, 0.1, err) != 0,
+            "newton-lr: eps with the first-order form is rejected");
+    T_CHECK(rig_make(&r, "newton-lr", (KV[]){{"form", 1}, {"delta_mode", 1}}, 2, 0.1, err) != 0,
+            "newton-lr: delta_mode with the first-order form is rejected");
+    T_CHECK(rig_make(&r, "newton-lr", (KV[]){{"form", 1}, {"delta_threshold", 0}}, 2, 0.1, err) != 0,
+            "newton-lr: delta_threshold with the first-order form is rejected");
+    T_CHECK(rig_make(&r, "newton-lr", (KV[]){{"form", 1}, {"alpha", 1e-3}, {"momentum", 0.9}}, 3, 0.1, err) == 0,
+            "newton-lr: first-order form with alpha and momentum is accepted (%s)", err);
+    optim_free(&r.o);
 }
 
 /* LQA, paper form: the applied δ is the exact line minimiser along −g, with
@@ -688,14 +706,14 @@ static void test_findplr_halving_cap(void)
 }
 
 /* FindPLR schedule: before the first step, then every findplr_every steps
- * (−1: every epoch). FindPLR costs at least one trial, so a FindPLR step has
+ * (−1: every epoch; −2: every second epoch). FindPLR costs at least one trial, so a FindPLR step has
  * ≥ 2 probes and every other step exactly 1; ā stays fixed in between. */
 static void test_findplr_schedule(void)
 {
     static const struct {
         double every;
         const char *pattern; /* per step: F = FindPLR, . = none (spe = 3) */
-    } cases[] = {{-1, "F..F..F"}, {2, "F.F.F.F"}, {0, "......."}, {5, "F....F."}};
+    } cases[] = {{-1, "F..F..F"}, {2, "F.F.F.F"}, {0, "......."}, {5, "F....F."}, {-2, "F.....F"}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         Rig r;
         make_quadratic(&r.p, QUAD_N, 13, 1.0, r.theta);
@@ -920,7 +938,10 @@ static void test_newton_lr(void)
 {
     Rig r;
     make_quadratic(&r.p, QUAD_N, 14, 1.0, r.theta);
-    rig_new(&r, "newton-lr", NULL, 0, 0.1);
+    /* δ in every denominator ("always"). The conditional default adds it here
+     * too (|D| ≈ 4ε²·gᵀHg ≈ 1e-9 is below 2^-23·f(η)) but names the fallback
+     * nlr_delta; test_newton_delta_mode covers that reading. */
+    rig_new(&r, "newton-lr", (KV[]){{"delta_mode", 1}}, 1, 0.1);
     double gd[NMAX], eta = 0.1;
     const double eps = 1e-5, delta = 1e-6;
     for (long k = 0; k < 4; k++) {
@@ -969,6 +990,149 @@ static void test_newton_lr(void)
     optim_free(&r.o);
 }
 
+/* newton-lr's reading of δ (Eq. 11–12), by hand on L = x²/2 with θ = 1,
+ * g = 1/2, η = 1/4, ε = 2^-7: the trial points are dyadic, so every loss and
+ * the differences are exact. f(x) = (1 − x/2)²/2, f′(η) = −g(θ − ηg) = −7/16,
+ * D = g²(2ε)² = ε² = 2^-14 ≈ 6.1e-5, f(η) = 49/128.
+ *   conditional (default τ = 2^-23: τ·f(η) ≈ 4.6e-8 < D): no δ, Newton lands
+ *     exactly on θ/g = 2 and no fallback is named;
+ *   always: η = 1/4 + 2ε·(7/16)·2ε/(ε² + δ);
+ *   conditional with τ = 1e-3 (τ·f(η) ≈ 3.8e-4 > D): δ is added, the fallback
+ *     column says nlr_delta, and η is bit-identical to "always".
+ * Then the consequence of "always" when |D| ≪ δ: with ε = 2^-10 and δ = 1e-2
+ * (D = 2^-20 ≈ 9.5e-7), η moves by −(4ε²/δ)·f′(η) up to D/δ ≈ 1e-4 relative. */
+static void test_newton_delta_mode(void)
+{
+    static const struct {
+        int mode;     /* 0 conditional, 1 always */
+        double thr;   /* delta_threshold (conditional) */
+        double eps, delta;
+    } cases[] = {
+        {0, 0, 0x1p-7, 1e-6}, {1, 0, 0x1p-7, 1e-6}, {0, 1e-3, 0x1p-7, 1e-6}, {1, 0, 0x1p-10, 1e-2},
+    };
+    double got[4];
+    for (int c = 0; c < 4; c++) {
+        Rig r;
+        memset(&r, 0, sizeof r);
+        r.p.n = 1;
+        r.p.f1 = f_half_sq;
+        KV kv[4] = {{"eps", cases[c].eps}, {"delta", cases[c].delta}, {"delta_mode", cases[c].mode},
+                    {"delta_threshold", cases[c].thr}};
+        rig_new(&r, "newton-lr", kv, cases[c].thr > 0 ? 4 : 3, 0.25);
+        r.theta[0] = 1.0f;
+        r.g[0] = 0.5f;
+        StepOut s = rig_step_at(&r, 0.5, 0, 0, 100, true);
+        T_CHECK(s.probes == 5 && s.info.lr == 0.25 && r.theta[0] == 0.875f, "newton-lr case %d: step 1", c);
+        T_CHECK(c == 2 ? streq(s.info.fallback, "nlr_delta") : s.info.fallback == NULL,
+                "newton-lr case %d: fallback %s", c, s.info.fallback ? s.info.fallback : "NULL");
+        s = rig_step_at(&r, f_half_sq(0.875), 1, 0, 100, true); /* reads the new η */
+        got[c] = s.info.lr;
+        optim_free(&r.o);
+    }
+    const double e = 0x1p-7, fprime = -7.0 / 16.0;
+    T_CHECK(got[0] == 2.0, "newton-lr conditional: exact Newton step to θ/g = 2, got %.17g", got[0]);
+    T_CLOSE(got[1], 0.25 - 2 * e * (fprime * 2 * e) / (e * e + 1e-6), 1e-12, 0,
+            "newton-lr always: δ in the denominator");
+    T_CHECK(got[1] < 1.98 && got[1] > 1.96, "newton-lr always: δ shortens the step (%.6f)", got[1]);
+    T_CHECK(got[2] == got[1], "newton-lr conditional with |D| under the threshold = always");
+    const double e3 = 0x1p-10;
+    T_CLOSE(got[3], 0.25 - (4 * e3 * e3 / 1e-2) * fprime, 2e-4, 0,
+            "newton-lr always with |D| << δ: η ← η − (4ε²/δ)·f′(η)");
+}
+
+/* newton-lr momentum on η (Section 5.2): v ← βv + Δ, η ← η + v. Same exact
+ * problem (ε = 2^-7, conditional: pure Newton steps). Step 1 at η = 1/4:
+ * Δ1 = 7/4 (to θ/g = 2), v = 7/4, η = 2. Step 2 (θ = 7/8, g = 1/2): the Newton
+ * target is θ/g = 7/4, so Δ2 = −1/4; with β = 0.9, v = 0.9·7/4 − 1/4 and
+ * η = 2 + v = 3.325 (β = 0: 7/4). */
+static void test_newton_momentum(void)
+{
+    const double betas[2] = {0.0, 0.9}, want[2] = {1.75, 2.0 + (0.9 * 1.75 - 0.25)};
+    for (int b = 0; b < 2; b++) {
+        Rig r;
+        memset(&r, 0, sizeof r);
+        r.p.n = 1;
+        r.p.f1 = f_half_sq;
+        rig_new(&r, "newton-lr", (KV[]){{"eps", 0x1p-7}, {"momentum", betas[b]}}, 2, 0.25);
+        r.theta[0] = 1.0f;
+        r.g[0] = 0.5f;
+        rig_step_at(&r, 0.5, 0, 0, 100, true);
+        T_CHECK(r.theta[0] == 0.875f, "newton-lr β=%g step 1: θ = 7/8", betas[b]);
+        StepOut s = rig_step_at(&r, f_half_sq(0.875), 1, 0, 100, true);
+        T_CHECK(s.info.lr == 2.0, "newton-lr β=%g step 2: η = 2, got %.17g", betas[b], s.info.lr);
+        s = rig_step_at(&r, f_half_sq(r.theta[0]), 2, 0, 100, true); /* reads η */
+        T_CLOSE(s.info.lr, want[b], 1e-12, 0, "newton-lr momentum: η after two updates");
+        optim_free(&r.o);
+    }
+}
+
+/* newton-lr first-order form (Section 3.1, HGD's rule): no probes; step 1
+ * applies the sweep's lr; at step t, η ← η + α·g_t·g_(t−1) (+ momentum), then
+ * η ∨ δ, and the new η is applied in the same step. By hand on L = x²/2 from
+ * θ = 1 (g = θ), η0 = 1/4, α = 0.1:
+ *   step 1: θ ← 1 − 1/4 = 3/4, η stays 1/4;
+ *   step 2: g = 3/4, Δ = 0.1·(3/4)(1) = 0.075, η = 0.325, θ ← 3/4 − 0.325·3/4;
+ *   with β = 0.5 step 3: v = 0.5·0.075 + 0.1·g3·g2.
+ * The f columns are not measured (NaN, empty in the CSV); L0 is passed as NaN
+ * because the form reads none (this also exempts the rig's "extra set" check).
+ * A negative product larger than η/α floors η at δ. */
+static void test_newton_first_order(void)
+{
+    const double betas[2] = {0.0, 0.5};
+    for (int b = 0; b < 2; b++) {
+        Rig r;
+        memset(&r, 0, sizeof r);
+        r.p.n = 1;
+        r.p.f1 = f_half_sq;
+        rig_new(&r, "newton-lr", (KV[]){{"form", 1}, {"alpha", 0.1}, {"momentum", betas[b]}}, 3, 0.25);
+        r.theta[0] = 1.0f;
+        double eta = 0.25, v = 0, gprev = 0;
+        for (long k = 0; k < 4; k++) {
+            r.g[0] = r.theta[0];
+            if (k > 0) {
+                v = betas[b] * v + 0.1 * (double)r.g[0] * gprev;
+                eta += v;
+            }
+            gprev = r.g[0];
+            StepOut s = rig_step_at(&r, NAN, k, 0, 100, true);
+            T_CHECK(s.probes == 0 && s.info.fallback == NULL, "newton-lr first-order: no probes");
+            for (int i = 0; i < 5; i++) T_CHECK(isnan(s.info.extra[i]), "first-order: f column %d empty", i);
+            T_CLOSE(s.info.lr, eta, 1e-12, 0, "newton-lr first-order: η by hand");
+            if (k == 1) T_CLOSE(s.info.lr, 0.325, 1e-12, 0, "newton-lr first-order step 2: η = 0.325");
+        }
+        optim_free(&r.o);
+    }
+    /* Floor: α = 10, g1 = 1/2, g2 = −1/2: η = 1/4 − 2.5 < δ → η = δ. */
+    Rig r;
+    memset(&r, 0, sizeof r);
+    r.p.n = 1;
+    r.p.f1 = f_half_sq;
+    rig_new(&r, "newton-lr", (KV[]){{"form", 1}, {"alpha", 10}}, 2, 0.25);
+    r.g[0] = 0.5f;
+    rig_step_at(&r, NAN, 0, 0, 100, true);
+    r.g[0] = -0.5f;
+    StepOut s = rig_step_at(&r, NAN, 1, 0, 100, true);
+    T_CHECK(s.info.lr == 1e-6, "newton-lr first-order: η floored at δ, got %g", s.info.lr);
+    optim_free(&r.o);
+
+    /* Same rule as HGD without the floor: identical η on a random quadratic. */
+    Rig a, h;
+    make_quadratic(&a.p, QUAD_N, 21, 1.0, a.theta);
+    make_quadratic(&h.p, QUAD_N, 21, 1.0, h.theta);
+    rig_new(&a, "newton-lr", (KV[]){{"form", 1}, {"alpha", 1e-3}}, 2, 0.1);
+    rig_new(&h, "hgd", (KV[]){{"beta", 1e-3}}, 1, 0.1);
+    double gd[NMAX];
+    for (long k = 0; k < 5; k++) {
+        quad_grad(&a.p, a.theta, a.g, gd);
+        StepOut sa = rig_step_at(&a, NAN, k, 0, 100, true);
+        StepOut sh = rig_step_quad(&h, gd, k, 0, 100);
+        T_CHECK(sa.info.lr == sh.info.lr, "newton-lr first-order = hgd (step %ld: %g vs %g)", k,
+                sa.info.lr, sh.info.lr);
+    }
+    optim_free(&a.o);
+    optim_free(&h.o);
+}
+
 int main(int argc, char **argv)
 {
     t_args(argc, argv);
@@ -988,5 +1152,8 @@ int main(int argc, char **argv)
     T_RUN(hgd, test_hgd());
     T_RUN(l4gd, test_l4gd());
     T_RUN(newton_lr, test_newton_lr());
+    T_RUN(newton_delta_mode, test_newton_delta_mode());
+    T_RUN(newton_momentum, test_newton_momentum());
+    T_RUN(newton_first_order, test_newton_first_order());
     return t_done("test_optim_adaptive");
 }

@@ -445,6 +445,9 @@ def run_label(name):
 
 def write_config(tmp, exp):
     opts = [dict(name=n, lr=exp["lr"][n], label=run_label(n)) for n in CLASSIC + ADAPTIVE]
+    for o in opts:  # NewtonLR above is the "always" reading of δ (the default is conditional)
+        if o["name"] == "newton-lr":
+            o["delta_mode"] = "always"
     cfg = dict(name="xcheck_" + exp["model"], model=exp["model"], dataset="mnist",
                batch_size=BATCH, steps=exp["steps"], seeds=[SEED], init="default",
                normalize="unit", train_limit=exp["train_limit"], shuffle=True, drop_last=True,

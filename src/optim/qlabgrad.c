@@ -12,9 +12,13 @@
  * FindPLR (Algorithm 2) on the current batch, θ untouched: one probe at ā;
  * while A(ā) < 0 (at most 40 times): ā ← 2ā and probe; then while
  * L(θ − ā·g) > L0 (at most 60 times): ā ← ā/2 and probe. Every trial is one
- * probe through the closure. It runs before the first step and then whenever
- * ctx->step is a multiple of "findplr_every" (−1: ctx->steps_per_epoch, i.e.
- * at the start of every epoch; 0: never, not even before the first step).
+ * probe through the closure. The paper says only that Algorithm 2 "should be
+ * called a number of times" in minibatch training, so its frequency is the
+ * hyperparameter "findplr_every" (an integer): it runs before the first step
+ * and then whenever ctx->step is a multiple of k steps (findplr_every = k > 0),
+ * of k epochs (findplr_every = −k: k·ctx->steps_per_epoch steps, i.e. at the
+ * start of every k-th epoch; −1, the default, every epoch), or never
+ * (findplr_every = 0: not even before the first step).
  * The step's own probe is then taken at the resulting ā (it is not shared with
  * FindPLR's last trial, so a step costs 1 probe + FindPLR's trials).
  *
@@ -49,8 +53,9 @@ enum { VAR_PAPER = 0, VAR_REFERENCE = 1 };
 static const HParamSpec QLAB_HP[N_HP] = {
     [HP_VARIANT] = {"variant", HP_ENUM, VAR_PAPER, 0, 0, false, false, "paper|reference",
                     "paper: FindPLR + fixed ā; reference: authors' code (g/‖g‖∞ probe, ā ← α, α ≤ 0.5)"},
-    [HP_FINDPLR_EVERY] = {"findplr_every", HP_NUM, -1.0, -1.0, INFINITY, false, false, NULL,
-                          "run FindPLR every this many steps (-1: every epoch, 0: never)"},
+    [HP_FINDPLR_EVERY] = {"findplr_every", HP_NUM, -1.0, -1e6, 1e12, false, false, NULL,
+                          "FindPLR before step 1, then every k steps (k > 0) or at the start of every "
+                          "k-th epoch (-k; -1: every epoch); 0: never"},
     [HP_ALPHA_MAX] = {"alpha_max", HP_NUM, 0.0, 0.0, INFINITY, false, false, NULL,
                       "opt-in cap on α (0 = off)"},
     [HP_ABAR_MIN] = {"abar_min", HP_NUM, 0.0, 0.0, INFINITY, false, false, NULL,
@@ -139,7 +144,7 @@ static void qlab_step(Optimizer *o, float *theta, const float *g, StepCtx *ctx, 
 
     if (!reference) {
         long every = (long)o->hp[HP_FINDPLR_EVERY];
-        if (every < 0) every = ctx->steps_per_epoch;
+        if (every < 0) every = -every * ctx->steps_per_epoch; /* every −every epochs */
         bool run = o->hp[HP_FINDPLR_EVERY] != 0 &&
                    (s->k == 0 || (every > 0 && ctx->step % every == 0));
         if (run) findplr(theta, g, n, L0, G, ctx, &s->abar);
