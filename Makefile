@@ -25,7 +25,7 @@ CFLAGS  += $(PKG_CFLAGS)
 # finds change (e.g. after `make deps` installed them): $(BUILD)/.flags holds
 # the last set. Without the libraries the build stops and says so, instead of
 # compiling against whatever other cblas.h the system has.
-FLAGS_SIG := $(CC) $(CFLAGS) | $(LDFLAGS) $(LDLIBS)
+FLAGS_SIG := NATIVE=$(NATIVE) $(CC) $(CFLAGS) | $(LDFLAGS) $(LDLIBS)
 FLAGS     := $(BUILD)/.flags
 
 LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c src/nn/*.c src/optim/*.c models/*.c data_loaders/*.c))

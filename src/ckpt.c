@@ -74,6 +74,10 @@ static int put_file(Buf *b, AFile *a, char *err)
     FILE *f = fopen(a->tmp, "rb");
     if (!f) return lqa_errf(err, "%.400s: cannot read back: %s", a->tmp, strerror(errno));
     long len = ftell(a->f);
+    if (len < 0) {
+        fclose(f);
+        return lqa_errf(err, "%.400s: cannot tell its size: %s", a->tmp, strerror(errno));
+    }
     unsigned char *tmp = len > 0 ? malloc((size_t)len) : NULL;
     int rc = 0;
     if (len > 0 && (!tmp || fread(tmp, 1, (size_t)len, f) != (size_t)len))

@@ -195,7 +195,11 @@ void run_ckpt_ident(const SweepConfig *c, const RunSpec *r, char *buf, size_t n)
     char hash[17];
     config_hash(cfg, hash);
     cJSON_Delete(cfg);
-    snprintf(buf, n, "lqabench %s %s config %s", LQA_VERSION, LQA_GIT_REV, hash);
+    /* results depend on the kernel path and OpenBLAS core too (README, Portability): a
+     * checkpoint made on another CPU kind is not continued; the dump files must be in it */
+    snprintf(buf, n, "lqabench %s %s config %s kernels %s openblas %s dumps %d%d", LQA_VERSION,
+             LQA_GIT_REV, hash, kernel_path(), blas_corename(), (int)c->dump_init,
+             (int)c->dump_batches);
 }
 
 static const char *const FILE_SUFFIXES[] = {".steps.csv", ".epochs.csv", ".init.f32", ".batches.i32", NULL};

@@ -155,9 +155,9 @@ static int run_one(const SweepConfig *c, const SweepOptions *opt, Model *m, cons
     if (afile_open(&fe, path, err)) goto out;
 
     /* the checkpoint: its identity covers the code, the config and the CSV columns */
-    char ckpt[RUNLOCK_PATH_BUF], ident[256], why[LQA_ERR_LEN];
+    char ckpt[RUNLOCK_PATH_BUF], ident[512], why[LQA_ERR_LEN];
     run_path(ckpt, sizeof ckpt, c, r->id, ".ckpt");
-    char base[200];
+    char base[400];
     run_ckpt_ident(c, r, base, sizeof base);
     snprintf(ident, sizeof ident, "%s threads %d timing %d", base, opt->threads, (int)opt->timing);
     prog->c = c;
@@ -532,7 +532,7 @@ static int final_status(const SweepConfig *c, const SweepOptions *opt, const Run
 static void on_stop_signal(int sig)
 {
     if (train_stop_signal && sig == SIGINT) _exit(128 + SIGINT);
-    train_stop_signal = sig;
+    if (!train_stop_signal) train_stop_signal = sig; /* the first signal decides the exit code */
 }
 
 static void install_stop_handlers(void)

@@ -205,6 +205,9 @@ static int nlr_blocks(Optimizer *o, OptBlock *b)
     NlrState *s = o->state;
     int k = 0;
     b[k++] = (OptBlock){&s->eta, sizeof s->eta};
+    b[k++] = (OptBlock){&s->v, sizeof s->v};
+    b[k++] = (OptBlock){&s->k, sizeof s->k};
+    if (s->g_prev) b[k++] = (OptBlock){s->g_prev, o->n * sizeof(float)};
     return k;
 }
 
