@@ -9,10 +9,11 @@ BUILD   ?= build
 # NATIVE=1 compiles everything once for this machine's CPU (-march=native).
 NATIVE  ?= 0
 ifeq ($(NATIVE),1)
-OPT     ?= -O3 -march=native
+MARCH   := native
 else
-OPT     ?= -O3 -march=x86-64-v2 -mtune=generic
+MARCH   := x86-64-v2 -mtune=generic
 endif
+OPT     ?= -O3 -march=$(MARCH)
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -fno-math-errno -ffp-contract=off -Wall -Wextra -Werror=implicit-function-declaration \
            -D_POSIX_C_SOURCE=200809L -Isrc -Isrc/nn -Idata_loaders -Imodels -MMD -MP
