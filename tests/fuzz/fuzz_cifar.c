@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     Dataset ds;
     err[0] = 0;
-    int rc = cifar10_load(&ds, pp, n_files, records, limit, err);
+    int rc = cifar10_load(&ds, pp, n_files, records, 10, limit, err);
     fuzz_report(rc, err);
     if (rc == 0) {
         if (ds.n <= 0 || (limit && ds.n > limit) || ds.c != 3 || ds.h != 32 || ds.w != 32) abort();

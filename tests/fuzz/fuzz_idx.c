@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_write("f1", data + li, size - li, pl, sizeof pl);
     Dataset ds;
     err[0] = 0;
-    int rc = idx_load(&ds, pi, pl, limit, err);
+    int rc = idx_load(&ds, pi, pl, 10, limit, err);
     fuzz_report(rc, err);
     if (rc == 0) {
         /* what loaded is consistent */
