@@ -245,11 +245,11 @@ if [ ${#summaries[@]} -ge 2 ]; then
 fi
 
 # The verdict table: every claim of claims/claims.json evaluated on the results of this mode's
-# sweeps (scripts/verdicts.py). A full run of every config into the default folder also rewrites
-# the generated block of docs/reproduction.md (LQA_FIGURES_DOC=0: never).
+# sweeps (scripts/verdicts.py). A run of every config of the mode into its default folder also
+# rewrites that mode's generated block of docs/reproduction.md (LQA_FIGURES_DOC=0: never).
 vargs=(--"$mode" --out "$out")
-if [ $mode = full ] && [ $sort_by_cost = 1 ] && [ "$out" = results/figures-full ] \
-   && [ "${LQA_FIGURES_DOC:-1}" != 0 ]; then
+if [ $sort_by_cost = 1 ] && [ "${LQA_FIGURES_DOC:-1}" != 0 ] \
+   && { [ "$out" = results/figures-full ] || [ "$out" = results/figures ]; }; then
     vargs+=(--update-doc docs/reproduction.md)
 fi
 if python3 scripts/verdicts.py "${vargs[@]}"; then

@@ -14,7 +14,8 @@ if present, else docs/bench.md (the committed report).
 
 Writes DIR/verdicts.md and DIR/verdicts.csv with --out DIR (each under a temporary name, then
 renamed), else prints the Markdown table. --update-doc FILE replaces the text between the lines
-<!-- verdicts:begin --> and <!-- verdicts:end --> of FILE with the table.
+<!-- verdicts:begin --> and <!-- verdicts:end --> of FILE with the table (with --quick: between
+<!-- verdicts-quick:begin --> and <!-- verdicts-quick:end -->).
 
 Verdicts: reproduced, not reproduced, inconclusive, not run — each with the reason. How a
 predicate is decided (see claims/README.md for the claims file's format):
@@ -47,7 +48,9 @@ import seedstats  # noqa: E402
 
 PROG = "verdicts.py"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BEGIN, END = "<!-- verdicts:begin -->", "<!-- verdicts:end -->"
+# The generated blocks of a document: one per mode, so that a document can hold both tables.
+MARKERS = {"full": ("<!-- verdicts:begin -->", "<!-- verdicts:end -->"),
+           "quick": ("<!-- verdicts-quick:begin -->", "<!-- verdicts-quick:end -->")}
 VERDICTS = ["reproduced", "not reproduced", "inconclusive", "not run"]
 CSV_HEADER = ["id", "paper", "where", "sweep", "quote", "paper_value", "ours", "n", "verdict",
               "why"]
@@ -995,7 +998,8 @@ def render_csv(rows):
     return buf.getvalue()
 
 
-def update_doc(path, table):
+def update_doc(path, table, mode):
+    BEGIN, END = MARKERS[mode]
     try:
         text = open(path).read()
     except OSError as e:
@@ -1060,7 +1064,7 @@ def main(argv):
             write_atomic(os.path.join(opts["out"], "verdicts.md"), md)
             write_atomic(os.path.join(opts["out"], "verdicts.csv"), render_csv(rows))
         if opts["doc"]:
-            update_doc(opts["doc"], md)
+            update_doc(opts["doc"], md, opts["mode"])
         if not opts["out"] and not opts["doc"]:
             sys.stdout.write(md)
     except InputError as e:

@@ -240,6 +240,11 @@ $VS --update-doc "$T/nomark.md" > "$T/err" 2>&1
 rc=$?
 check "document without markers: exit 1, named, unchanged" \
     test "$rc-$(grep -c 'verdicts:begin' "$T/err")-$(cat "$T/nomark.md")" = "1-1-no markers"
+printf 'a\n<!-- verdicts:begin -->\nF\n<!-- verdicts:end -->\n<!-- verdicts-quick:begin -->\nQ\n<!-- verdicts-quick:end -->\n' > "$T/both.md"
+$VS --quick --update-doc "$T/both.md" 2>/dev/null
+check "--quick rewrites only the quick block" \
+    test "$(grep -c '^F$' "$T/both.md")-$(grep -c '^Q$' "$T/both.md")-$(grep -c 'quick-size sweeps' "$T/both.md")" = "1-0-1"
+check "docs/reproduction.md has the quick markers" grep -q '^<!-- verdicts-quick:begin -->$' docs/reproduction.md
 check "docs/reproduction.md has the markers" grep -q '^<!-- verdicts:begin -->$' docs/reproduction.md
 
 echo "test_verdicts: $pass passed, $fail failed"
