@@ -13,7 +13,8 @@
  * channel) for CIFAR-10, as the spec (experiments.md, "Data") prescribes.
  *
  * The registry (DATASETS) holds one line per data set; its loaders live in
- * idx.c (MNIST format) and cifar10.c (CIFAR-10 binary batches). */
+ * idx.c (MNIST format), cifar10.c (CIFAR-10 binary batches) and none.c (no data:
+ * the analytic models). */
 #include "dataset.h"
 
 #include "common.h"
@@ -30,6 +31,7 @@ static const DatasetDef DATASETS[] = {
     {"mnist", {"train-images-idx3-ubyte", "train-labels-idx1-ubyte"}, {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}, 10, 1, 28, 28, NORM_UNIT, {0.1307f}, {0.3081f}, 60000, idx_dataset_load, idx_dataset_count},
     {"fashion-mnist", {"train-images-idx3-ubyte", "train-labels-idx1-ubyte"}, {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}, 10, 1, 28, 28, NORM_UNIT, {0.2860f}, {0.3530f}, 60000, idx_dataset_load, idx_dataset_count},
     {"cifar10", {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"}, {"test_batch.bin"}, 10, 3, 32, 32, NORM_MEANSTD, {0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.2616f}, 50000, cifar10_dataset_load, cifar10_dataset_count},
+    {"none", {NULL}, {NULL}, 1, 1, 1, 1, NORM_UNIT, {0.0f}, {1.0f}, 1, none_dataset_load, none_dataset_count},
 };
 enum { N_DATASETS = sizeof DATASETS / sizeof DATASETS[0] };
 
@@ -134,9 +136,9 @@ int dataset_load(Dataset *ds, const char *name, const char *data_dir, bool train
         pp[nf] = paths[nf];
     }
     if (def->load(ds, def, pp, nf, limit, err) != 0) return -1;
-    if (!(ds->source = strdup(pp[0]))) {
+    if (!(ds->source = strdup(nf ? pp[0] : def->name))) { /* no files: the set's name */
         dataset_free(ds);
-        return lqa_errf(err, "%s: out of memory", pp[0]);
+        return lqa_errf(err, "%s: out of memory", nf ? pp[0] : def->name);
     }
     if (norm == NORM_MEANSTD && ds->c > DATASET_MAX_C) {
         lqa_errf(err, "%s: %d channels: normalize \"meanstd\" knows at most %d", ds->source,
@@ -175,6 +177,7 @@ int dataset_count(const char *name, const char *data_dir, bool train, long *n, c
     if (!def) return lqa_errf(err, "unknown data set \"%s\"", name ? name : "(null)");
     if (!data_dir || !*data_dir) data_dir = ".";
     char p[PATH_LEN];
+    if (!(train ? def->train_files : def->test_files)[0]) return def->count(def, NULL, train, n, err);
     if (find_file(data_dir, name, (train ? def->train_files : def->test_files)[0], p, err) != 0)
         return 1;
     return def->count(def, p, train, n, err);

@@ -54,6 +54,11 @@ int cifar10_dataset_load(Dataset *ds, const DatasetDef *def, const char *const *
                          int n_paths, int limit, char *err);
 int cifar10_dataset_count(const DatasetDef *def, const char *first_path, bool train, long *n,
                           char *err);
+/* "none" (no files, one dummy sample): the data set of analytic models. */
+int none_dataset_load(Dataset *ds, const DatasetDef *def, const char *const *paths, int n_paths,
+                      int limit, char *err);
+int none_dataset_count(const DatasetDef *def, const char *first_path, bool train, long *n,
+                       char *err);
 
 /* Load the training or test split of a data set of the registry from data_dir
  * (its file names, each raw or with .gz). limit > 0 keeps only the first

@@ -399,7 +399,8 @@ static const char *const TOP_KEYS[] = {
     "name", "notes", "model", "dataset", "data_dir", "output_dir", "batch_size", "eval_batch",
     "epochs", "steps", "seeds", "init", "shuffle", "drop_last", "train_limit", "test_limit",
     "normalize", "eval_train", "eval_test", "dump_init", "dump_batches", "validation",
-    "optimizers", "diverge", "eval_every", "checkpoint_every", "checkpoint_minutes", NULL}; /* and the model options (parse_model_options) */
+    "optimizers", "diverge", "eval_every", "checkpoint_every", "checkpoint_minutes", "start",
+    "stop_loss", NULL}; /* and the model options (parse_model_options) */
 
 static int parse_top(P *p, const cJSON *root, SweepConfig *c)
 {
@@ -435,6 +436,37 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
     const DatasetDef *data = dataset_find(c->dataset);
     if (!data)
         FAIL(p, "dataset", "unknown dataset \"%s\" (known: %s)", c->dataset, dataset_names());
+    /* analytic models (a function of the parameters, no data) run on "none", and only they */
+    int analytic = model_find(c->model)->analytic;
+    LQA_CHECK(analytic <= CFG_START_MAX);
+    if (analytic && strcmp(c->dataset, "none") != 0)
+        FAIL(p, "dataset", "model \"%s\" is a test function of its parameters: use \"none\" (got \"%s\")",
+             c->model, c->dataset);
+    if (!analytic && strcmp(c->dataset, "none") == 0)
+        FAIL(p, "dataset", "\"none\" is for the test-function models only (model \"%s\" needs data)",
+             c->model);
+    if (ITEM("start")) {
+        if (!analytic) FAIL(p, "start", "is for the test-function models only (model \"%s\")", c->model);
+        if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) != analytic)
+            FAIL(p, "start", "must be a list of %d numbers (the start point of model \"%s\")",
+                 analytic, c->model);
+        int i = 0;
+        for (const cJSON *q = it->child; q; q = q->next, i++) {
+            char k[32];
+            snprintf(k, sizeof k, "start[%d]", i);
+            if (!cJSON_IsNumber(q) || !isfinite(q->valuedouble)) FAIL(p, k, "must be a finite number");
+            c->start[i] = q->valuedouble;
+        }
+        c->n_start = analytic;
+    } else if (analytic)
+        FAIL(p, "start", "is required for model \"%s\" (its start point, a list of %d numbers)",
+             c->model, analytic);
+    if (ITEM("stop_loss")) {
+        if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+            FAIL(p, "stop_loss", "must be a finite number");
+        c->has_stop_loss = true;
+        c->stop_loss = it->valuedouble;
+    }
 
     if (ITEM("data_dir") && get_string(p, it, "data_dir", c->data_dir, sizeof c->data_dir)) return -1;
     if (ITEM("output_dir") && get_string(p, it, "output_dir", c->output_dir, sizeof c->output_dir)) return -1;

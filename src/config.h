@@ -17,6 +17,7 @@
 #define CFG_DIVERGE_FACTOR 100.0 /* default of "diverge": {"factor"} */
 #define CFG_DIVERGE_WINDOW 10    /* default of "diverge": {"window"} */
 #define CFG_DIVERGE_WINDOW_MAX 1000
+#define CFG_START_MAX 8 /* parameters of an analytic model's "start" */
 #define CFG_MAX_RUNS 1000000 /* runs per sweep (learning rates x seeds, summed) */
 
 typedef struct OptEntry {
@@ -56,6 +57,10 @@ typedef struct SweepConfig {
     double diverge_factor;         /* divergence rule: median batch loss of the last */
     int diverge_window;            /* diverge_window steps > factor × first loss (0: off) */
     bool dump_init, dump_batches;  /* cross-check aids */
+    double start[CFG_START_MAX];   /* analytic models: the start point ("start") */
+    int n_start;                   /* 0: not given */
+    bool has_stop_loss;            /* "stop_loss": end a run at the first step whose */
+    double stop_loss;              /* batch loss is <= stop_loss (status done) */
     OptEntry *opts;
     int n_opts;
 } SweepConfig;

@@ -121,6 +121,11 @@ typedef struct ModelOps {
     void (*backward)(Model *m);
     void (*destroy)(Model *m);
     const ModelOption *const *options; /* the options it reads (NULL-terminated; may be NULL) */
+    /* > 0: an analytic function of its parameter vector (n parameters, one
+     * tensor each), no data: it runs with "dataset": "none", the config's
+     * "start" sets the point, and the per-step CSV gets one column per
+     * parameter (the point before the step). 0: a network on a data set. */
+    int analytic;
 } ModelOps;
 
 struct Model {

@@ -134,6 +134,8 @@ static cJSON *run_config_json(const SweepConfig *c, const RunSpec *r)
     cJSON_AddBoolToObject(cfg, "eval_test", c->eval_test);
     if (c->eval_every) cJSON_AddNumberToObject(cfg, "eval_every", (double)c->eval_every);
     add_model_options(cfg, &c->model_opts, false);
+    if (c->n_start) cJSON_AddItemToObject(cfg, "start", cJSON_CreateDoubleArray(c->start, c->n_start));
+    if (c->has_stop_loss) cJSON_AddNumberToObject(cfg, "stop_loss", c->stop_loss);
     cJSON *dv = cJSON_AddObjectToObject(cfg, "diverge");
     cJSON_AddNumberToObject(dv, "factor", c->diverge_factor);
     cJSON_AddNumberToObject(dv, "window", c->diverge_window);

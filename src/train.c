@@ -79,14 +79,17 @@ void train_step(TrainState *s, const float *x, const int *y, int B, StepRow *row
                      .fwd_s = t1 - t0, .bwd_s = t2 - t1, .opt_s = t3 - t2};
 }
 
-void train_csv_step_header(FILE *f, const OptimizerDef *def)
+void train_csv_step_header(FILE *f, const OptimizerDef *def, const Model *m)
 {
     fprintf(f, "step,epoch,loss,lr,fwd,bwd,seconds,fallback");
     for (int i = 0; i < def->n_extra; i++) fprintf(f, ",%s", def->extra_cols[i]);
+    if (m && m->ops->analytic)
+        for (int i = 0; i < m->tensors->n; i++) fprintf(f, ",%s", m->tensors->t[i].name);
     fputc('\n', f);
 }
 
-void train_csv_step_row(FILE *f, const OptimizerDef *def, const StepRow *row, bool timing)
+void train_csv_step_row(FILE *f, const OptimizerDef *def, const StepRow *row, bool timing,
+                        const double *point, int n_point)
 {
     char lb[32], lrb[32], sb[32];
     train_fmt_num(lb, sizeof lb, row->loss);
@@ -102,6 +105,7 @@ void train_csv_step_row(FILE *f, const OptimizerDef *def, const StepRow *row, bo
             snprintf(xb, sizeof xb, "inf");
         fprintf(f, ",%s", xb);
     }
+    for (int i = 0; point && i < n_point; i++) fprintf(f, ",%.9g", point[i]);
     fputc('\n', f);
 }
 
@@ -167,6 +171,7 @@ int train_begin(TrainState *s, const SweepConfig *c, const RunSpec *r, Model *m,
     Batcher b = {0};
     memset(s, 0, sizeof *s);
     model_init(m, c->init, seed);
+    for (int i = 0; i < c->n_start; i++) m->params[i] = (float)c->start[i]; /* analytic models */
     if (batcher_init(&b, train, c->batch_size, c->shuffle, c->drop_last, seed, err)) return -1;
     long spe = batcher_steps_per_epoch(&b);
     if (train_state_init(s, m, e->def, e->hp, e->lrs[r->lr_i], &e->sched, spe, NULL, err)) {
@@ -228,7 +233,7 @@ void train_run(TrainState *s, const SweepConfig *c, const RunSpec *r, const Trai
     long spe = s->steps_per_epoch, total = s->total;
     Model *m = s->m;
     if (s->step == 0) { /* a fresh start (a restored state has them in its files) */
-        train_csv_step_header(out->steps, def);
+        train_csv_step_header(out->steps, def, m);
         fprintf(out->epochs, "epoch,step,train_loss,test_loss,test_acc,seconds,val_loss,val_acc\n");
         epoch_row(s, c, d, out, h, 0, res);
     }
@@ -242,10 +247,21 @@ void train_run(TrainState *s, const SweepConfig *c, const RunSpec *r, const Trai
         while (s->step < total && (B = batcher_next(b, &idx)) > 0) {
             if (out->batches) fwrite(idx, sizeof(int), (size_t)B, out->batches);
             StepRow row;
+            double point[CFG_START_MAX]; /* an analytic model's point before the step */
+            int n_point = m->ops->analytic ? (int)m->n_params : 0;
+            for (int i = 0; i < n_point; i++) point[i] = m->params[i];
             train_step(s, b->x, b->y, B, &row);
-            train_csv_step_row(out->steps, def, &row, out->timing);
+            train_csv_step_row(out->steps, def, &row, out->timing, point, n_point);
             res->final_loss = row.loss;
             if ((stop = diverged(s, c, &row, res))) break;
+            if (c->has_stop_loss && row.loss <= c->stop_loss) { /* reached: status done */
+                snprintf(res->reason, sizeof res->reason,
+                         "stop_loss: loss %.9g <= %.9g at step %ld (before its update)", row.loss,
+                         c->stop_loss, row.step);
+                stop = true;
+                epoch_row(s, c, d, out, h, (double)s->step / (double)spe, res);
+                break;
+            }
             long t = s->step;
             if (h->step) h->step(h->ctx, t, total, row.loss);
             /* eval_every: extra rows between epoch ends (an epoch end writes its own) */

@@ -82,10 +82,13 @@ void train_step(TrainState *s, const float *x, const int *y, int B, StepRow *row
 
 /* A number for the CSVs: %.9g, empty for NAN. */
 void train_fmt_num(char *buf, size_t n, double v);
-/* The per-step CSV: header (def's extra columns included) and one row
- * (seconds left empty unless timing). */
-void train_csv_step_header(FILE *f, const OptimizerDef *def);
-void train_csv_step_row(FILE *f, const OptimizerDef *def, const StepRow *row, bool timing);
+/* The per-step CSV: header (def's extra columns included, then for an
+ * analytic model m the names of its parameters; m may be NULL) and one row
+ * (seconds left empty unless timing; point: the analytic model's parameters
+ * before the step, n_point of them, or NULL). */
+void train_csv_step_header(FILE *f, const OptimizerDef *def, const Model *m);
+void train_csv_step_row(FILE *f, const OptimizerDef *def, const StepRow *row, bool timing,
+                        const double *point, int n_point);
 
 /* Mean loss and accuracy of model m on ds in batches of eval_batch (FWD_EVAL);
  * tick (may be NULL) is called after each batch. */
