@@ -605,6 +605,16 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
     if (!c->opts) return lqa_errf(p->err, "out of memory");
     for (int i = 0; i < c->n_opts; i++)
         if (parse_opt(p, cJSON_GetArrayItem(it, i), i, &c->opts[i])) return -1;
+    for (int i = 0; i < c->n_opts; i++) {
+        const OptEntry *e = &c->opts[i];
+        const char *hk = e->def->uses_validation ? e->def->uses_validation(e->hp) : NULL;
+        if (hk && c->validation == 0) {
+            char k[96];
+            snprintf(k, sizeof k, "optimizers[%d].%s", i, hk);
+            FAIL(p, k, "%s probes a held-out batch of the validation split; set \"validation\" "
+                 "(held-out training samples) to a positive number", e->def->name);
+        }
+    }
 #undef ITEM
 
     /* The number of runs must fit (and stay sensible), and run ids must be

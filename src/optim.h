@@ -31,6 +31,10 @@ typedef struct StepCtx {
     double loss0;         /* L0: batch loss at theta, from the forward that produced g */
     double lr;            /* classic methods: base rate in force (schedule applied) */
     ProbeFn probe;
+    /* Loss of a held-out batch of the validation split at theta' (one forward
+     * pass, counted like a probe); loss is NULL when the run gives none. Given
+     * only to optimizers whose uses_validation names a setting. */
+    ProbeFn val_probe;
     float *scratch;       /* n floats of scratch for trial points */
 } StepCtx;
 
@@ -81,6 +85,10 @@ typedef struct OptimizerDef {
     /* The role under these resolved hyperparameters, when it depends on them
      * (e.g. on a variant); may be NULL. */
     LrRole (*lr_role_of)(const double *hp);
+    /* The hyperparameter whose value makes the method probe the validation
+     * split (StepCtx.val_probe), or NULL when these settings do not (may be
+     * NULL). A config that sets it needs a "validation" split. */
+    const char *(*uses_validation)(const double *hp);
     /* Cross-field validation of resolved hyperparameters (may be NULL). */
     int (*validate)(const double *hp, char *err);
     /* Allocate state; o->n, o->hp and o->lr0 are set. */

@@ -18,10 +18,15 @@ typedef struct ProbeCtx {
     const float *x; /* current mini-batch: B samples */
     const int *y;   /* and their labels */
     int B;
+    const float *vx; /* the held-out validation batch of this step (vB samples; */
+    const int *vy;   /* train_step sets it for an optimizer that uses_validation) */
+    int vB;
     long fwd;       /* forward passes so far (probes, plus the caller's own) */
 } ProbeCtx;
 
 /* ProbeFn.loss for ctx = ProbeCtx *: one FWD_PROBE forward at theta; fwd++. */
 double probe_loss(void *ctx, const float *theta);
+/* StepCtx.val_probe's loss: the same on the validation batch vx, vy, vB. */
+double probe_loss_val(void *ctx, const float *theta);
 
 #endif

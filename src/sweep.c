@@ -141,6 +141,7 @@ static int run_one(const SweepConfig *c, const SweepOptions *opt, Model *m, cons
     char path[RUNLOCK_PATH_BUF];
 
     if (train_begin(&s, c, r, m, d->train, err)) goto out;
+    if (train_use_validation(&s, d->val, c->batch_size, err)) goto out;
     if (c->dump_init) {
         run_path(path, sizeof path, c, r->id, ".init.f32");
         if (afile_write_all(path, m->params, m->n_params * sizeof(float), err)) goto out;

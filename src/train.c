@@ -40,8 +40,50 @@ int train_state_init(TrainState *s, Model *m, const OptimizerDef *def, const dou
     return 0;
 }
 
+int train_use_validation(TrainState *s, const Dataset *val, int batch, char *err)
+{
+    const OptimizerDef *def = s->opt.def;
+    const char *key = def->uses_validation ? def->uses_validation(s->opt.hp) : NULL;
+    if (!key) return 0;
+    if (!val || val->n <= 0)
+        return lqa_errf(err, "%s with this %s probes the validation split, and the run has none", def->name, key);
+    int b = LQA_MIN(batch, val->n);
+    size_t sz = (size_t)val->c * val->h * val->w;
+    s->val_x = lqa_alloc((size_t)b * sz * sizeof(float), err);
+    s->val_y = s->val_x ? lqa_alloc((size_t)b * sizeof(int), err) : NULL;
+    if (!s->val_y) {
+        lqa_free(s->val_x);
+        s->val_x = NULL;
+        return -1;
+    }
+    s->val = val;
+    s->val_b = b;
+    return 0;
+}
+
+/* The held-out batch of step t: validation samples (t·b + j) mod n. */
+static void fill_val_batch(TrainState *s, long t)
+{
+    const Dataset *v = s->val;
+    size_t sz = (size_t)v->c * v->h * v->w;
+    for (int j = 0; j < s->val_b; j++) {
+        size_t i = (size_t)(((unsigned long long)t * (unsigned long long)s->val_b + (unsigned)j) %
+                            (unsigned long long)v->n);
+        memcpy(s->val_x + (size_t)j * sz, v->x + i * sz, sz * sizeof(float));
+        s->val_y[j] = v->y[i];
+    }
+    s->pc.vx = s->val_x;
+    s->pc.vy = s->val_y;
+    s->pc.vB = s->val_b;
+}
+
 void train_state_free(TrainState *s)
 {
+    lqa_free(s->val_x);
+    lqa_free(s->val_y);
+    s->val_x = NULL;
+    s->val_y = NULL;
+    s->val = NULL;
     if (s->own_scratch) lqa_free(s->scratch);
     s->scratch = NULL;
     s->own_scratch = false;
@@ -69,6 +111,10 @@ void train_step(TrainState *s, const float *x, const int *y, int B, StepRow *row
                        .loss0 = loss0,
                        .lr = o->def->classic ? schedule_lr(s->sched, o->lr0, s->step) : o->lr0,
                        .probe = {probe_loss, &s->pc}, .scratch = s->scratch};
+        if (s->val) {
+            fill_val_batch(s, s->step);
+            ctx.val_probe = (ProbeFn){probe_loss_val, &s->pc};
+        }
         o->def->step(o, m->params, m->grads, &ctx, &info);
     }
     double t3 = lqa_now();

@@ -65,6 +65,11 @@ typedef struct TrainState {
     Batcher batcher;        /* train_begin's; unused by bare train_step users */
     bool in_epoch;          /* the batcher holds epoch `epoch` part-way (train_run goes on
                              * from its position instead of starting the epoch) */
+    const Dataset *val;     /* borrowed: the validation split, for an optimizer that
+                             * uses_validation (train_use_validation); else NULL */
+    float *val_x;           /* the step's held-out batch (pc.vx, pc.vy: val_b samples) */
+    int *val_y;
+    int val_b;
     double recent[CFG_DIVERGE_WINDOW_MAX]; /* divergence rule: the last batch losses */
     double first_loss;
 } TrainState;
@@ -74,6 +79,14 @@ typedef struct TrainState {
  * the caller owns, or NULL to have one allocated. 0, or -1 with err. */
 int train_state_init(TrainState *s, Model *m, const OptimizerDef *def, const double *hp,
                      double lr0, const Schedule *sched, long spe, float *scratch, char *err);
+/* For an optimizer whose uses_validation names a setting: give its validation
+ * probe (StepCtx.val_probe) batches of min(batch, val->n) samples of val (the
+ * run's validation split). Step t (0-based) gets validation samples
+ * (t·b + j) mod val->n, j = 0..b−1: the split in order, cycling, the same for
+ * every seed and a function of the step alone (so a resumed run sees the same
+ * batches). Nothing to do (0) for other optimizers; -1 with err when val is
+ * NULL or empty. */
+int train_use_validation(TrainState *s, const Dataset *val, int batch, char *err);
 /* Free what train_state_init or train_begin allocated (s may be zeroed). */
 void train_state_free(TrainState *s);
 

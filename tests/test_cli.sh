@@ -55,6 +55,8 @@ cases=(
   '{'"$base"',"validation":240,"optimizers":[{"name":"sgd","lr":0.1}]}|validation'
   '{"model":"logreg","dataset":"mnist","batch_size":32,"steps":5,"validation":60000,"optimizers":[{"name":"sgd","lr":0.1}]}|validation'
   '{"model":"logreg","dataset":"cifar10","batch_size":32,"steps":5,"validation":50000,"optimizers":[{"name":"sgd","lr":0.1}]}|validation'
+  '{'"$base"',"optimizers":[{"name":"newton-lr","lr":0.1,"eta_batch":"validation"}]}|optimizers[0].eta_batch'
+  '{'"$base"',"validation":16,"optimizers":[{"name":"newton-lr","lr":0.1,"form":"first-order","eta_batch":"validation"}]}|eta_batch'
   '{'"$base"',"diverge":{"factor":0.5},"optimizers":[{"name":"sgd","lr":0.1}]}|diverge.factor'
   '{'"$base"',"diverge":{"window":0},"optimizers":[{"name":"sgd","lr":0.1}]}|diverge.window'
   '{'"$base"',"diverge":{"factr":10},"optimizers":[{"name":"sgd","lr":0.1}]}|diverge.factr'

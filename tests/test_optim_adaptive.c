@@ -1040,6 +1040,79 @@ static void test_newton_delta_mode(void)
             "newton-lr always with |D| << δ: η ← η − (4ε²/δ)·f′(η)");
 }
 
+/* newton-lr "eta_batch": "validation" (Section 5.3, Fig. 13), by hand on a
+ * training loss L = x²/2 and a held-out loss V = (x − 1/2)²/2, θ = 1,
+ * g = ∇L = 1/2, η = 1/4, ε = 2^-7 (dyadic trial points: exact losses).
+ * The five probes must run on V only: V(θ − xg) = (1 − x)²/8 is a quadratic
+ * in x with its minimum at x = 1, so the (conditional, exact) Newton step lands
+ * on η = 1 — on L it would land on θ/g = 2 (test_newton_delta_mode). θ still
+ * moves along the training g: θ = 1 − g/4 = 7/8. The f columns hold V's
+ * values. Without a val_probe the step uses the training batch and says
+ * nlr_no_validation in the fallback column. */
+static double f_val_sq(double x) { return 0.5 * (x - 0.5) * (x - 0.5); }
+
+static void test_newton_eta_batch(void)
+{
+    const double e = 0x1p-7;
+    for (int with_val = 1; with_val >= 0; with_val--) {
+        Rig r;
+        memset(&r, 0, sizeof r);
+        r.p.n = 1;
+        r.p.f1 = f_half_sq;
+        rig_new(&r, "newton-lr", (KV[]){{"eps", e}, {"eta_batch", 1}}, 2, 0.25);
+        Probe v;
+        memset(&v, 0, sizeof v);
+        v.n = 1;
+        v.f1 = f_val_sq;
+        r.theta[0] = 1.0f;
+        r.g[0] = 0.5f;
+        StepCtx ctx = {.step = 0, .steps_per_epoch = 100, .loss0 = 0.5, .lr = 0.25,
+                       .probe = {probe_fn, &r.p}, .scratch = r.scratch};
+        if (with_val) ctx.val_probe = (ProbeFn){probe_fn, &v};
+        StepInfo info = {.lr = NAN};
+        r.o.def->step(&r.o, r.theta, r.g, &ctx, &info);
+        if (with_val) {
+            T_CHECK(r.p.calls == 0 && v.calls == 5, "newton-lr eta_batch: 5 probes on the validation "
+                    "batch, none on the training batch (got %ld, %ld)", v.calls, r.p.calls);
+            T_CHECK(info.fallback == NULL, "newton-lr eta_batch: no fallback (%s)",
+                    info.fallback ? info.fallback : "NULL");
+            const double xs[5] = {0.25 + e, 0.25 - e, 0.25 + 2 * e, 0.25 - 2 * e, 0.25};
+            for (int i = 0; i < 5; i++)
+                T_CHECK(info.extra[i] == (1 - xs[i]) * (1 - xs[i]) / 8,
+                        "newton-lr eta_batch: f column %d is V(θ − x·g) = %.17g, got %.17g", i,
+                        (1 - xs[i]) * (1 - xs[i]) / 8, info.extra[i]);
+        } else {
+            T_CHECK(r.p.calls == 5 && streq(info.fallback, "nlr_no_validation"),
+                    "newton-lr eta_batch without a val_probe: training batch, fallback named (%s)",
+                    info.fallback ? info.fallback : "NULL");
+        }
+        T_CHECK(info.lr == 0.25 && r.theta[0] == 0.875f, "newton-lr eta_batch: θ − η·g_train");
+        /* the next η, read by a second step */
+        r.g[0] = 0.0f;
+        ctx.step = 1;
+        r.o.def->step(&r.o, r.theta, r.g, &ctx, &info);
+        T_CHECK(info.lr == (with_val ? 1.0 : 2.0),
+                "newton-lr eta_batch (%s): Newton on η lands on %g, got %.17g",
+                with_val ? "validation" : "no val_probe", with_val ? 1.0 : 2.0, info.lr);
+        optim_free(&r.o);
+    }
+    /* the first-order form takes no probes: eta_batch is rejected there */
+    Rig r;
+    memset(&r, 0, sizeof r);
+    r.p.n = 1;
+    char err[LQA_ERR_LEN] = "";
+    T_CHECK(rig_make(&r, "newton-lr", (KV[]){{"form", 1}, {"eta_batch", 1}}, 2, 0.1, err) != 0 &&
+                strstr(err, "eta_batch"),
+            "newton-lr: eta_batch with the first-order form is rejected (%s)", err);
+    const OptimizerDef *d = optim_find("newton-lr");
+    double hp[OPT_MAX_HP];
+    optim_hparam_defaults(d, hp);
+    T_CHECK(d->uses_validation && d->uses_validation(hp) == NULL, "newton-lr: train batch by default");
+    hp[optim_hparam_index(d, "eta_batch")] = 1;
+    T_CHECK(d->uses_validation && streq(d->uses_validation(hp), "eta_batch"),
+            "newton-lr: eta_batch validation asks for the validation split");
+}
+
 /* newton-lr momentum on η (Section 5.2): v ← βv + Δ, η ← η + v. Same exact
  * problem (ε = 2^-7, conditional: pure Newton steps). Step 1 at η = 1/4:
  * Δ1 = 7/4 (to θ/g = 2), v = 7/4, η = 2. Step 2 (θ = 7/8, g = 1/2): the Newton
@@ -1154,6 +1227,7 @@ int main(int argc, char **argv)
     T_RUN(newton_lr, test_newton_lr());
     T_RUN(newton_delta_mode, test_newton_delta_mode());
     T_RUN(newton_momentum, test_newton_momentum());
+    T_RUN(newton_eta_batch, test_newton_eta_batch());
     T_RUN(newton_first_order, test_newton_first_order());
     return t_done("test_optim_adaptive");
 }

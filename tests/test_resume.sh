@@ -17,11 +17,12 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
 RANDOM=${LQA_RESUME_SEED:-7}
 
-common='"dataset":"mnist","data_dir":"'$DATA'/mnist","batch_size":16,"train_limit":160,"test_limit":64,"eval_every":4,"checkpoint_every":3'
+common='"dataset":"mnist","data_dir":"'$DATA'/mnist","batch_size":16,"train_limit":160,"test_limit":64,"validation":24,"eval_every":4,"checkpoint_every":3'
 opts='"optimizers":[{"name":"sgd","lr":0.05},{"name":"adam","lr":0.001},{"name":"lqa","lr":0.1},
  {"name":"qlabgrad","lr":0.01,"findplr_every":5},{"name":"newton-lr","lr":0.01},
  {"name":"newton-lr","label":"nlr-fo","lr":0.01,"form":"first-order","alpha":0.001},
  {"name":"newton-lr","label":"nlr-mom","lr":0.01,"momentum":0.9},
+ {"name":"newton-lr","label":"nlr-val","lr":0.01,"eta_batch":"validation"},
  {"name":"hgd","lr":0.01,"momentum":0.9},{"name":"l4gd","lr":0.1}]'
 echo '{"name":"r1","model":"logreg",'"$common"',"steps":14,"seeds":[1],'"$opts"'}' > "$T/logreg.json"
 echo '{"name":"r2","model":"mlp",'"$common"',"steps":14,"seeds":[1],'"$opts"'}' > "$T/mlp.json"

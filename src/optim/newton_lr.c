@@ -45,6 +45,13 @@
  * update probes, the first-order form before it (the new η is used in the same
  * step, as in HGD). A NaN η is not replaced by the floor (the comparison keeps
  * NaN), so divergence shows in the lr column.
+ *
+ * "eta_batch": "validation" (Section 5.3, Eqs. 14–15, Fig. 13: f(η) = L on a
+ * validation batch of (θ − η·∇L_training)): the five probes run on the step's
+ * held-out batch of the sweep's validation split (StepCtx.val_probe; the
+ * batch rule is train_use_validation's, src/train.h) instead of the training
+ * batch; g, the θ update and everything else are unchanged. The config
+ * requires "validation" > 0 for it. Cost: the same 6 fwd, 1 bwd.
  * Warning (also for the docs): with ε = 1e-5 the second difference is near the
  * float32 rounding of the trial points and of the loss. The raw f values are
  * logged ("f_plus", "f_minus", "f_plus2", "f_minus2", "f0"); raise "eps" to
@@ -56,9 +63,10 @@
 #include "common.h"
 #include "optim.h"
 
-enum { HP_EPS, HP_DELTA, HP_FORM, HP_DELTA_MODE, HP_DELTA_THRESHOLD, HP_MOMENTUM, HP_ALPHA, N_HP };
+enum { HP_EPS, HP_DELTA, HP_FORM, HP_DELTA_MODE, HP_DELTA_THRESHOLD, HP_MOMENTUM, HP_ALPHA, HP_ETA_BATCH, N_HP };
 enum { FORM_SECOND = 0, FORM_FIRST = 1 };
 enum { DM_CONDITIONAL = 0, DM_ALWAYS = 1 };
+enum { EB_TRAIN = 0, EB_VALIDATION = 1 };
 
 #define NLR_EPS_DEF 1e-5
 #define NLR_THRESHOLD_DEF 1.1920928955078125e-07 /* 2^-23, FLT_EPSILON */
@@ -85,6 +93,10 @@ static const HParamSpec NLR_HP[N_HP] = {
                      "momentum β on η's update (Section 5.2): v ← βv + Δ, η ← η + v; 0 = off, Fig. 12 uses 0.9"},
     [HP_ALPHA] = {"alpha", HP_NUM, NLR_ALPHA_DEF, 0.0, INFINITY, true, false, NULL,
                   "meta-learning rate α of the first-order form (the paper's 1e-6 on MNIST, Figs. 3–4)"},
+    [HP_ETA_BATCH] = {"eta_batch", HP_ENUM, EB_TRAIN, 0, 0, false, false, "train|validation",
+                      "the batch of the five probes (second-order form): train, the step's training batch; "
+                      "validation (Section 5.3, Fig. 13), a held-out batch of the sweep's validation split "
+                      "(which must be set), θ still moved along the training gradient"},
 };
 
 static const char *const NLR_EXTRA[] = {"f_plus", "f_minus", "f_plus2", "f_minus2", "f0"};
@@ -96,25 +108,30 @@ typedef struct {
     long k;        /* steps taken */
 } NlrState;
 
-/* f(x) = L(θ − x·g), trial point in ctx->scratch. */
-static double f_at(StepCtx *ctx, const float *theta, double x, const float *g, size_t n)
+/* f(x) = L(θ − x·g) on the probe's batch, trial point in ctx->scratch. */
+static double f_at(StepCtx *ctx, const ProbeFn *pf, const float *theta, double x, const float *g, size_t n)
 {
     vec_axpy_to(ctx->scratch, theta, (float)(-x), g, n);
-    return ctx->probe.loss(ctx->probe.ctx, ctx->scratch);
+    return pf->loss(pf->ctx, ctx->scratch);
 }
 
 static int nlr_validate(const double *hp, char *err)
 {
     if ((int)hp[HP_FORM] == FORM_FIRST) {
         if (hp[HP_EPS] != NLR_EPS_DEF || (int)hp[HP_DELTA_MODE] != DM_CONDITIONAL ||
-            hp[HP_DELTA_THRESHOLD] != NLR_THRESHOLD_DEF)
-            return lqa_errf(err, "eps, delta_mode and delta_threshold belong to the second-order form; "
-                                 "the first-order form takes no probes (its rate is alpha)");
+            hp[HP_DELTA_THRESHOLD] != NLR_THRESHOLD_DEF || (int)hp[HP_ETA_BATCH] != EB_TRAIN)
+            return lqa_errf(err, "eps, delta_mode, delta_threshold and eta_batch belong to the second-order "
+                                 "form; the first-order form takes no probes (its rate is alpha)");
     } else if (hp[HP_ALPHA] != NLR_ALPHA_DEF) {
         return lqa_errf(err, "alpha is the first-order form's meta-learning rate; "
                              "add \"form\": \"first-order\" to use it");
     }
     return 0;
+}
+
+static const char *nlr_uses_validation(const double *hp)
+{
+    return (int)hp[HP_ETA_BATCH] == EB_VALIDATION ? "eta_batch" : NULL;
 }
 
 static void nlr_destroy(Optimizer *o)
@@ -172,12 +189,20 @@ static void nlr_step(Optimizer *o, float *theta, const float *g, StepCtx *ctx, S
         return;
     }
 
+    /* eta_batch "validation": the held-out batch; without one (a caller that
+     * gives no val_probe; the sweep always does) the training batch, named. */
+    const ProbeFn *pf = &ctx->probe;
+    const char *why = NULL;
+    if ((int)o->hp[HP_ETA_BATCH] == EB_VALIDATION) {
+        if (ctx->val_probe.loss) pf = &ctx->val_probe;
+        else why = "nlr_no_validation";
+    }
     const double eta = s->eta;
-    const double fp = f_at(ctx, theta, eta + eps, g, n);
-    const double fm = f_at(ctx, theta, eta - eps, g, n);
-    const double fp2 = f_at(ctx, theta, eta + 2.0 * eps, g, n);
-    const double fm2 = f_at(ctx, theta, eta - 2.0 * eps, g, n);
-    const double f0 = f_at(ctx, theta, eta, g, n);
+    const double fp = f_at(ctx, pf, theta, eta + eps, g, n);
+    const double fm = f_at(ctx, pf, theta, eta - eps, g, n);
+    const double fp2 = f_at(ctx, pf, theta, eta + 2.0 * eps, g, n);
+    const double fm2 = f_at(ctx, pf, theta, eta - 2.0 * eps, g, n);
+    const double f0 = f_at(ctx, pf, theta, eta, g, n);
 
     vec_axpy_to(theta, theta, (float)(-eta), g, n);
 
@@ -188,6 +213,7 @@ static void nlr_step(Optimizer *o, float *theta, const float *g, StepCtx *ctx, S
         den += delta;
         info->fallback = "nlr_delta";
     }
+    if (why) info->fallback = why;
     nlr_move(s, -2.0 * eps * (fp - fm) / den, beta, delta);
     s->k++;
 
@@ -222,6 +248,7 @@ const OptimizerDef optdef_newton_lr = {
     .classic = false,
     .lr_role = LR_INITIAL,
     .lr_doc = "the starting η (Newton or first-order updates follow)",
+    .uses_validation = nlr_uses_validation,
     .validate = nlr_validate,
     .init = nlr_init,
     .step = nlr_step,
