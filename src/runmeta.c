@@ -143,6 +143,29 @@ static cJSON *run_config_json(const SweepConfig *c, const RunSpec *r)
     return cfg;
 }
 
+/* An optimizer hyperparameter that the recorded config lacks and the current
+ * one holds at its default came with a later version of lqabench; a new
+ * hyperparameter's default reproduces what the method did before it existed
+ * (the rule for adding one, README "Extending"), so it does not make a
+ * complete run stale. Removes such keys from `now`, the current config. */
+static void drop_added_defaults(cJSON *now, const cJSON *old, const OptEntry *e)
+{
+    cJSON *on = cJSON_GetObjectItemCaseSensitive(now, "optimizer");
+    const cJSON *oo = cJSON_GetObjectItemCaseSensitive(old, "optimizer");
+    if (!cJSON_IsObject(on) || !cJSON_IsObject(oo)) return;
+    OptEntry d = *e;
+    for (int i = 0; i < e->def->n_hparams; i++) d.hp[i] = e->def->hparams[i].def;
+    cJSON *dj = optimizer_json(&d, 0);
+    for (int i = 0; i < e->def->n_hparams; i++) {
+        const char *k = e->def->hparams[i].name;
+        if (cJSON_GetObjectItemCaseSensitive(oo, k)) continue;
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(on, k);
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(dj, k);
+        if (a && b && cJSON_Compare(a, b, true)) cJSON_DeleteItemFromObjectCaseSensitive(on, k);
+    }
+    cJSON_Delete(dj);
+}
+
 static bool unhashed(const char *key)
 {
     for (int i = 0; UNHASHED_KEYS[i]; i++)
@@ -376,6 +399,10 @@ RunState run_state(const SweepConfig *c, const RunSpec *r, cJSON **meta, char *w
     cJSON *now = run_config_json(c, r);
     char h[17];
     config_hash(now, h);
+    if (hash && strcmp(hash->valuestring, h) != 0) {
+        drop_added_defaults(now, cfg, &c->opts[r->opt]);
+        config_hash(now, h);
+    }
     if (!hash || strcmp(hash->valuestring, h) != 0) {
         char keys[LQA_ERR_LEN / 2] = "";
         config_diff(now, cfg, "", keys, sizeof keys);

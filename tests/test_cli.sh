@@ -349,6 +349,39 @@ rc=$?
 check "--force redoes runs of another config: exit 0" test $rc = 0
 check "--force: summary has the new epochs (10 steps)" grep -q '^sgd_lr0.1_s1,.*,done,10,' "$T/s/summary.csv"
 check "--force: config_hash recorded" grep -q '"config_hash":' "$T/s/sgd_lr0.1_s1.json"
+# a hyperparameter added to lqabench after a run was made: the run's .json lacks the key; at its
+# default the run is still complete, at another value it is stale
+cat > "$T/fnv.py" <<'PYEOF'
+import json, sys
+def fnv(cfg):
+    h = 14695981039346656037
+    for k, v in cfg.items():
+        if k in ("sweep", "config_file", "data_dir"):
+            continue
+        for b in (k + ":" + json.dumps(v, separators=(",", ":"), ensure_ascii=False) + "\n").encode():
+            h = ((h ^ b) * 1099511628211) % 2**64
+    return "%016x" % h
+p = sys.argv[1]
+d = json.load(open(p))
+if len(sys.argv) == 2:
+    print("same" if fnv(d["config"]) == d["config_hash"] else "differs")
+else:
+    del d["config"]["optimizer"][sys.argv[2]]
+    d["config_hash"] = fnv(d["config"])
+    open(p, "w").write(json.dumps(d, indent=1))
+PYEOF
+check "the test's FNV-1a matches lqabench's config_hash" test "$(python3 "$T/fnv.py" "$T/s/adam_lr0.001_s1.json")" = same
+python3 "$T/fnv.py" "$T/s/adam_lr0.001_s1.json" eps
+touch -d '2001-01-01' "$T/s/adam_lr0.001_s1.steps.csv"
+"$BIN" --config "$T/sweep_e1.json" --output-dir "$T/s" --threads 1 --no-timing --quiet 2> "$T/e"
+rc=$?
+check "key added later, at its default: exit 0, run complete, not redone ($(tail -1 "$T/e"))" \
+  test "$rc-$(stat -c %Y "$T/s/adam_lr0.001_s1.steps.csv")" = "0-$(date -d 2001-01-01 +%s)"
+sed 's/{"name":"adam","lr":0.001}/{"name":"adam","lr":0.001,"eps":1e-6}/' "$T/sweep_e1.json" > "$T/sweep_eps.json"
+"$BIN" --config "$T/sweep_eps.json" --output-dir "$T/s" --threads 1 --no-timing --quiet --run adam_lr0.001_s1 2> "$T/e"
+rc=$?
+check "key added later, not at its default: exit 2 naming optimizer.eps ($(head -1 "$T/e"))" \
+  test "$rc-$(grep -c 'optimizer.eps' "$T/e")" = 2-1
 check "file sizes recorded" grep -q "\"sgd_lr0.1_s1.steps.csv\":[[:space:]]*$(stat -c %s "$T/s/sgd_lr0.1_s1.steps.csv")" "$T/s/sgd_lr0.1_s1.json"
 
 # a damaged .json (empty, truncated) or a file of another size is not complete: run again, said so
