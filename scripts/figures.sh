@@ -104,18 +104,42 @@ try:
     b = c.get("batch_size", 64)
     per_epoch = max(1, ntrain // b)
     steps = c.get("steps") or c.get("epochs", 1) * per_epoch
-    runs = sum(len(o["lr"]) if isinstance(o.get("lr"), list) else 1
-               for o in c.get("optimizers", [])) * len(c.get("seeds", [1]))
+    width = c.get("width", 64)
+    widths = width if isinstance(width, list) else [width]
+    seeds = len(c.get("seeds", [1]))
     evals = math.ceil(steps / per_epoch) * (ntrain * c.get("eval_train", True)
                                             + c.get("test_limit", 10000))
+    # Estimated duration: ms per training sample (forward + backward + update, 2 threads) of
+    # the README's Speed table (make bench, batch 64, an otherwise idle 2-core machine;
+    # ResNet-18: batch 128 at width 64, scaled by width/64 — small widths are dominated by
+    # memory traffic, not by the width^2 of the FLOPs); cnn2 is not benchmarked: LeNet-5's
+    # MNIST cost x their size ratio. A probe forward or an evaluated sample costs 1/3 of a
+    # training sample's pass. Complete runs (skipped by lqabench) are not subtracted.
+    ms = {"logreg": 0.018 / 64, "mlp": 3.0 / 64, "cnn2": 1.2 / 64 / 2,
+          "lenet5": (1.55 if c.get("dataset") == "cifar10" else 1.2) / 64}.get(c.get("model"))
+    probes = {"lqa": 2, "qlabgrad": 1, "newton-lr": 5}
+    runs = est = 0
+    for o in c.get("optimizers", []):
+        lists = [len(v) for k, v in o.items() if isinstance(v, list) and k != "lr"]
+        nlr = len(o["lr"]) if isinstance(o.get("lr"), list) else 1
+        if o.get("grid") == "zip":
+            pts = max(lists + [nlr]) if lists or nlr > 1 else 1
+        else:
+            pts = nlr * math.prod(lists)
+        n = pts * len(widths) * seeds
+        runs += n
+        for w in widths:
+            m = ms if ms is not None else (1.4e3 / 128 * (w / 64) if c.get("model") == "resnet18"
+                                           else 0.02)
+            est += n / len(widths) * m * (steps * b * (3 + probes.get(o.get("name"), 0)) + evals) / 3e3
     cost = size * runs * (3 * steps * b + evals)
 except (TypeError, AttributeError, KeyError):
-    cost = 0  # lqabench reports what is wrong with the config
+    cost = est = 0  # lqabench reports what is wrong with the config
 # a shipped paper sweep: configs/{lqa,qlab,newton}_*.json of this checkout
 paper = (os.path.dirname(os.path.realpath(p)) == os.path.realpath("configs")
          and os.path.basename(p).split("_")[0] in ("lqa", "qlab", "newton"))
 print(p, name, c.get("output_dir") or os.path.join("results", name), f"{cost:.0f}", int(paper),
-      sep="\t")
+      f"{est:.0f}", sep="\t")
 PY
 }
 
@@ -181,6 +205,14 @@ if [ ${#own[@]} -gt 0 ]; then
 fi
 mkdir -p "$out/data" || exit 1
 echo "figures.sh: figures and tables into $out/" >&2
+if [ $run = 1 ] && [ ${#infos[@]} -gt 0 ]; then
+    est=0
+    for info in "${infos[@]}"; do IFS=$'\t' read -r _ _ _ _ _ e <<< "$info"; est=$((est + e)); done
+    [ $est -lt 60 ] && dur="under a minute" || dur="about $(( (est + 30) / 60 )) min"
+    note "expected duration: $dur for ${#infos[@]} sweep(s) run from scratch" \
+         "(an estimate from per-model step costs measured by make bench on 2 cores, README Speed;" \
+         "complete runs are skipped, and the CPU and thread count change it)"
+fi
 
 for info in "${infos[@]}"; do
     IFS=$'\t' read -r path name res _ _ <<< "$info"

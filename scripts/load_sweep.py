@@ -9,7 +9,9 @@ step), as a pandas DataFrame when pandas is installed, else as a list of dicts.
 
     python3 scripts/load_sweep.py DIR [--epochs] [--csv]
 
-Columns: run, label, optimizer, lr, seed, status (from summary.csv), then every column of the
+Columns: run, label, optimizer, lr, seed, status (from summary.csv), the summary's columns of
+swept hyperparameters and model options if the sweep has grids (e.g. beta2, width; named
+hp_<name> where a per-run CSV has a column of the same name), then every column of the
 run's <run>.steps.csv (step, epoch, loss, lr_applied — the step CSV's lr column, the step size
 actually applied —, fwd, bwd, seconds, and the optimizer's own columns) or, with kind="epochs",
 of its <run>.epochs.csv (epoch, step, train_loss, test_loss, test_acc, ...). Numbers are floats
@@ -79,7 +81,8 @@ def load_long(sweep_dir, kind="steps", use_pandas=True):
     if missing:
         raise InputError("%s: malformed (sweep summary): missing column(s) %s"
                          % (spath, ", ".join(missing)))
-    records, columns = [], list(RUN_COLS)
+    grid = header[header.index("epochs_csv") + 1:] if "epochs_csv" in header else []
+    loaded, columns = [], list(RUN_COLS)
     for r in runs:
         path = os.path.join(sweep_dir, r[col])
         if not r[col].strip() or (r["status"] not in ("done", "diverged")
@@ -90,10 +93,18 @@ def load_long(sweep_dir, kind="steps", use_pandas=True):
             raise InputError("%s: missing (%s of run %s)" % (path, what, r["run"]))
         h, rows = _read(path, what)
         h = ["lr_applied" if c == "lr" else c for c in h]
+        loaded.append((r, rows))
         for c in h:
             if c not in columns:
                 columns.append(c)
+    # the grid columns, after the run columns; hp_<name> where a CSV column has the name
+    names = [("hp_" + c if c in columns else c, c) for c in grid]
+    columns[len(RUN_COLS):len(RUN_COLS)] = [n for n, _ in names]
+    records = []
+    for r, rows in loaded:
         base = {c: _value(r[c]) if c in ("lr", "seed") else r[c] for c in RUN_COLS}
+        for n, c in names:
+            base[n] = _value(r[c])
         for row in rows:
             rec = dict(base)
             for c, v in row.items():

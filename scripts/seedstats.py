@@ -188,9 +188,12 @@ def cell(text, path, line, col):
 
 
 def load_groups(res):
-    """[(label, lr, [summary rows])] in summary order; every run of the sweep, any status."""
+    """[(label, lr, [summary rows])] in summary order; every run of the sweep, any status.
+    In a sweep with grids (columns after epochs_csv: the swept hyperparameters and model
+    options) each grid point is a group of its own, labelled e.g. "adam_beta2-0.99"."""
     path = os.path.join(res, "summary.csv")
-    _, rows = read_csv(path, SUMMARY_COLS, "sweep summary")
+    header, rows = read_csv(path, SUMMARY_COLS, "sweep summary")
+    grid = header[header.index("epochs_csv") + 1:]
     if not rows:
         raise InputError("%s: no runs listed (sweep summary)" % path)
     groups, order = {}, []
@@ -198,7 +201,8 @@ def load_groups(res):
         for c in ("lr", "seed"):
             if cell(r[c], path, line, c) is None:
                 raise InputError("%s:%d: column '%s': empty" % (path, line, c))
-        key = (r["label"], r["lr"])
+        key = (r["label"] + "".join("_%s-%s" % (c, r[c].strip()) for c in grid if r[c].strip()),
+               r["lr"])
         if key not in groups:
             groups[key] = []
             order.append(key)

@@ -112,6 +112,10 @@ static char *read_file(const char *path, char *err)
 typedef struct P {
     const char *file;
     char *err;
+    struct Proto *protos; /* the optimizer entries as given (parse_optimizers) */
+    int n_protos;
+    struct Axis *max;     /* the model options given as lists, by option index */
+    int n_max;
 } P;
 
 #define FAIL(p, key, ...)                                                      \
@@ -260,6 +264,100 @@ static int cmp_idhash(const void *a, const void *b)
     return x->index - y->index;
 }
 
+/* ---- grids ------------------------------------------------------------------ */
+
+/* A numeric key given as a list: one axis of a grid (README "Grids"). */
+typedef struct Axis {
+    const char *name; /* hyperparameter or model option: names it in run ids and summary.csv */
+    double *v;
+    int n;            /* 0: a single value, not a list */
+} Axis;
+
+/* An optimizer entry as the config gives it, before its grid is expanded. */
+typedef struct Proto {
+    OptEntry e;          /* single values (a list's first); e.lrs: every lr */
+    bool lr_list, zip;   /* lr given as a list; "grid": "zip" */
+    Axis ax[OPT_MAX_HP]; /* by hyperparameter index */
+} Proto;
+
+/* One element of a list, checked by the key's own rule. */
+typedef int (*ElemCheck)(P *p, const cJSON *v, const char *key, const void *spec, double *out);
+
+static int parse_list(P *p, const cJSON *it, const char *key, ElemCheck chk, const void *spec,
+                      Axis *ax)
+{
+    int n = cJSON_GetArraySize(it);
+    if (n == 0) FAIL(p, key, "must not be an empty list");
+    ax->v = calloc((size_t)n, sizeof(double));
+    if (!ax->v) return lqa_errf(p->err, "%s: %s: out of memory", p->file, key);
+    ax->n = n;
+    int i = 0;
+    for (const cJSON *v = it->child; v; v = v->next, i++) {
+        char k[256];
+        snprintf(k, sizeof k, "%s[%d]", key, i);
+        if (chk(p, v, k, spec, &ax->v[i])) return -1;
+    }
+    return 0;
+}
+
+static int hp_elem(P *p, const cJSON *v, const char *key, const void *spec, double *out)
+{
+    char m[LQA_ERR_LEN];
+    if (!cJSON_IsNumber(v)) FAIL(p, key, "must be a number");
+    if (optim_hparam_check(spec, v->valuedouble, m)) FAIL(p, key, "%s", m);
+    *out = v->valuedouble;
+    return 0;
+}
+
+static int mopt_elem(P *p, const cJSON *v, const char *key, const void *spec, double *out)
+{
+    const ModelOption *o = spec;
+    long x;
+    if (get_int(p, v, key, o->lo, o->hi, &x)) return -1;
+    *out = (double)x;
+    return 0;
+}
+
+typedef struct ValIdx {
+    double v;
+    int i;
+} ValIdx;
+
+static int cmp_validx(const void *a, const void *b)
+{
+    const ValIdx *x = a, *y = b;
+    if (x->v != y->v) return x->v < y->v ? -1 : 1;
+    return x->i - y->i;
+}
+
+/* Two values of one list that print alike ("%g", as run ids do) would give
+ * identical run ids: an error naming the second (sorted, not pairwise). */
+static int check_list_duplicates(P *p, const double *v, int n, const char *key)
+{
+    if (n < 2) return 0;
+    ValIdx *s = malloc((size_t)n * sizeof *s);
+    if (!s) return lqa_errf(p->err, "%s: %s: out of memory", p->file, key);
+    for (int i = 0; i < n; i++) {
+        char b[32];
+        snprintf(b, sizeof b, "%g", v[i]);
+        s[i].v = strtod(b, NULL);
+        s[i].i = i;
+    }
+    qsort(s, (size_t)n, sizeof *s, cmp_validx);
+    int first = -1, second = -1;
+    for (int i = 1; i < n; i++)
+        if (s[i].v == s[i - 1].v && (second < 0 || s[i].i < second)) {
+            first = s[i - 1].i;
+            second = s[i].i;
+            for (int j = i - 1; j > 0 && s[j - 1].v == s[i].v; j--) first = s[j - 1].i;
+        }
+    free(s);
+    if (second < 0) return 0;
+    char k[256];
+    snprintf(k, sizeof k, "%s[%d]", key, second);
+    FAIL(p, k, "duplicate value %g (also [%d]): the runs and their ids would repeat", v[second], first);
+}
+
 /* ---- optimizers ----------------------------------------------------------- */
 
 static int parse_lrs(P *p, const cJSON *it, const char *key, OptEntry *e)
@@ -285,8 +383,86 @@ static int parse_lrs(P *p, const cJSON *it, const char *key, OptEntry *e)
     return 0;
 }
 
-static int parse_opt(P *p, const cJSON *o, int idx, OptEntry *e)
+/* One hyperparameter key of an entry (not name, lr, label, schedule, grid). */
+static int parse_hparam(P *p, const cJSON *it, const char *key, Proto *pr)
 {
+    OptEntry *e = &pr->e;
+    int h = optim_hparam_index(e->def, it->string);
+    if (h < 0) {
+        char list[512] = "";
+        for (int i = 0; i < e->def->n_hparams; i++) {
+            if (i) strncat(list, ", ", sizeof list - strlen(list) - 1);
+            strncat(list, e->def->hparams[i].name, sizeof list - strlen(list) - 1);
+        }
+        FAIL(p, key, "unknown hyperparameter for %s (known: name, lr, label, grid%s%s%.300s)",
+             e->def->name, e->def->classic ? ", schedule" : "", list[0] ? ", " : "", list);
+    }
+    const HParamSpec *s = &e->def->hparams[h];
+    double v = 0;
+    if (s->type != HP_NUM && cJSON_IsArray(it))
+        FAIL(p, key, "is not numeric: only numeric hyperparameters may be lists");
+    if (s->type == HP_NUM && cJSON_IsArray(it)) {
+        pr->ax[h].name = s->name;
+        if (parse_list(p, it, key, hp_elem, s, &pr->ax[h])) return -1;
+        v = pr->ax[h].v[0];
+    } else if (s->type == HP_NUM) {
+        if (!cJSON_IsNumber(it)) FAIL(p, key, "must be a number or a list of numbers");
+        v = it->valuedouble;
+        char m[LQA_ERR_LEN];
+        if (optim_hparam_check(s, v, m)) FAIL(p, key, "%s", m);
+    } else if (s->type == HP_BOOL) {
+        bool b = false;
+        if (get_bool(p, it, key, &b)) return -1;
+        v = b;
+    } else {
+        const char *choices[OPT_MAX_CHOICES];
+        char buf[256];
+        int n = optim_choices(s, buf, sizeof buf, choices, OPT_MAX_CHOICES);
+        int ci;
+        if (get_choice(p, it, key, choices, n, &ci)) return -1;
+        v = ci;
+    }
+    e->hp[h] = v;
+    e->hp_set[h] = true;
+    return 0;
+}
+
+/* The lists of an entry: "zip" pairs them element by element (equal lengths);
+ * "product" (the default) must not repeat a value within a list. */
+static int check_grid(P *p, const Proto *pr, const char *pre)
+{
+    char key[200];
+    const OptEntry *e = &pr->e;
+    if (!pr->zip) {
+        if (pr->lr_list) {
+            snprintf(key, sizeof key, "%s.lr", pre);
+            if (check_list_duplicates(p, e->lrs, e->n_lrs, key)) return -1;
+        }
+        for (int h = 0; h < e->def->n_hparams; h++) {
+            snprintf(key, sizeof key, "%s.%s", pre, e->def->hparams[h].name);
+            if (pr->ax[h].n && check_list_duplicates(p, pr->ax[h].v, pr->ax[h].n, key)) return -1;
+        }
+        return 0;
+    }
+    const char *name0 = pr->lr_list ? "lr" : NULL;
+    int n0 = pr->lr_list ? e->n_lrs : 0;
+    for (int h = 0; h < e->def->n_hparams; h++) {
+        if (!pr->ax[h].n) continue;
+        if (!name0) {
+            name0 = pr->ax[h].name;
+            n0 = pr->ax[h].n;
+        } else if (pr->ax[h].n != n0) {
+            snprintf(key, sizeof key, "%s.grid", pre);
+            FAIL(p, key, "\"zip\" pairs the lists element by element, but %s has %d value%s and %s has %d",
+                 name0, n0, n0 == 1 ? "" : "s", pr->ax[h].name, pr->ax[h].n);
+        }
+    }
+    return 0;
+}
+
+static int parse_opt(P *p, const cJSON *o, int idx, Proto *pr)
+{
+    OptEntry *e = &pr->e;
     char pre[64], key[200];
     snprintf(pre, sizeof pre, "optimizers[%d]", idx);
     if (!cJSON_IsObject(o)) FAIL(p, pre, "must be an object");
@@ -299,6 +475,7 @@ static int parse_opt(P *p, const cJSON *o, int idx, OptEntry *e)
         FAIL(p, key, "unknown optimizer \"%s\" (known: %s)", name->valuestring, optim_names());
     optim_hparam_defaults(e->def, e->hp);
     snprintf(e->label, sizeof e->label, "%s", e->def->name);
+    e->src = idx;
     bool have_lr = false;
     for (const cJSON *it = o->child; it; it = it->next) {
         snprintf(key, sizeof key, "%s.%s", pre, it->string);
@@ -306,10 +483,16 @@ static int parse_opt(P *p, const cJSON *o, int idx, OptEntry *e)
         if (strcmp(it->string, "lr") == 0) {
             if (parse_lrs(p, it, key, e)) return -1;
             have_lr = true;
+            pr->lr_list = cJSON_IsArray(it);
         } else if (strcmp(it->string, "label") == 0) {
             if (get_string(p, it, key, e->label, sizeof e->label)) return -1;
             if (check_component(p, key, e->label)) return -1;
             sanitize_label(e->label);
+        } else if (strcmp(it->string, "grid") == 0) {
+            static const char *const GRIDS[] = {"product", "zip"};
+            int g;
+            if (get_choice(p, it, key, GRIDS, 2, &g)) return -1;
+            pr->zip = g == 1;
         } else if (strcmp(it->string, "schedule") == 0) {
             if (!e->def->classic)
                 FAIL(p, key, "schedules apply to the classic methods only, not \"%s\"", e->def->name);
@@ -318,38 +501,8 @@ static int parse_opt(P *p, const cJSON *o, int idx, OptEntry *e)
                 snprintf(m, sizeof m, "%s", p->err);
                 return lqa_errf(p->err, "%s: %s", p->file, m);
             }
-        } else {
-            int h = optim_hparam_index(e->def, it->string);
-            if (h < 0) {
-                char list[512] = "";
-                for (int i = 0; i < e->def->n_hparams; i++) {
-                    if (i) strncat(list, ", ", sizeof list - strlen(list) - 1);
-                    strncat(list, e->def->hparams[i].name, sizeof list - strlen(list) - 1);
-                }
-                FAIL(p, key, "unknown hyperparameter for %s (known: name, lr, label%s%s%.300s)",
-                     e->def->name, e->def->classic ? ", schedule" : "", list[0] ? ", " : "", list);
-            }
-            const HParamSpec *s = &e->def->hparams[h];
-            double v = 0;
-            if (s->type == HP_NUM) {
-                if (!cJSON_IsNumber(it)) FAIL(p, key, "must be a number");
-                v = it->valuedouble;
-                char m[LQA_ERR_LEN];
-                if (optim_hparam_check(s, v, m)) FAIL(p, key, "%s", m);
-            } else if (s->type == HP_BOOL) {
-                bool b = false;
-                if (get_bool(p, it, key, &b)) return -1;
-                v = b;
-            } else {
-                const char *choices[OPT_MAX_CHOICES];
-                char buf[256];
-                int n = optim_choices(s, buf, sizeof buf, choices, OPT_MAX_CHOICES);
-                int ci;
-                if (get_choice(p, it, key, choices, n, &ci)) return -1;
-                v = ci;
-            }
-            e->hp[h] = v;
-            e->hp_set[h] = true;
+        } else if (parse_hparam(p, it, key, pr)) {
+            return -1;
         }
     }
     snprintf(key, sizeof key, "%s.lr", pre);
@@ -358,10 +511,6 @@ static int parse_opt(P *p, const cJSON *o, int idx, OptEntry *e)
         FAIL(p, key, "%s%s does not use lr (%s): %d lrs would be %d identical runs; give one number",
              e->def->name, e->def->lr_role_of ? " with these settings" : "", e->def->lr_doc,
              e->n_lrs, e->n_lrs);
-    if (e->def->validate) {
-        char m[LQA_ERR_LEN];
-        if (e->def->validate(e->hp, m)) FAIL(p, pre, "%s", m);
-    }
     if (e->sched.type == SCHED_COSINE)
         for (int i = 0; i < e->n_lrs; i++)
             if (e->sched.min > e->lrs[i]) {
@@ -369,27 +518,146 @@ static int parse_opt(P *p, const cJSON *o, int idx, OptEntry *e)
                 FAIL(p, key, "%g is above the lr %g: the cosine schedule decays from lr down to min",
                      e->sched.min, e->lrs[i]);
             }
+    return check_grid(p, pr, pre);
+}
+
+/* Grid points of an entry (per point of the model options' grid), and lrs per point. */
+static double proto_points(const Proto *pr)
+{
+    double n = pr->zip && pr->lr_list ? pr->e.n_lrs : 1;
+    for (int h = 0; h < pr->e.def->n_hparams; h++)
+        if (pr->ax[h].n) n = pr->zip ? pr->ax[h].n : n * pr->ax[h].n;
+    return n;
+}
+
+static int proto_lrs(const Proto *pr) { return pr->zip && pr->lr_list ? 1 : pr->e.n_lrs; }
+
+/* The run-id part naming the swept values of a grid point (hyperparameters in
+ * the optimizer's table order, then model options in the registry's order). */
+static int grid_id(P *p, const SweepConfig *c, const Proto *pr, const OptEntry *e, const char *pre,
+                   char *out)
+{
+    char buf[4 * CFG_GRID_ID_LEN] = "";
+    size_t len = 0;
+    for (int h = 0; h < e->def->n_hparams; h++)
+        if (pr->ax[h].n)
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "_%s-%g", pr->ax[h].name, e->hp[h]),
+                len = LQA_MIN(len, sizeof buf - 1);
+    for (int k = 0; k < c->n_grid_cols; k++)
+        if (c->grid_cols[k].mopt)
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "_%s-%d", c->grid_cols[k].mopt->key,
+                                    model_option_value(&c->models[e->model_i], c->grid_cols[k].mopt)),
+                len = LQA_MIN(len, sizeof buf - 1);
+    /* label + "_lr" + lr (%g: at most 12) + this + "_s" + seed (at most 10) must fit RunSpec.id */
+    if (len >= CFG_GRID_ID_LEN || strlen(e->label) + 3 + 12 + len + 2 + 10 >= sizeof ((RunSpec *)0)->id)
+        FAIL(p, pre, "run ids naming the swept values (\"%s_lr..%.60s..._s...\") would be too long; "
+             "sweep fewer keys or give a shorter \"label\"", e->label, buf);
+    memcpy(out, buf, len + 1);
+    return 0;
+}
+
+/* The entries of proto pr at every grid point into c->opts from *k on. */
+static int expand_proto(P *p, SweepConfig *c, const Proto *pr, int *k)
+{
+    char pre[64];
+    snprintf(pre, sizeof pre, "optimizers[%d]", pr->e.src);
+    int npts = (int)proto_points(pr); /* (the run count is checked first) */
+    bool zip_lr = pr->zip && pr->lr_list;
+    for (int m = 0; m < c->n_models; m++)
+        for (int j = 0; j < npts; j++) {
+            OptEntry *e = &c->opts[(*k)++];
+            *e = pr->e;
+            e->lrs = NULL;
+            e->model_i = m;
+            int rem = j;
+            for (int h = e->def->n_hparams - 1; h >= 0; h--) {
+                const Axis *a = &pr->ax[h];
+                if (!a->n) continue;
+                e->hp[h] = a->v[pr->zip ? j : rem % a->n];
+                if (!pr->zip) rem /= a->n;
+            }
+            e->n_lrs = proto_lrs(pr);
+            e->lrs = malloc((size_t)e->n_lrs * sizeof(double));
+            if (!e->lrs) return lqa_errf(p->err, "%s: %s: out of memory", p->file, pre);
+            memcpy(e->lrs, pr->e.lrs + (zip_lr ? j : 0), (size_t)e->n_lrs * sizeof(double));
+            if (grid_id(p, c, pr, e, pre, e->grid_id)) return -1;
+            if (e->def->validate) {
+                char msg[LQA_ERR_LEN];
+                if (e->def->validate(e->hp, msg) && e->grid_id[0])
+                    FAIL(p, pre, "%.300s (at the grid point %.127s)", msg, e->grid_id + 1);
+                if (e->def->validate(e->hp, msg)) FAIL(p, pre, "%s", msg);
+            }
+        }
+    return 0;
+}
+
+/* summary.csv's grid columns: the swept hyperparameters (in order of first
+ * appearance), then the swept model options. */
+static int add_grid_col(P *p, SweepConfig *c, const char *name, const ModelOption *mopt)
+{
+    for (int k = 0; k < c->n_grid_cols; k++)
+        if (strcmp(c->grid_cols[k].name, name) == 0 && !c->grid_cols[k].mopt == !mopt) return 0;
+    GridCol *g = realloc(c->grid_cols, (size_t)(c->n_grid_cols + 1) * sizeof *g);
+    if (!g) return lqa_errf(p->err, "%s: out of memory", p->file);
+    c->grid_cols = g;
+    snprintf(g[c->n_grid_cols].name, sizeof g->name, "%s", name);
+    g[c->n_grid_cols++].mopt = mopt;
     return 0;
 }
 
 /* ---- model options (model.h: ModelOption) ---------------------------------- */
 
-static int parse_model_options(P *p, const cJSON *root, ModelSpec *spec)
+/* The model options. An integer option may be a list: c->models then holds
+ * every point of the product of those lists (the first option outermost). */
+static int parse_model_options(P *p, const cJSON *root, SweepConfig *c)
 {
-    model_option_defaults(spec);
-    for (int i = 0; i < model_option_count(); i++) {
+    ModelSpec base;
+    model_option_defaults(&base);
+    int nopt = model_option_count();
+    p->max = calloc((size_t)nopt + 1, sizeof *p->max);
+    if (!p->max) return lqa_errf(p->err, "%s: out of memory", p->file);
+    p->n_max = nopt;
+    double points = 1;
+    const char *last = NULL;
+    for (int i = 0; i < nopt; i++) {
         const ModelOption *o = model_option_get(i);
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, o->key);
         if (!it) continue;
-        int *field = model_option_field(spec, o);
+        int *field = model_option_field(&base, o);
         long v;
-        if (o->type == MOPT_ENUM) {
+        if (cJSON_IsArray(it)) {
+            if (o->type != MOPT_INT) FAIL(p, o->key, "is not numeric: only numeric model options may be lists");
+            Axis *a = &p->max[i];
+            a->name = o->key;
+            if (parse_list(p, it, o->key, mopt_elem, o, a)) return -1;
+            if (check_list_duplicates(p, a->v, a->n, o->key)) return -1;
+            *field = (int)a->v[0];
+            points *= a->n;
+            last = o->key;
+        } else if (o->type == MOPT_ENUM) {
             if (get_choice(p, it, o->key, o->names, o->n_names, field)) return -1;
         } else {
             if (get_int(p, it, o->key, o->lo, o->hi, &v)) return -1;
             *field = (int)v;
         }
     }
+    if (points > CFG_MAX_RUNS)
+        FAIL(p, last, "%.0f combinations of model options exceed the limit of %d runs per sweep",
+             points, CFG_MAX_RUNS);
+    c->n_models = (int)points;
+    c->models = calloc((size_t)c->n_models, sizeof *c->models);
+    if (!c->models) return lqa_errf(p->err, "%s: out of memory", p->file);
+    for (int m = 0; m < c->n_models; m++) {
+        c->models[m] = base;
+        int rem = m;
+        for (int i = nopt - 1; i >= 0; i--) {
+            const Axis *a = &p->max[i];
+            if (!a->n) continue;
+            *model_option_field(&c->models[m], model_option_get(i)) = (int)a->v[rem % a->n];
+            rem /= a->n;
+        }
+    }
+    c->model_opts = c->models[0];
     return 0;
 }
 
@@ -402,14 +670,11 @@ static const char *const TOP_KEYS[] = {
     "optimizers", "diverge", "eval_every", "checkpoint_every", "checkpoint_minutes", "start",
     "stop_loss", NULL}; /* and the model options (parse_model_options) */
 
-static int parse_top(P *p, const cJSON *root, SweepConfig *c)
-{
-    if (!cJSON_IsObject(root)) FAIL(p, "(top level)", "must be a JSON object");
-    if (check_keys(p, root, "", TOP_KEYS)) return -1;
-    const cJSON *it;
 #define ITEM(k) (it = cJSON_GetObjectItemCaseSensitive(root, k))
-    long v;
 
+static int parse_names(P *p, const cJSON *root, SweepConfig *c)
+{
+    const cJSON *it;
     if (ITEM("name")) {
         if (get_string(p, it, "name", c->name, sizeof c->name)) return -1;
         if (check_component(p, "name", c->name)) return -1;
@@ -426,15 +691,21 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
     }
     if (ITEM("notes") && cJSON_IsString(it))
         snprintf(c->notes, sizeof c->notes, "%s", it->valuestring);
+    return 0;
+}
 
+/* model, dataset (its definition into *data), data_dir, output_dir */
+static int parse_model_data(P *p, const cJSON *root, SweepConfig *c, const DatasetDef **data)
+{
+    const cJSON *it;
     if (!ITEM("model")) FAIL(p, "model", "is required (one of: %s)", model_names());
     if (get_string(p, it, "model", c->model, sizeof c->model)) return -1;
     if (!model_find(c->model)) FAIL(p, "model", "unknown model \"%s\" (known: %s)", c->model, model_names());
 
     if (!ITEM("dataset")) FAIL(p, "dataset", "is required (one of: %s)", dataset_names());
     if (get_string(p, it, "dataset", c->dataset, sizeof c->dataset)) return -1;
-    const DatasetDef *data = dataset_find(c->dataset);
-    if (!data)
+    *data = dataset_find(c->dataset);
+    if (!*data)
         FAIL(p, "dataset", "unknown dataset \"%s\" (known: %s)", c->dataset, dataset_names());
     /* analytic models (a function of the parameters, no data) run on "none", and only they */
     int analytic = model_find(c->model)->analytic;
@@ -470,7 +741,14 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
 
     if (ITEM("data_dir") && get_string(p, it, "data_dir", c->data_dir, sizeof c->data_dir)) return -1;
     if (ITEM("output_dir") && get_string(p, it, "output_dir", c->output_dir, sizeof c->output_dir)) return -1;
+    return 0;
+}
 
+/* batch_size, eval_batch, epochs / steps */
+static int parse_lengths(P *p, const cJSON *root, SweepConfig *c)
+{
+    const cJSON *it;
+    long v;
     if (!ITEM("batch_size")) FAIL(p, "batch_size", "is required");
     if (get_int(p, it, "batch_size", 1, 1 << 20, &v)) return -1;
     c->batch_size = (int)v;
@@ -479,54 +757,64 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
         if (get_int(p, it, "eval_batch", 1, 1 << 20, &v)) return -1;
         c->eval_batch = (int)v;
     }
-
     const cJSON *ep = cJSON_GetObjectItemCaseSensitive(root, "epochs");
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "steps");
     if (!!ep == !!st) FAIL(p, ep ? "epochs" : "epochs/steps", "give exactly one of \"epochs\" or \"steps\"");
     if (ep && get_int(p, ep, "epochs", 1, 1000000, &c->epochs)) return -1;
     if (st && get_int(p, st, "steps", 1, 1000000000L, &c->steps)) return -1;
+    return 0;
+}
 
-    if (!ITEM("seeds")) {
+static int parse_seeds(P *p, const cJSON *it, SweepConfig *c)
+{
+    long v;
+    if (!it) {
         c->n_seeds = 1;
         c->seeds = calloc(1, sizeof(uint64_t));
         if (!c->seeds) return lqa_errf(p->err, "out of memory");
         c->seeds[0] = 1;
-    } else {
-        if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) == 0)
-            FAIL(p, "seeds", "must be a non-empty list of integers");
-        c->n_seeds = cJSON_GetArraySize(it);
-        c->seeds = calloc((size_t)c->n_seeds, sizeof(uint64_t));
-        if (!c->seeds) return lqa_errf(p->err, "out of memory");
-        const cJSON *sv = NULL;
-        for (int i = 0; i < c->n_seeds; i++) {
-            char k[32];
-            snprintf(k, sizeof k, "seeds[%d]", i);
-            sv = i ? sv->next : it->child; /* (linear, not GetArrayItem) */
-            if (get_int(p, sv, k, 0, 2147483647L, &v)) return -1;
-            c->seeds[i] = (uint64_t)v;
-        }
-        /* duplicates: sorted copy (a list of 50,000 seeds must not take seconds) */
-        uint64_t *sorted = malloc((size_t)c->n_seeds * sizeof *sorted);
-        if (!sorted) return lqa_errf(p->err, "%s: seeds: out of memory", p->file);
-        memcpy(sorted, c->seeds, (size_t)c->n_seeds * sizeof *sorted);
-        qsort(sorted, (size_t)c->n_seeds, sizeof *sorted, cmp_u64);
-        for (int i = 1; i < c->n_seeds; i++)
-            if (sorted[i] == sorted[i - 1]) {
-                uint64_t dup = sorted[i];
-                free(sorted);
-                int j = 0, first = -1;
-                for (; j < c->n_seeds; j++)
-                    if (c->seeds[j] == dup) {
-                        if (first >= 0) break;
-                        first = j;
-                    }
-                char k[32];
-                snprintf(k, sizeof k, "seeds[%d]", j);
-                FAIL(p, k, "duplicate seed %llu (also seeds[%d])", (unsigned long long)dup, first);
-            }
-        free(sorted);
+        return 0;
     }
+    if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) == 0)
+        FAIL(p, "seeds", "must be a non-empty list of integers");
+    c->n_seeds = cJSON_GetArraySize(it);
+    c->seeds = calloc((size_t)c->n_seeds, sizeof(uint64_t));
+    if (!c->seeds) return lqa_errf(p->err, "out of memory");
+    const cJSON *sv = NULL;
+    for (int i = 0; i < c->n_seeds; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "seeds[%d]", i);
+        sv = i ? sv->next : it->child; /* (linear, not GetArrayItem) */
+        if (get_int(p, sv, k, 0, 2147483647L, &v)) return -1;
+        c->seeds[i] = (uint64_t)v;
+    }
+    /* duplicates: sorted copy (a list of 50,000 seeds must not take seconds) */
+    uint64_t *sorted = malloc((size_t)c->n_seeds * sizeof *sorted);
+    if (!sorted) return lqa_errf(p->err, "%s: seeds: out of memory", p->file);
+    memcpy(sorted, c->seeds, (size_t)c->n_seeds * sizeof *sorted);
+    qsort(sorted, (size_t)c->n_seeds, sizeof *sorted, cmp_u64);
+    for (int i = 1; i < c->n_seeds; i++)
+        if (sorted[i] == sorted[i - 1]) {
+            uint64_t dup = sorted[i];
+            free(sorted);
+            int j = 0, first = -1;
+            for (; j < c->n_seeds; j++)
+                if (c->seeds[j] == dup) {
+                    if (first >= 0) break;
+                    first = j;
+                }
+            char k[32];
+            snprintf(k, sizeof k, "seeds[%d]", j);
+            FAIL(p, k, "duplicate seed %llu (also seeds[%d])", (unsigned long long)dup, first);
+        }
+    free(sorted);
+    return 0;
+}
 
+/* init, normalize (default: the dataset's) */
+static int parse_choices(P *p, const cJSON *root, SweepConfig *c, const DatasetDef *data)
+{
+    const cJSON *it;
     int ch;
     static const char *const INITS[] = {"default", "zeros"};
     c->init = INIT_DEFAULT;
@@ -540,7 +828,14 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
         if (get_choice(p, it, "normalize", NORMS, 2, &ch)) return -1;
         c->normalize = (Normalize)ch;
     }
-    if (parse_model_options(p, root, &c->model_opts)) return -1;
+    return 0;
+}
+
+/* the booleans, train/test limits, eval_every, checkpoint_every/_minutes */
+static int parse_flags(P *p, const cJSON *root, SweepConfig *c)
+{
+    const cJSON *it;
+    long v;
     c->shuffle = c->drop_last = c->eval_train = c->eval_test = true;
     if (ITEM("shuffle") && get_bool(p, it, "shuffle", &c->shuffle)) return -1;
     if (ITEM("drop_last") && get_bool(p, it, "drop_last", &c->drop_last)) return -1;
@@ -562,69 +857,58 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
     c->checkpoint_minutes = CFG_CHECKPOINT_MINUTES;
     if (ITEM("checkpoint_minutes") &&
         get_int(p, it, "checkpoint_minutes", 0, 1000000L, &c->checkpoint_minutes)) return -1;
+    return 0;
+}
+
+static int parse_diverge(P *p, const cJSON *it, SweepConfig *c)
+{
+    long v;
     c->diverge_factor = CFG_DIVERGE_FACTOR;
     c->diverge_window = CFG_DIVERGE_WINDOW;
-    if (ITEM("diverge")) {
-        static const char *const DIV_KEYS[] = {"factor", "window", NULL};
-        if (!cJSON_IsObject(it)) FAIL(p, "diverge", "must be an object, e.g. {\"factor\": 100, \"window\": 10}");
-        if (check_keys(p, it, "diverge.", DIV_KEYS)) return -1;
-        const cJSON *f = cJSON_GetObjectItemCaseSensitive(it, "factor");
-        const cJSON *w = cJSON_GetObjectItemCaseSensitive(it, "window");
-        if (f) {
-            if (!cJSON_IsNumber(f)) FAIL(p, "diverge.factor", "must be a number (0 turns the rule off)");
-            if (!(f->valuedouble == 0 || f->valuedouble > 1) || !isfinite(f->valuedouble))
-                FAIL(p, "diverge.factor", "must be > 1, or 0 to turn the rule off (got %g)", f->valuedouble);
-            c->diverge_factor = f->valuedouble;
-        }
-        if (w) {
-            if (get_int(p, w, "diverge.window", 1, CFG_DIVERGE_WINDOW_MAX, &v)) return -1;
-            c->diverge_window = (int)v;
-        }
+    if (!it) return 0;
+    static const char *const DIV_KEYS[] = {"factor", "window", NULL};
+    if (!cJSON_IsObject(it)) FAIL(p, "diverge", "must be an object, e.g. {\"factor\": 100, \"window\": 10}");
+    if (check_keys(p, it, "diverge.", DIV_KEYS)) return -1;
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(it, "factor");
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(it, "window");
+    if (f) {
+        if (!cJSON_IsNumber(f)) FAIL(p, "diverge.factor", "must be a number (0 turns the rule off)");
+        if (!(f->valuedouble == 0 || f->valuedouble > 1) || !isfinite(f->valuedouble))
+            FAIL(p, "diverge.factor", "must be > 1, or 0 to turn the rule off (got %g)", f->valuedouble);
+        c->diverge_factor = f->valuedouble;
     }
+    if (w) {
+        if (get_int(p, w, "diverge.window", 1, CFG_DIVERGE_WINDOW_MAX, &v)) return -1;
+        c->diverge_window = (int)v;
+    }
+    return 0;
+}
+
+/* train_limit against batch_size, and the validation split */
+static int parse_split(P *p, const cJSON *it, SweepConfig *c, const DatasetDef *data)
+{
+    long v;
     if (c->train_limit && c->drop_last && c->train_limit < c->batch_size)
         FAIL(p, "train_limit", "%d samples make no full batch of %d (batch_size)", c->train_limit,
              c->batch_size);
-    if (ITEM("validation")) {
-        if (get_int(p, it, "validation", 0, INT_MAX, &v)) return -1;
-        c->validation = (int)v;
-        int n = data->n_train;
-        if (c->train_limit && c->train_limit < n) n = c->train_limit;
-        if (c->validation >= n)
-            FAIL(p, "validation", "%d held-out samples leave no training data (%d training samples%s)",
-                 c->validation, n, c->train_limit ? " after train_limit" : "");
-        if (c->drop_last && n - c->validation < c->batch_size)
-            FAIL(p, "validation", "%d held-out samples leave %d training samples, no full batch of %d "
-                 "(batch_size)", c->validation, n - c->validation, c->batch_size);
-    }
+    if (!it) return 0;
+    if (get_int(p, it, "validation", 0, INT_MAX, &v)) return -1;
+    c->validation = (int)v;
+    int n = data->n_train;
+    if (c->train_limit && c->train_limit < n) n = c->train_limit;
+    if (c->validation >= n)
+        FAIL(p, "validation", "%d held-out samples leave no training data (%d training samples%s)",
+             c->validation, n, c->train_limit ? " after train_limit" : "");
+    if (c->drop_last && n - c->validation < c->batch_size)
+        FAIL(p, "validation", "%d held-out samples leave %d training samples, no full batch of %d "
+             "(batch_size)", c->validation, n - c->validation, c->batch_size);
+    return 0;
+}
 
-    if (!ITEM("optimizers")) FAIL(p, "optimizers", "is required (a non-empty list)");
-    if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) == 0)
-        FAIL(p, "optimizers", "must be a non-empty list of objects");
-    c->n_opts = cJSON_GetArraySize(it);
-    c->opts = calloc((size_t)c->n_opts, sizeof(OptEntry));
-    if (!c->opts) return lqa_errf(p->err, "out of memory");
-    for (int i = 0; i < c->n_opts; i++)
-        if (parse_opt(p, cJSON_GetArrayItem(it, i), i, &c->opts[i])) return -1;
-    for (int i = 0; i < c->n_opts; i++) {
-        const OptEntry *e = &c->opts[i];
-        const char *hk = e->def->uses_validation ? e->def->uses_validation(e->hp) : NULL;
-        if (hk && c->validation == 0) {
-            char k[96];
-            snprintf(k, sizeof k, "optimizers[%d].%s", i, hk);
-            FAIL(p, k, "%s probes a held-out batch of the validation split; set \"validation\" "
-                 "(held-out training samples) to a positive number", e->def->name);
-        }
-    }
-#undef ITEM
-
-    /* The number of runs must fit (and stay sensible), and run ids must be
-     * unique: ids are compared by hash after sorting, not pairwise. */
-    long long total = 0;
-    for (int i = 0; i < c->n_opts; i++) total += (long long)c->opts[i].n_lrs * c->n_seeds;
-    if (total > CFG_MAX_RUNS)
-        FAIL(p, "optimizers", "%lld runs (learning rates x seeds, summed over optimizers) exceed the "
-             "limit of %d per sweep; split the sweep", total, CFG_MAX_RUNS);
-    int n = (int)total;
+/* Run ids must be unique: compared by hash after sorting, not pairwise. */
+static int check_run_ids(P *p, const SweepConfig *c)
+{
+    int n = c->n_runs;
     IdHash *h = malloc((size_t)n * sizeof *h);
     if (!h) return lqa_errf(p->err, "%s: out of memory checking %d run ids", p->file, n);
     for (int i = 0; i < n; i++) {
@@ -641,14 +925,101 @@ static int parse_top(P *p, const cJSON *root, SweepConfig *c)
         config_run(c, h[i].index, &a);
         if (strcmp(a.id, b.id) == 0) {
             free(h);
+            int sa = c->opts[a.opt].src, sb = c->opts[b.opt].src;
             char k[64];
-            snprintf(k, sizeof k, "optimizers[%d]", a.opt);
+            snprintf(k, sizeof k, "optimizers[%d]", sa);
+            if (sa == sb)
+                FAIL(p, k, "run id \"%s\" occurs twice: its \"zip\" lists repeat a combination of values",
+                     a.id);
             FAIL(p, k, "run id \"%s\" repeats optimizers[%d]; give one of them a distinct \"label\"",
-                 a.id, b.opt);
+                 a.id, sb);
         }
     }
     free(h);
     return 0;
+}
+
+/* The optimizer entries, expanded over their grids and the model options'. */
+static int parse_optimizers(P *p, const cJSON *it, SweepConfig *c)
+{
+    if (!it) FAIL(p, "optimizers", "is required (a non-empty list)");
+    if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) == 0)
+        FAIL(p, "optimizers", "must be a non-empty list of objects");
+    p->n_protos = cJSON_GetArraySize(it);
+    p->protos = calloc((size_t)p->n_protos, sizeof *p->protos);
+    if (!p->protos) return lqa_errf(p->err, "out of memory");
+    int i = 0;
+    for (const cJSON *o = it->child; o; o = o->next, i++)
+        if (parse_opt(p, o, i, &p->protos[i])) return -1;
+
+    for (i = 0; i < p->n_protos; i++) {
+        const OptEntry *e = &p->protos[i].e;
+        const char *hk = e->def->uses_validation ? e->def->uses_validation(e->hp) : NULL;
+        if (hk && c->validation == 0) {
+            char k[96];
+            snprintf(k, sizeof k, "optimizers[%d].%s", i, hk);
+            FAIL(p, k, "%s probes a held-out batch of the validation split; set \"validation\" "
+                 "(held-out training samples) to a positive number", e->def->name);
+        }
+    }
+
+    /* The number of runs must fit (and stay sensible) before anything is expanded. */
+    double total = 0, entries = 0;
+    for (i = 0; i < p->n_protos; i++) {
+        double pts = proto_points(&p->protos[i]) * c->n_models;
+        entries += pts;
+        total += pts * proto_lrs(&p->protos[i]) * c->n_seeds;
+    }
+    if (total > CFG_MAX_RUNS)
+        FAIL(p, "optimizers", "%.0f runs (grid points x learning rates x seeds, summed over "
+             "optimizers) exceed the limit of %d per sweep; split the sweep", total, CFG_MAX_RUNS);
+
+    for (i = 0; i < p->n_protos; i++)
+        for (int h = 0; h < p->protos[i].e.def->n_hparams; h++)
+            if (p->protos[i].ax[h].n && add_grid_col(p, c, p->protos[i].ax[h].name, NULL)) return -1;
+    for (int m = 0; m < p->n_max; m++)
+        if (p->max[m].n && add_grid_col(p, c, p->max[m].name, model_option_get(m))) return -1;
+
+    c->n_opts = (int)entries;
+    c->opts = calloc((size_t)c->n_opts, sizeof(OptEntry));
+    if (!c->opts) return lqa_errf(p->err, "out of memory");
+    int k = 0;
+    for (i = 0; i < p->n_protos; i++)
+        if (expand_proto(p, c, &p->protos[i], &k)) {
+            c->n_opts = k; /* (what config_free frees) */
+            return -1;
+        }
+    for (i = 0; i < c->n_opts; i++) {
+        c->opts[i].run0 = c->n_runs;
+        c->n_runs += c->opts[i].n_lrs * c->n_seeds;
+    }
+    return check_run_ids(p, c);
+}
+
+static int parse_top(P *p, const cJSON *root, SweepConfig *c)
+{
+    if (!cJSON_IsObject(root)) FAIL(p, "(top level)", "must be a JSON object");
+    if (check_keys(p, root, "", TOP_KEYS)) return -1;
+    const cJSON *it;
+    const DatasetDef *data = NULL;
+    if (parse_names(p, root, c) || parse_model_data(p, root, c, &data) || parse_lengths(p, root, c) ||
+        parse_seeds(p, ITEM("seeds"), c) || parse_choices(p, root, c, data) ||
+        parse_model_options(p, root, c) || parse_flags(p, root, c) ||
+        parse_diverge(p, ITEM("diverge"), c) || parse_split(p, ITEM("validation"), c, data))
+        return -1;
+    return parse_optimizers(p, ITEM("optimizers"), c);
+}
+#undef ITEM
+
+static void parse_free(P *p)
+{
+    for (int i = 0; i < p->n_protos; i++) {
+        free(p->protos[i].e.lrs);
+        for (int h = 0; h < OPT_MAX_HP; h++) free(p->protos[i].ax[h].v);
+    }
+    free(p->protos);
+    for (int i = 0; i < p->n_max; i++) free(p->max[i].v);
+    free(p->max);
 }
 
 int config_load(SweepConfig *c, const char *path, char *err)
@@ -684,9 +1055,10 @@ int config_load(SweepConfig *c, const char *path, char *err)
         free(text);
         return -1;
     }
-    P p = {path, err};
+    P p = {path, err, NULL, 0, NULL, 0};
     int rc = check_duplicates(&p, root, "");
     if (!rc) rc = parse_top(&p, root, c);
+    parse_free(&p);
     cJSON_Delete(root);
     free(text);
     if (rc) {
@@ -752,32 +1124,49 @@ void config_free(SweepConfig *c)
     for (int i = 0; i < c->n_opts; i++) free(c->opts[i].lrs);
     free(c->opts);
     free(c->seeds);
+    free(c->models);
+    free(c->grid_cols);
     memset(c, 0, sizeof *c);
 }
 
-int config_n_runs(const SweepConfig *c)
-{
-    int n = 0;
-    for (int i = 0; i < c->n_opts; i++) n += c->opts[i].n_lrs * c->n_seeds;
-    return n;
-}
+int config_n_runs(const SweepConfig *c) { return c->n_runs; }
 
 void config_run(const SweepConfig *c, int index, RunSpec *r)
 {
+    LQA_CHECK(index >= 0 && index < c->n_runs);
     memset(r, 0, sizeof *r);
     r->index = index;
-    int k = index;
-    for (int i = 0; i < c->n_opts; i++) {
-        int here = c->opts[i].n_lrs * c->n_seeds;
-        if (k < here) {
-            r->opt = i;
-            r->lr_i = k / c->n_seeds;
-            r->seed_i = k % c->n_seeds;
-            snprintf(r->id, sizeof r->id, "%s_lr%g_s%llu", c->opts[i].label, c->opts[i].lrs[r->lr_i],
-                     (unsigned long long)c->seeds[r->seed_i]);
-            return;
-        }
-        k -= here;
+    int lo = 0, hi = c->n_opts - 1; /* the last entry whose first run is at or before index */
+    while (lo < hi) {
+        int mid = lo + (hi - lo + 1) / 2;
+        if (c->opts[mid].run0 <= index) lo = mid;
+        else hi = mid - 1;
     }
-    LQA_CHECK(!"run index out of range");
+    const OptEntry *e = &c->opts[lo];
+    int k = index - e->run0;
+    r->opt = lo;
+    r->lr_i = k / c->n_seeds;
+    r->seed_i = k % c->n_seeds;
+    int len = snprintf(r->id, sizeof r->id, "%s_lr%g%s_s%llu", e->label, e->lrs[r->lr_i], e->grid_id,
+                       (unsigned long long)c->seeds[r->seed_i]);
+    LQA_CHECK(len > 0 && (size_t)len < sizeof r->id);
+}
+
+const ModelSpec *config_run_model(const SweepConfig *c, const RunSpec *r)
+{
+    return &c->models[c->opts[r->opt].model_i];
+}
+
+bool config_grid_value(const SweepConfig *c, const RunSpec *r, int k, double *v)
+{
+    const GridCol *g = &c->grid_cols[k];
+    const OptEntry *e = &c->opts[r->opt];
+    if (g->mopt) {
+        *v = model_option_value(&c->models[e->model_i], g->mopt);
+        return true;
+    }
+    int h = optim_hparam_index(e->def, g->name);
+    if (h < 0 || e->def->hparams[h].type != HP_NUM) return false;
+    *v = e->hp[h];
+    return true;
 }

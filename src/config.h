@@ -18,8 +18,13 @@
 #define CFG_DIVERGE_WINDOW 10    /* default of "diverge": {"window"} */
 #define CFG_DIVERGE_WINDOW_MAX 1000
 #define CFG_START_MAX 8 /* parameters of an analytic model's "start" */
-#define CFG_MAX_RUNS 1000000 /* runs per sweep (learning rates x seeds, summed) */
+#define CFG_MAX_RUNS 1000000 /* runs per sweep (grid points x learning rates x seeds, summed) */
+#define CFG_GRID_ID_LEN 128  /* the swept values of a run id besides lr and seed */
 
+/* One point of an optimizer entry's grid: an entry of the config whose
+ * hyperparameters (and model options) are single values. An entry without
+ * lists is one OptEntry; one with lists is expanded into one OptEntry per
+ * point of its grid (README "Grids"), all with the same src. */
 typedef struct OptEntry {
     const OptimizerDef *def;
     char label[CFG_NAME_LEN]; /* run-id prefix: "label" key, else the name */
@@ -28,7 +33,17 @@ typedef struct OptEntry {
     double *lrs;
     int n_lrs;
     Schedule sched;           /* SCHED_NONE when absent */
+    int src;                  /* position in the config's "optimizers" list */
+    int model_i;              /* its model options: SweepConfig.models[model_i] */
+    char grid_id[CFG_GRID_ID_LEN]; /* "_beta2-0.99_width-64"; "" when nothing is swept */
+    int run0;                 /* index of its first run in the sweep */
 } OptEntry;
+
+/* A summary.csv column of a swept hyperparameter (mopt NULL) or model option. */
+typedef struct GridCol {
+    char name[32];
+    const ModelOption *mopt;
+} GridCol;
 
 typedef struct SweepConfig {
     char path[CFG_PATH_LEN];       /* the config file as found */
@@ -53,7 +68,13 @@ typedef struct SweepConfig {
     int validation;                /* the last N training samples held out (0 = none) */
     Normalize normalize;
     bool eval_train, eval_test;
-    ModelSpec model_opts;          /* the model options (ModelOption fields only) */
+    ModelSpec model_opts;          /* the model options (ModelOption fields only) = models[0];
+                                    * a run's own: config_run_model */
+    ModelSpec *models;             /* one per point of the model options' grid */
+    int n_models;
+    GridCol *grid_cols;            /* swept keys besides lr and seed (summary.csv columns) */
+    int n_grid_cols;
+    int n_runs;
     double diverge_factor;         /* divergence rule: median batch loss of the last */
     int diverge_window;            /* diverge_window steps > factor × first loss (0: off) */
     bool dump_init, dump_batches;  /* cross-check aids */
@@ -65,7 +86,7 @@ typedef struct SweepConfig {
     int n_opts;
 } SweepConfig;
 
-/* One run of the sweep: optimizer entry × lr × seed, in that nesting order. */
+/* One run of the sweep: optimizer entry (grid point) × lr × seed, in that nesting order. */
 typedef struct RunSpec {
     int index;       /* position in the sweep, 0-based */
     int opt, lr_i, seed_i;
@@ -84,5 +105,10 @@ void config_free(SweepConfig *cfg);
 int config_check_data(const SweepConfig *cfg, char *err);
 int config_n_runs(const SweepConfig *cfg);
 void config_run(const SweepConfig *cfg, int index, RunSpec *run);
+/* The model options of run r. */
+const ModelSpec *config_run_model(const SweepConfig *cfg, const RunSpec *r);
+/* The value of grid column k (SweepConfig.grid_cols) for run r: false when it
+ * does not apply (the run's optimizer has no numeric hyperparameter of that name). */
+bool config_grid_value(const SweepConfig *cfg, const RunSpec *r, int k, double *v);
 
 #endif

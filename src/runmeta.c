@@ -129,11 +129,11 @@ static cJSON *run_config_json(const SweepConfig *c, const RunSpec *r)
     cJSON_AddNumberToObject(cfg, "test_limit", c->test_limit);
     cJSON_AddNumberToObject(cfg, "validation", c->validation);
     cJSON_AddStringToObject(cfg, "normalize", c->normalize == NORM_MEANSTD ? "meanstd" : "unit");
-    add_model_options(cfg, &c->model_opts, true);
+    add_model_options(cfg, config_run_model(c, r), true);
     cJSON_AddBoolToObject(cfg, "eval_train", c->eval_train);
     cJSON_AddBoolToObject(cfg, "eval_test", c->eval_test);
     if (c->eval_every) cJSON_AddNumberToObject(cfg, "eval_every", (double)c->eval_every);
-    add_model_options(cfg, &c->model_opts, false);
+    add_model_options(cfg, config_run_model(c, r), false);
     if (c->n_start) cJSON_AddItemToObject(cfg, "start", cJSON_CreateDoubleArray(c->start, c->n_start));
     if (c->has_stop_loss) cJSON_AddNumberToObject(cfg, "stop_loss", c->stop_loss);
     cJSON *dv = cJSON_AddObjectToObject(cfg, "diverge");

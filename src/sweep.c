@@ -207,9 +207,10 @@ static void fmt_loss(char *buf, size_t n, double v)
     else snprintf(buf, n, "%.5f", v);
 }
 
+/* then one column per swept hyperparameter or model option (SweepConfig.grid_cols) */
 static const char *SUMMARY_HEADER =
     "run,model,dataset,optimizer,label,lr,seed,status,steps,final_loss,train_loss,test_loss,"
-    "test_acc,seconds,sec_per_step,fwd,bwd,csv,epochs_csv\n";
+    "test_acc,seconds,sec_per_step,fwd,bwd,csv,epochs_csv";
 
 static double jnum(const cJSON *o, const char *k)
 {
@@ -269,6 +270,8 @@ static int summarize(const SweepConfig *c, const SweepOptions *opt, bool print_t
     *n_complete = *n_stale = 0;
     if (mkdir_p(c->output_dir, err) || afile_open(&a, p, err)) return -1;
     fputs(SUMMARY_HEADER, a.f);
+    for (int k = 0; k < c->n_grid_cols; k++) fprintf(a.f, ",%s", c->grid_cols[k].name);
+    fputc('\n', a.f);
     int n = config_n_runs(c), have = 0, failed = 0;
     if (print_table && !opt->quiet)
         printf("\n%-34s %-9s %7s %12s %12s %10s %10s\n", "run", "status", "steps", "final_loss",
@@ -296,9 +299,16 @@ static int summarize(const SweepConfig *c, const SweepOptions *opt, bool print_t
         for (int k = 0; k < 10; k++) train_fmt_num(v[k], sizeof v[k], vals[k]);
         char bw[32];
         train_fmt_num(bw, sizeof bw, row.bwd);
-        fprintf(a.f, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", row.run, c->model,
+        fprintf(a.f, "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s", row.run, c->model,
                 c->dataset, row.opt, row.label, v[0], v[1], row.status, v[2], v[3], v[4], v[5], v[6],
                 v[7], v[8], v[9], bw, row.csv, row.ecsv);
+        for (int k = 0; k < c->n_grid_cols; k++) {
+            double gv;
+            char gs[32] = "";
+            if (config_grid_value(c, &r, k, &gv)) train_fmt_num(gs, sizeof gs, gv);
+            fprintf(a.f, ",%s", gs);
+        }
+        fputc('\n', a.f);
         if (print_table && !opt->quiet)
         {
             char fl[32], tl[32], ta[32] = "-", ms[32] = "-";
@@ -414,10 +424,27 @@ static int clean_leftovers(const SweepConfig *c, const RunSpec *runs, const bool
 typedef struct SweepData {
     Dataset train, test, val;
     Model m;
+    int model_i; /* the point of the model options' grid (SweepConfig.models) m was made for */
 } SweepData;
 
+/* The model of the model options' grid point model_i in d->m, made anew when
+ * the model there was made for another point. */
+static int use_model(const SweepConfig *c, SweepData *d, int model_i, char *err)
+{
+    if (d->m.ops && d->model_i == model_i) return 0;
+    if (d->m.ops) model_free(&d->m);
+    ModelSpec spec = c->models[model_i];
+    spec.in_c = d->train.c;
+    spec.in_h = d->train.h;
+    spec.in_w = d->train.w;
+    spec.n_classes = d->train.n_classes;
+    spec.max_batch = LQA_MAX(c->batch_size, c->eval_batch);
+    d->model_i = model_i;
+    return model_create(&d->m, c->model, &spec, err);
+}
+
 static int load_data_and_model(const SweepConfig *c, const SweepOptions *opt, int n, int todo,
-                               SweepData *d, char *err)
+                               int model_i, SweepData *d, char *err)
 {
     if (dataset_load(&d->train, c->dataset, c->data_dir, true, c->normalize, c->train_limit, err) ||
         (c->eval_test &&
@@ -425,13 +452,7 @@ static int load_data_and_model(const SweepConfig *c, const SweepOptions *opt, in
         (c->eval_test && dataset_check_pair(&d->train, &d->test, err)))
         return -1;
     if (c->validation && dataset_split_tail(&d->train, c->validation, &d->val, err)) return -1;
-    ModelSpec spec = c->model_opts;
-    spec.in_c = d->train.c;
-    spec.in_h = d->train.h;
-    spec.in_w = d->train.w;
-    spec.n_classes = d->train.n_classes;
-    spec.max_batch = LQA_MAX(c->batch_size, c->eval_batch);
-    if (model_create(&d->m, c->model, &spec, err)) return -1;
+    if (use_model(c, d, model_i, err)) return -1;
     if (!opt->quiet)
         fprintf(stderr, "lqabench: %s: %d run%s (%d to do), %s on %s (%zu parameters, %d train / %d validation / %d test samples), %d thread%s -> %s\n",
                 c->name, n, n == 1 ? "" : "s", todo, c->model, c->dataset, d->m.n_params, d->train.n,
@@ -565,7 +586,9 @@ int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
         status = 1;
         goto out;
     }
-    if (todo > 0 && load_data_and_model(c, opt, n, todo, &d, err)) {
+    int first = 0;
+    while (first < n && !pending[first]) first++;
+    if (todo > 0 && load_data_and_model(c, opt, n, todo, c->opts[runs[first].opt].model_i, &d, err)) {
         status = 1;
         goto out;
     }
@@ -575,6 +598,10 @@ int sweep_execute(const SweepConfig *c, const SweepOptions *opt, char *err)
     for (int i = 0; i < n && todo > 0 && !train_stop_signal; i++) {
         if (!pending[i]) continue;
         done_i++;
+        if (use_model(c, &d, c->opts[runs[i].opt].model_i, err)) {
+            status = 1;
+            goto out;
+        }
         if ((status = claim_and_run(c, opt, &d, &runs[i], done_i, todo, t_sweep, &failed, err)))
             goto out;
     }
