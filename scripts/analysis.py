@@ -501,7 +501,14 @@ def ttt_figure(name, chosen, what, outdir, datadir):
         "%s: time to reach %s (best lr per method; mean over the seeds that reached it, "
         "95 %% CI; k/n: seeds that reached it)" % (name, what))]
     cols = [(2, "steps"), (5, "forward + backward passes"), (8, "seconds (training)")]
-    for c, lab in cols:
+    for j, (c, lab) in enumerate(cols):
+        if not any(st[j][1] is not None and finite(st[j][1]) for _, _, _, st in chosen):
+            # nothing measured (seconds of a sweep run with --no-timing): say so, plot nothing
+            gp += ["reset", 'set title "%s" font ",9"' % lab, "unset border; unset tics",
+                   "set xrange [0:1]; set yrange [0:1]",
+                   "set label 1 'not measured (no wall times in the CSVs)' at 0.5,0.5 center",
+                   "plot NaN notitle"]
+            continue
         gp += ["reset", "set grid lc rgb '#E0E0E0'; set tics nomirror; set border 3",
                "set datafile missing NaN", "unset key",
                'set title "%s" font ",9"' % lab, 'set ylabel "%s"' % lab,

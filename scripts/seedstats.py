@@ -126,7 +126,7 @@ def t_ppf(p, df):
 
 def mean_ci(values, level=0.95):
     """(n, mean, sd, ci_lo, ci_hi) of a sample; sd and the interval are None when n < 2,
-    the mean None when n = 0."""
+    the mean None when n = 0, and all four None when a value is not finite (not measured)."""
     v = list(values)
     n = len(v)
     if n == 0:
@@ -134,6 +134,8 @@ def mean_ci(values, level=0.95):
     m = math.fsum(v) / n
     if n < 2:
         return n, m, None, None, None
+    if not all(math.isfinite(x) for x in v):
+        return n, None, None, None, None  # an unmeasured value (e.g. no wall time): no statistic
     sd = statistics.stdev(v)
     h = t_ppf(0.5 + level / 2.0, n - 1) * sd / math.sqrt(n)
     return n, m, sd, m - h, m + h

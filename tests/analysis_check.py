@@ -90,7 +90,8 @@ def write_sweep(d, runs):
         with open(os.path.join(d, rid + ".steps.csv"), "w") as f:
             f.write("step,epoch,loss,lr,fwd,bwd,seconds\n")
             for i, l in enumerate(r["loss"], start=1):
-                f.write("%d,1,%r,%s,%d,%d,%r\n" % (i, l, r["lr"], pf * i, pb * i, sec * i))
+                f.write("%d,1,%r,%s,%d,%d,%s\n" % (i, l, r["lr"], pf * i, pb * i,
+                                                   "" if sec is None else repr(sec * i)))
         with open(os.path.join(d, rid + ".epochs.csv"), "w") as f:
             f.write("epoch,step,train_loss,test_loss,test_acc,seconds,val_loss,val_acc\n")
             for e in r["epochs"]:
@@ -298,6 +299,18 @@ try:
                        "eval iteration_axis; show xtics")
     check(rc == 0 and '"10k"' in err and '"30k"' in err and '"5000"' not in err,
           "iteration axis tics for 30000 iterations: %s" % err[-600:])
+
+    # ---- a sweep run with --no-timing (empty seconds columns): no wall-time statistic -----
+    NT = os.path.join(TMP, "NT")
+    write_sweep(NT, [dict(label="sgd", opt="sgd", lr=0.1, seed=s, status="done", loss=L6,
+                          epochs=ep(0.5), sec=None) for s in (1, 2, 3)])
+    rc, out, err = analysis(NT, "--out", os.path.join(TMP, "outNT"), "--target", "1.2",
+                            "--window", "2")
+    check(rc == 0, "--no-timing sweep: exit 0 (rc %d: %s)" % (rc, err[-300:]))
+    if rc == 0:
+        r = rows(os.path.join(TMP, "outNT", "NT_time_to_target.csv"))[0]
+        check(r.get("steps_mean") not in (None, "") and r.get("seconds_mean") == "",
+              "--no-timing sweep: steps to target given, seconds empty (%s)" % r)
 
     # ---- errors ------------------------------------------------------------------------
     rc, out, err = analysis(os.path.join(TMP, "nowhere"))
