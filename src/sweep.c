@@ -168,7 +168,10 @@ static int run_one(const SweepConfig *c, const SweepOptions *opt, Model *m, cons
     prog->files[2] = &fbatch;
     prog->last_ckpt = lqa_now();
     int got = ckpt_load(ckpt, ident, &s, res, prog->files, CKPT_MAX_FILES, why, sizeof why);
-    if (got > 0) {
+    if (got == -2) {
+        lqa_errf(err, "checkpoint %.300s: %.400s", ckpt, why);
+        goto out;
+    } else if (got > 0) {
         fprintf(stderr, "lqabench: %s: resuming from its checkpoint after step %ld\n", r->id, s.step);
     } else if (got < 0) {
         fprintf(stderr, "lqabench: %s: checkpoint %s not used: %s; starting from step 1\n", r->id,
