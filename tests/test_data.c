@@ -156,6 +156,34 @@ static void test_idx(void)
         fclose(f);
         write_raw(badgz, gzb, glen / 2);
         expect_fail(idx_load(&ds, badgz, pl, 10, 0, err), badgz, NULL, "idx gz cut");
+        /* only the 8-byte trailer (CRC-32, size) missing: the data is all there */
+        write_raw(badgz, gzb, glen - 8);
+        expect_fail(idx_load(&ds, badgz, pl, 10, 0, err), badgz, "trailer", "idx gz without trailer");
+        /* junk after the complete gzip stream (gzip(1): "trailing garbage") */
+        memcpy(gzb + glen, "junk!", 5);
+        write_raw(badgz, gzb, glen + 5);
+        expect_fail(idx_load(&ds, badgz, pl, 10, 0, err), badgz, "after the gzip data",
+                    "idx gz trailing junk");
+        gzb[glen] = 0; /* a single zero byte (padding) is junk too */
+        write_raw(badgz, gzb, glen + 1);
+        expect_fail(idx_load(&ds, badgz, pl, 10, 0, err), badgz, "after the gzip data",
+                    "idx gz one trailing byte");
+        /* two members (gzip a; gzip b; cat): a valid gzip file, loads */
+        {
+            const char *two = tpath("two.gz"), *h1 = tpath("h1.gz"), *h2 = tpath("h2.gz");
+            write_gz(h1, img, 100);
+            write_gz(h2, img + 100, ni - 100);
+            static unsigned char cat[1 << 16];
+            FILE *a = fopen(h1, "rb"), *b = fopen(h2, "rb");
+            size_t na = fread(cat, 1, sizeof cat, a);
+            size_t nb = fread(cat + na, 1, sizeof cat - na, b);
+            fclose(a);
+            fclose(b);
+            write_raw(two, cat, na + nb);
+            T_CHECK(idx_load(&ds, two, pl, 10, 0, err) == 0, "idx gz two members: %s", err);
+            if (ds.x) check_idx_values(&ds, IN, "idx gz two members");
+            dataset_free(&ds);
+        }
     }
 
     /* Trailing bytes. */
