@@ -35,7 +35,7 @@ static void put(Buf *b, const void *src, size_t n)
         b->p = q;
         b->cap = cap;
     }
-    memcpy(b->p + b->n, src, n);
+    if (n) memcpy(b->p + b->n, src, n); /* src may be NULL when n is 0 */
     b->n += n;
 }
 
