@@ -37,7 +37,7 @@ int batcher_init(Batcher *b, const Dataset *ds, int batch, bool shuffle, bool dr
     b->y = lqa_alloc((size_t)batch * sizeof(int), err);
     if (!b->perm || !b->x || !b->y) {
         batcher_free(b);
-        return -1;
+        return lqa_errf(err, "batch_size %d: out of memory for a batch of %zu-value samples", batch, d);
     }
     batcher_start_epoch(b, 0);
     return 0;

@@ -80,8 +80,11 @@ int cifar10_load(Dataset *ds, const char *const *paths, int n_paths, long record
     int *y = NULL;
     long *counts = NULL;
 
-    if (!(buf = lqa_alloc((size_t)CIFAR_CHUNK_RECORDS * CIFAR_RECORD, err))) goto out;
-    if (!(counts = lqa_alloc((size_t)n_paths * sizeof *counts, err))) goto out;
+    if (!(buf = lqa_alloc((size_t)CIFAR_CHUNK_RECORDS * CIFAR_RECORD, err)) ||
+        !(counts = lqa_alloc((size_t)n_paths * sizeof *counts, err))) {
+        lqa_errf(err, "%s: out of memory for a read buffer", paths[0]);
+        goto out;
+    }
 
     /* Pass 1: validate every file and count its records. Reading the data
      * twice (raw files come from the page cache) keeps the peak memory at the
@@ -101,8 +104,12 @@ int cifar10_load(Dataset *ds, const char *const *paths, int n_paths, long record
         }
     }
     long keep = (limit > 0 && limit < total) ? limit : total;
-    if (!(x = lqa_alloc((size_t)keep * CIFAR_PIXELS * sizeof(float), err))) goto out;
-    if (!(y = lqa_alloc((size_t)keep * sizeof(int), err))) goto out;
+    if (!(x = lqa_alloc((size_t)keep * CIFAR_PIXELS * sizeof(float), err)) ||
+        !(y = lqa_alloc((size_t)keep * sizeof(int), err))) {
+        lqa_errf(err, "%s: out of memory for its %ld samples (%zu bytes as floats)", paths[0], keep,
+                 (size_t)keep * CIFAR_PIXELS * sizeof(float));
+        goto out;
+    }
 
     /* Pass 2: decode the kept records. */
     long at = 0;

@@ -210,7 +210,7 @@ int dataset_split_tail(Dataset *ds, int n_val, Dataset *val, char *err)
     if (!x || !y) {
         lqa_free(x);
         lqa_free(y);
-        return -1;
+        return lqa_errf(err, "validation: out of memory for %d held-out samples", n_val);
     }
     memcpy(x, ds->x + (size_t)first * d, (size_t)n_val * d * sizeof(float));
     memcpy(y, ds->y + first, (size_t)n_val * sizeof(int));

@@ -4,6 +4,9 @@
 #include "common.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -40,10 +43,77 @@ long long gzfile_read_upto(gzFile f, void *buf, size_t n, const char *path, char
     return (long long)got;
 }
 
+/* Whether the gzip file at path is gzip members and nothing after them (zlib's
+ * gzread skips whatever follows the last member without a word, as gzip(1)
+ * warns "trailing garbage ignored"). An independent pass over the compressed
+ * bytes: each member is inflated (output discarded) to find where it ends.
+ * 0, or -1 with err. */
+static int gz_members_only(const char *path, char *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return lqa_errf(err, "%s: cannot open it again: %s", path, strerror(errno));
+    enum { CHUNK = 1 << 16 };
+    unsigned char *in = malloc(CHUNK), *out = malloc(CHUNK);
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    int rc = 0;
+    if (!in || !out || inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+        rc = lqa_errf(err, "%s: out of memory checking the gzip data (%d bytes)", path, 2 * CHUNK);
+        goto out;
+    }
+    long long members = 0, used = 0, end = 0; /* complete members; bytes inflated; where the last member ends */
+    bool in_member = true;
+    for (;;) {
+        if (z.avail_in == 0) {
+            size_t n = fread(in, 1, CHUNK, f);
+            if (n == 0) break;
+            z.next_in = in;
+            z.avail_in = (uInt)n;
+        }
+        if (!in_member) { /* another member must start here */
+            inflateReset(&z);
+            in_member = true;
+        }
+        uInt before = z.avail_in;
+        z.next_out = out;
+        z.avail_out = CHUNK;
+        int r = inflate(&z, Z_NO_FLUSH);
+        used += before - z.avail_in;
+        if (r == Z_STREAM_END) {
+            members++;
+            end = used;
+            in_member = false;
+        } else if (r != Z_OK && r != Z_BUF_ERROR) {
+            if (members > 0 && in_member) break; /* not a gzip member: trailing bytes */
+            rc = lqa_errf(err, "%s: bad gzip data: %s", path, z.msg ? z.msg : "inflate error");
+            goto out;
+        }
+    }
+    if (ferror(f)) {
+        rc = lqa_errf(err, "%s: read error: %s", path, strerror(errno));
+    } else if (in_member && members > 0) {
+        struct stat st;
+        long long junk = stat(path, &st) == 0 ? (long long)st.st_size - end : -1;
+        rc = lqa_errf(err, "%s: bytes after the gzip data (not another gzip member; %lld "
+                      "trailing byte%s): a damaged or wrongly concatenated file", path, junk,
+                      junk == 1 ? "" : "s");
+    } else if (in_member) {
+        rc = lqa_errf(err, "%s: gzip data ends early (truncated: no gzip trailer, so its "
+                      "checksum could not be checked)", path);
+    }
+out:
+    inflateEnd(&z);
+    free(in);
+    free(out);
+    fclose(f);
+    return rc;
+}
+
 int gzfile_close(gzFile f, const char *path, char *err)
 {
+    bool gz = !gzdirect(f);
     int rc = gzclose(f);
-    if (rc == Z_OK) return 0;
+    if (rc == Z_OK) return gz ? gz_members_only(path, err) : 0;
     if (rc == Z_BUF_ERROR)
         return lqa_errf(err, "%s: gzip data ends early (truncated: no gzip trailer, so its "
                         "checksum could not be checked)", path);

@@ -14,8 +14,10 @@ gzFile gzfile_open(const char *path, char *err);
  * -1 with err set on a read/decompression error ("<path>: read error: ..."). */
 long long gzfile_read_upto(gzFile f, void *buf, size_t n, const char *path, char *err);
 
-/* Close f. A gzip stream that ends early (no trailer, so its checksum was
- * never checked) is an error: -1 with err "<path>: gzip data ends early ...". */
+/* Close f (read to its end). A gzip stream that ends early (no trailer, so its
+ * checksum was never checked) is an error: -1 with err "<path>: gzip data ends
+ * early ..."; so are bytes after the last gzip member (zlib skips them
+ * silently; a second pass over the compressed bytes finds them). */
 int gzfile_close(gzFile f, const char *path, char *err);
 
 /* An upper bound on the bytes f can yield, from the file's size: the size

@@ -170,9 +170,12 @@ int idx_load(Dataset *ds, const char *images_path, const char *labels_path, int 
                  labels_path, n, sizeof hl + (size_t)n, max_l);
         goto out;
     }
-    if (!(scratch = lqa_alloc(IDX_CHUNK, err))) goto out;
-    if (!(x = lqa_alloc(keep * d * sizeof(float), err))) goto out;
-    if (!(y = lqa_alloc(keep * sizeof(int), err))) goto out;
+    if (!(scratch = lqa_alloc(IDX_CHUNK, err)) || !(x = lqa_alloc(keep * d * sizeof(float), err)) ||
+        !(y = lqa_alloc(keep * sizeof(int), err))) {
+        lqa_errf(err, "%s: out of memory for its %zu samples (%zu bytes as floats)", images_path,
+                 keep, keep * d * sizeof(float));
+        goto out;
+    }
 
     struct pixel_ctx pc = { x, keep * d };
     if (idx_read_body(fi, images_path, "pixel data", (size_t)n * d, sizeof hi, pixel_sink, &pc,

@@ -24,8 +24,32 @@ static char *str_cat(const char *a, const char *b)
     return s;
 }
 
+/* The temporaries open now, for afile_unlink_open (a signal handler): a slot
+ * is filled before the file is created and emptied once it is renamed or
+ * deleted. */
+#define AFILE_LIVE_MAX 16
+static char *volatile live[AFILE_LIVE_MAX];
+
+static void live_set(char *from, char *to)
+{
+    for (int i = 0; i < AFILE_LIVE_MAX; i++)
+        if (live[i] == from) {
+            live[i] = to;
+            return;
+        }
+}
+
+void afile_unlink_open(void)
+{
+    for (int i = 0; i < AFILE_LIVE_MAX; i++) {
+        char *p = live[i];
+        if (p) unlink(p);
+    }
+}
+
 static void afile_release(AFile *a)
 {
+    live_set(a->tmp, NULL);
     free(a->path);
     free(a->tmp);
     a->path = a->tmp = NULL;
@@ -42,6 +66,7 @@ int afile_open(AFile *a, const char *path, char *err)
         afile_release(a);
         return lqa_errf(err, "%.400s: out of memory", path);
     }
+    live_set(NULL, a->tmp);
     a->f = fopen(a->tmp, "wb");
     if (!a->f) {
         lqa_errf(err, "%.400s: cannot create: %s", a->tmp, strerror(errno));

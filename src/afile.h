@@ -19,6 +19,9 @@ int afile_open(AFile *a, const char *path, char *err);
 int afile_commit(AFile *a, char *err);
 /* Close and delete the temporary file. */
 void afile_abort(AFile *a);
+/* Delete the temporaries of every AFile open now (async-signal-safe: for a
+ * handler that exits at once). */
+void afile_unlink_open(void);
 /* Write a whole buffer atomically. */
 int afile_write_all(const char *path, const void *buf, size_t n, char *err);
 /* mkdir -p */

@@ -35,7 +35,7 @@ static void put(Buf *b, const void *src, size_t n)
         b->p = q;
         b->cap = cap;
     }
-    memcpy(b->p + b->n, src, n);
+    if (n) memcpy(b->p + b->n, src, n); /* src may be NULL when n is 0 */
     b->n += n;
 }
 
@@ -157,16 +157,6 @@ static bool get_block(Rd *r, const unsigned char **p, size_t *n)
     return true;
 }
 
-/* The next block, which must be n bytes long, into dst (NULL: checked only). */
-static bool get_exact(Rd *r, void *dst, size_t n)
-{
-    const unsigned char *p;
-    size_t len;
-    if (!get_block(r, &p, &len) || len != n) return false;
-    if (dst && n) memcpy(dst, p, n);
-    return true;
-}
-
 static int load_file(const char *path, unsigned char **out, size_t *n)
 {
     FILE *f = fopen(path, "rb");
@@ -195,9 +185,18 @@ static int load_file(const char *path, unsigned char **out, size_t *n)
     return 1;
 }
 
-/* Check everything (pass 0), then restore (pass 1). */
-static int restore(Rd *r, const char *ident, TrainState *s, RunResult *res, AFile *const *files,
-                   int nf, bool apply, char *why, size_t n)
+/* What a checkpoint holds, located in its buffer by parse (which changes
+ * nothing) and applied by apply (which cannot fail). */
+typedef struct Parsed {
+    Scalars sc;
+    const unsigned char *params, *state, *opt[OPT_MAX_BLOCKS], *file[CKPT_MAX_FILES];
+    size_t file_len[CKPT_MAX_FILES];
+} Parsed;
+
+/* Check everything a restore needs: identity, every block's size, the
+ * counters' ranges. 0, or -1 with why. Nothing of s, res or the files changes. */
+static int parse(Rd *r, const char *ident, TrainState *s, AFile *const *files, int nf,
+                 Parsed *out, char *why, size_t n)
 {
     const unsigned char *p;
     size_t len;
@@ -213,10 +212,10 @@ static int restore(Rd *r, const char *ident, TrainState *s, RunResult *res, AFil
         snprintf(why, n, "made for another optimizer");
         return -1;
     }
-    Scalars sc;
-    if (!get_exact(r, &sc, sizeof sc)) goto shape;
-    if (!get_exact(r, apply ? m->params : NULL, m->n_params * sizeof(float))) goto shape;
-    if (!get_exact(r, apply ? m->state : NULL, m->n_state * sizeof(float))) goto shape;
+    if (!get_block(r, &p, &len) || len != sizeof out->sc) goto shape;
+    memcpy(&out->sc, p, sizeof out->sc);
+    if (!get_block(r, &out->params, &len) || len != m->n_params * sizeof(float)) goto shape;
+    if (!get_block(r, &out->state, &len) || len != m->n_state * sizeof(float)) goto shape;
     OptBlock ob[OPT_MAX_BLOCKS];
     int k = s->opt.def->state_blocks ? s->opt.def->state_blocks(&s->opt, ob) : 0;
     uint64_t nk;
@@ -225,41 +224,80 @@ static int restore(Rd *r, const char *ident, TrainState *s, RunResult *res, AFil
     r->at += sizeof nk;
     if (nk != (uint64_t)k) goto shape;
     for (int i = 0; i < k; i++)
-        if (!get_exact(r, apply ? ob[i].p : NULL, ob[i].n)) goto shape;
+        if (!get_block(r, &out->opt[i], &len) || len != ob[i].n) goto shape;
+    if (nf > CKPT_MAX_FILES) goto shape;
     for (int i = 0; i < nf; i++) {
-        if (!get_block(r, &p, &len)) goto trunc;
-        if (len && (!files[i] || !files[i]->f)) goto shape;
-        if (apply && len && fwrite(p, 1, len, files[i]->f) != len) {
-            snprintf(why, n, "%.300s: write failed: %s", files[i]->tmp, strerror(errno));
-            return -1;
-        }
+        if (!get_block(r, &out->file[i], &out->file_len[i])) goto trunc;
+        if (out->file_len[i] && (!files[i] || !files[i]->f)) goto shape;
     }
     if (r->at != r->n) goto shape;
-    if (sc.step < 0 || sc.epoch < 0 || sc.batcher_pos < 0 || sc.batcher_pos > s->batcher.ds->n ||
-        sc.step > s->total)
+    const Scalars *sc = &out->sc;
+    if (sc->step < 0 || sc->epoch < 0 || sc->batcher_pos < 0 || sc->batcher_pos > s->batcher.ds->n ||
+        sc->step > s->total)
         goto shape;
-    if (apply) {
-        s->step = sc.step;
-        s->pc.fwd = sc.fwd;
-        s->bwd = sc.bwd;
-        s->epoch = sc.epoch;
-        s->in_epoch = sc.in_epoch != 0;
-        s->seconds = sc.seconds;
-        s->first_loss = sc.first_loss;
-        memcpy(s->recent, sc.recent, sizeof sc.recent);
-        if (s->in_epoch) {
-            batcher_start_epoch(&s->batcher, sc.batcher_epoch);
-            s->batcher.pos = sc.batcher_pos;
-        }
-        *res = sc.res;
-    }
-    return 1;
+    return 0;
 trunc:
     snprintf(why, n, "truncated");
     return -1;
 shape:
     snprintf(why, n, "its contents do not fit this run (damaged, or another model or optimizer state)");
     return -1;
+}
+
+/* Empty the (freshly opened) files again after a failed restore. */
+static void files_rewind(AFile *const *files, int nf)
+{
+    for (int i = 0; i < nf; i++)
+        if (files[i] && files[i]->f && files[i]->tmp) {
+            FILE *f = freopen(files[i]->tmp, "wb", files[i]->f); /* truncates */
+            if (!f) files[i]->f = fopen(files[i]->tmp, "wb");
+        }
+}
+
+/* Write the saved file contents. 0, or -1 with why (the files are emptied again). */
+static int restore_files(const Parsed *pp, AFile *const *files, int nf, char *why, size_t n)
+{
+    for (int i = 0; i < nf; i++) {
+        size_t len = pp->file_len[i];
+        if (!len) continue;
+        errno = 0;
+        if (fwrite(pp->file[i], 1, len, files[i]->f) != len ||
+            fflush(files[i]->f) != 0) {
+            int e = errno ? errno : EIO;
+            snprintf(why, n, "restoring %.300s failed: %s", files[i]->tmp, strerror(e));
+            files_rewind(files, nf);
+            for (int j = 0; j < nf; j++)
+                if (files[j] && !files[j]->f) return -2; /* could not even reopen it */
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Apply a parsed checkpoint to s and res: copies only, nothing can fail. */
+static void apply(const Parsed *pp, TrainState *s, RunResult *res)
+{
+    Model *m = s->m;
+    const Scalars *sc = &pp->sc;
+    memcpy(m->params, pp->params, m->n_params * sizeof(float));
+    if (m->n_state) memcpy(m->state, pp->state, m->n_state * sizeof(float));
+    OptBlock ob[OPT_MAX_BLOCKS];
+    int k = s->opt.def->state_blocks ? s->opt.def->state_blocks(&s->opt, ob) : 0;
+    for (int i = 0; i < k; i++)
+        if (ob[i].n) memcpy(ob[i].p, pp->opt[i], ob[i].n);
+    s->step = sc->step;
+    s->pc.fwd = sc->fwd;
+    s->bwd = sc->bwd;
+    s->epoch = sc->epoch;
+    s->in_epoch = sc->in_epoch != 0;
+    s->seconds = sc->seconds;
+    s->first_loss = sc->first_loss;
+    memcpy(s->recent, sc->recent, sizeof sc->recent);
+    if (s->in_epoch) {
+        batcher_start_epoch(&s->batcher, sc->batcher_epoch);
+        s->batcher.pos = sc->batcher_pos;
+    }
+    *res = sc->res;
 }
 
 int ckpt_load(const char *path, const char *ident, TrainState *s, RunResult *res,
@@ -290,10 +328,20 @@ int ckpt_load(const char *path, const char *ident, TrainState *s, RunResult *res
         snprintf(why, n, "checksum mismatch (damaged)");
         goto out;
     }
+    /* everything checked first, then the files (undone on failure), then the
+     * state (copies that cannot fail): a restore is all or nothing */
     Rd r = {buf + 24, len - 24, 0};
-    if (restore(&r, ident, s, res, files, nf, false, why, n) < 0) goto out;
-    r.at = 0;
-    rc = restore(&r, ident, s, res, files, nf, true, why, n);
+    Parsed *pp = calloc(1, sizeof *pp);
+    if (!pp) {
+        snprintf(why, n, "out of memory reading it");
+        goto out;
+    }
+    if (parse(&r, ident, s, files, nf, pp, why, n) == 0 &&
+        (rc = restore_files(pp, files, nf, why, n)) == 0) {
+        apply(pp, s, res);
+        rc = 1;
+    }
+    free(pp);
 out:
     free(buf);
     return rc;

@@ -24,8 +24,11 @@ int ckpt_save(const char *path, const char *ident, TrainState *s, const RunResul
               AFile *const *files, int nf, char *err);
 /* Restore from path into s (made by train_begin for the same run), res, and
  * append the saved file contents to files[nf] (freshly opened).
- * 1: restored; 0: no checkpoint; -1: not usable (why says why; s, res and the
- * files are untouched unless the checkpoint passed every check). */
+ * 1: restored; 0: no checkpoint; -1: not usable (why says why). All or
+ * nothing: every block is checked before anything changes, the files are
+ * written next (and emptied again if that fails), the state last (copies that
+ * cannot fail), so on -1 s, res and the files are as they were. -2: as -1, but
+ * a file could not be emptied again (its AFile's f is NULL): the run cannot go on. */
 int ckpt_load(const char *path, const char *ident, TrainState *s, RunResult *res,
               AFile *const *files, int nf, char *why, size_t n);
 

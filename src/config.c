@@ -366,7 +366,7 @@ static int parse_lrs(P *p, const cJSON *it, const char *key, OptEntry *e)
     if (cJSON_IsArray(it) && n == 0) FAIL(p, key, "must not be an empty list");
     if (!cJSON_IsArray(it) && !cJSON_IsNumber(it)) FAIL(p, key, "must be a number or a list of numbers");
     e->lrs = calloc((size_t)n, sizeof(double));
-    if (!e->lrs) return lqa_errf(p->err, "out of memory");
+    if (!e->lrs) return lqa_errf(p->err, "%s: %s: out of memory for %d learning rates", p->file, key, n);
     e->n_lrs = n;
     const cJSON *prev = NULL;
     for (int i = 0; i < n; i++) {

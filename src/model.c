@@ -185,8 +185,9 @@ int model_create(Model *m, const char *name, const ModelSpec *spec, char *err)
     if (!(m->params = lqa_alloc(m->n_params * sizeof(float), err)) ||
         !(m->grads = lqa_alloc(m->n_params * sizeof(float), err)) ||
         (m->n_state && !(m->state = lqa_alloc(m->n_state * sizeof(float), err)))) {
+        size_t np = m->n_params;
         model_free(m);
-        return -1;
+        return lqa_errf(err, "model %s: out of memory for its %zu parameters", name, np);
     }
     return 0;
 }

@@ -169,7 +169,10 @@ static int run_one(const SweepConfig *c, const SweepOptions *opt, Model *m, cons
     prog->files[2] = &fbatch;
     prog->last_ckpt = lqa_now();
     int got = ckpt_load(ckpt, ident, &s, res, prog->files, CKPT_MAX_FILES, why, sizeof why);
-    if (got > 0) {
+    if (got == -2) {
+        lqa_errf(err, "checkpoint %.300s: %.400s", ckpt, why);
+        goto out;
+    } else if (got > 0) {
         fprintf(stderr, "lqabench: %s: resuming from its checkpoint after step %ld\n", r->id, s.step);
     } else if (got < 0) {
         fprintf(stderr, "lqabench: %s: checkpoint %s not used: %s; starting from step 1\n", r->id,
@@ -460,6 +463,9 @@ static int load_data_and_model(const SweepConfig *c, const SweepOptions *opt, in
     return 0;
 }
 
+/* The lock of the run in progress, for a second SIGINT (on_stop_signal). */
+static const char *volatile stop_lock;
+
 /* Claim and run pending run r (the done_i-th of todo), then write its .json.
  * 0 (*failed++ when the run failed), 1 or 2 (err set): stop the sweep. */
 static int claim_and_run(const SweepConfig *c, const SweepOptions *opt, SweepData *d,
@@ -497,7 +503,9 @@ static int claim_and_run(const SweepConfig *c, const SweepOptions *opt, SweepDat
     TrainData data = {&d->train, c->eval_test ? &d->test : NULL, c->validation ? &d->val : NULL};
     RunResult res;
     char rerr[LQA_ERR_LEN] = "";
+    stop_lock = lock;
     int one = run_one(c, opt, &d->m, &data, &prog, r, &res, rerr);
+    stop_lock = NULL;
     if (one > 0) { /* stopped by a signal: checkpoint written, no .json */
         unlink(lock);
         return 0;
@@ -553,7 +561,12 @@ static int final_status(const SweepConfig *c, const SweepOptions *opt, const Run
  * complete, so nothing is left half-written). */
 static void on_stop_signal(int sig)
 {
-    if (train_stop_signal && sig == SIGINT) _exit(128 + SIGINT);
+    if (train_stop_signal && sig == SIGINT) {
+        afile_unlink_open(); /* this process's temporaries and lock: nothing left behind */
+        const char *lock = stop_lock;
+        if (lock) unlink(lock);
+        _exit(128 + SIGINT);
+    }
     if (!train_stop_signal) train_stop_signal = sig; /* the first signal decides the exit code */
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -156,6 +157,34 @@ static void test_idx(void)
         fclose(f);
         write_raw(badgz, gzb, glen / 2);
         expect_fail(idx_load(&ds, badgz, pl, 10, 0, err), badgz, NULL, "idx gz cut");
+        /* only the 8-byte trailer (CRC-32, size) missing: the data is all there */
+        write_raw(badgz, gzb, glen - 8);
+        expect_fail(idx_load(&ds, badgz, pl, 10, 0, err), badgz, "trailer", "idx gz without trailer");
+        /* junk after the complete gzip stream (gzip(1): "trailing garbage") */
+        memcpy(gzb + glen, "junk!", 5);
+        write_raw(badgz, gzb, glen + 5);
+        expect_fail(idx_load(&ds, badgz, pl, 10, 0, err), badgz, "after the gzip data",
+                    "idx gz trailing junk");
+        gzb[glen] = 0; /* a single zero byte (padding) is junk too */
+        write_raw(badgz, gzb, glen + 1);
+        expect_fail(idx_load(&ds, badgz, pl, 10, 0, err), badgz, "after the gzip data",
+                    "idx gz one trailing byte");
+        /* two members (gzip a; gzip b; cat): a valid gzip file, loads */
+        {
+            const char *two = tpath("two.gz"), *h1 = tpath("h1.gz"), *h2 = tpath("h2.gz");
+            write_gz(h1, img, 100);
+            write_gz(h2, img + 100, ni - 100);
+            static unsigned char cat[1 << 16];
+            FILE *a = fopen(h1, "rb"), *b = fopen(h2, "rb");
+            size_t na = fread(cat, 1, sizeof cat, a);
+            size_t nb = fread(cat + na, 1, sizeof cat - na, b);
+            fclose(a);
+            fclose(b);
+            write_raw(two, cat, na + nb);
+            T_CHECK(idx_load(&ds, two, pl, 10, 0, err) == 0, "idx gz two members: %s", err);
+            if (ds.x) check_idx_values(&ds, IN, "idx gz two members");
+            dataset_free(&ds);
+        }
     }
 
     /* Trailing bytes. */
@@ -872,6 +901,61 @@ static void test_validation_split(void)
     dataset_free(&ds);
 }
 
+/* ---- out of memory ---------------------------------------------------------- */
+
+/* Out of memory names the file (or key) that asked for the memory: an address
+ * space limit just above what the process uses now, so that a 20,000-image
+ * file (63 MB as floats) cannot be loaded. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LQA_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define LQA_ASAN 1
+#endif
+
+static void test_oom(void)
+{
+#ifdef LQA_ASAN
+    return; /* ASan reserves terabytes of address space and aborts when an allocation fails */
+#endif
+    enum { N = 20000, R = 28, C = 28 };
+    size_t ni = 16 + (size_t)N * R * C, nl = 8 + N;
+    unsigned char *img = calloc(ni, 1), *lab = calloc(nl, 1);
+    put32(img, 0x803);
+    put32(img + 4, N);
+    put32(img + 8, R);
+    put32(img + 12, C);
+    put32(lab, 0x801);
+    put32(lab + 4, N);
+    const char *pi = tpath("oom-img"), *pl = tpath("oom-lab");
+    write_raw(pi, img, ni);
+    write_raw(pl, lab, nl);
+    free(img);
+    free(lab);
+    Dataset ds;
+    T_CHECK(idx_load(&ds, pi, pl, 10, 0, err) == 0, "oom files load without a limit: %s", err);
+    dataset_free(&ds);
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f || fscanf(f, "%ld", &pages) != 1) {
+        T_CHECK(0, "cannot read /proc/self/statm");
+        if (f) fclose(f);
+        return;
+    }
+    fclose(f);
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_AS, &old);
+    lim = old;
+    lim.rlim_cur = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (24u << 20);
+    T_CHECK(setrlimit(RLIMIT_AS, &lim) == 0, "setrlimit");
+    int rc = idx_load(&ds, pi, pl, 10, 0, err);
+    setrlimit(RLIMIT_AS, &old);
+    expect_fail(rc, pi, "out of memory", "idx out of memory");
+    T_CHECK(strstr(err, "20000 samples") != NULL, "idx out of memory: says for what: %s", err);
+}
+
 int main(int argc, char **argv)
 {
     t_args(argc, argv);
@@ -888,6 +972,7 @@ int main(int argc, char **argv)
     T_RUN(converter, test_converter());
     T_RUN(dataset_load, test_dataset_load());
     T_RUN(hostile, test_hostile());
+    T_RUN(oom, test_oom());
     rm_tree(tmpdir);
     return t_done("test_data");
 }
