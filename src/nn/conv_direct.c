@@ -41,29 +41,6 @@
 #pragma clang fp contract(fast)
 #endif
 
-static inline v16 v16_load(const float *p)
-{
-    v16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline v16 v16_splat(float x)
-{
-    v16 v = {x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x};
-    return v;
-}
-
-static inline float v16_sum(v16 v)
-{
-    /* fixed pairwise order */
-    float a[16];
-    memcpy(a, &v, sizeof a);
-    for (int w = 8; w >= 1; w /= 2)
-        for (int i = 0; i < w; i++) a[i] += a[i + w];
-    return a[0];
-}
-
 static int direct_nv(const Conv2d *c) { return (c->out_w + 15) / 16; }
 
 /* output rows per register block: two when rows are one vector, so that even
