@@ -62,6 +62,24 @@ static inline float v16_sum(v16 v)
     return a[0];
 }
 
+/* FMA contraction for the kernels between LQA_FP_CONTRACT_BEGIN and _END (the
+ * ISO C mode of the build turns it off): a fixed, deterministic choice per
+ * build and instruction set. GCC also keeps its loop-distribution patterns
+ * (memset/memcpy calls) out of the kernel loops; clang's pragma lasts to the
+ * end of the file. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define LQA_FP_CONTRACT_BEGIN                                                     \
+    _Pragma("GCC push_options")                                                   \
+    _Pragma("GCC optimize(\"fp-contract=fast\", \"no-tree-loop-distribute-patterns\")")
+#define LQA_FP_CONTRACT_END _Pragma("GCC pop_options")
+#elif defined(__clang__)
+#define LQA_FP_CONTRACT_BEGIN _Pragma("clang fp contract(fast)")
+#define LQA_FP_CONTRACT_END
+#else
+#define LQA_FP_CONTRACT_BEGIN
+#define LQA_FP_CONTRACT_END
+#endif
+
 /* the loop that follows has no dependence between iterations (GCC; clang
  * relies on the restrict pointers the loops use) */
 #if defined(__clang__)

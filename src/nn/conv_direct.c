@@ -32,14 +32,7 @@
 #define DIRECT_MAXKBW 4  /* output channels per register block (dW) */
 #define DIRECT_MAXK 7    /* kernels up to 7×7 */
 
-/* FMA contraction for the kernels below (ISO C mode turns it off): a fixed,
- * deterministic choice per build, the same as in conv_winograd.c */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=fast", "no-tree-loop-distribute-patterns")
-#elif defined(__clang__)
-#pragma clang fp contract(fast)
-#endif
+LQA_FP_CONTRACT_BEGIN /* FMA contraction for the kernels below (simd.h) */
 
 static int direct_nv(const Conv2d *c) { return (c->out_w + 15) / 16; }
 
@@ -563,6 +556,4 @@ void conv_kvec_dw(const Conv2d *c, float *dw, const float *dy, const float *x, i
             kvec_dw_items, &a);
 }
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif
+LQA_FP_CONTRACT_END

@@ -25,14 +25,7 @@
 #define WINO_MIN_C 16
 #define WINO_MAXW 512 /* widest plane handled (row buffers on the stack) */
 
-/* FMA contraction for the kernels below (ISO C mode turns it off): a fixed,
- * deterministic choice per build, the same as in conv_direct.c */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=fast", "no-tree-loop-distribute-patterns")
-#elif defined(__clang__)
-#pragma clang fp contract(fast)
-#endif
+LQA_FP_CONTRACT_BEGIN /* FMA contraction for the kernels below (simd.h) */
 
 bool conv_winograd_ok(const Conv2d *c)
 {
@@ -699,6 +692,4 @@ void wino_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B,
     par_for((size_t)K, (size_t)np * K * C, kn->dweights, &wa);
 }
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif
+LQA_FP_CONTRACT_END
