@@ -69,8 +69,8 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#A
            "#7F7F7F", "#8C564B", "#9467BD"]
 
 
-class InputError(Exception):
-    pass
+InputError = seedstats.InputError
+finite, num = seedstats.finite, seedstats.num
 
 
 def die(msg):
@@ -78,45 +78,9 @@ def die(msg):
     sys.exit(1)
 
 
-def num(text, path, line, col):
-    """A CSV cell as float: empty means not measured (NaN); anything unparsable is an error."""
-    t = text.strip()
-    if t == "":
-        return math.nan
-    try:
-        return float(t)
-    except ValueError:
-        raise InputError(f"{path}:{line}: column '{col}': not a number ({t!r})")
-
-
 def read_csv(path, required, what):
-    """Header-checked rows of a CSV file as dicts; errors name the file."""
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: missing ({what})")
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise InputError(f"{path}: cannot read ({what}): {e}")
-    if not rows:
-        raise InputError(f"{path}: empty file ({what})")
-    header = [h.strip() for h in rows[0]]
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise InputError(f"{path}: malformed ({what}): missing column(s) {', '.join(missing)}")
-    out = []
-    for i, r in enumerate(rows[1:], start=2):
-        if not r:
-            continue
-        if len(r) != len(header):
-            raise InputError(f"{path}:{i}: malformed ({what}): {len(r)} fields, "
-                             f"header has {len(header)}")
-        out.append(dict(zip(header, r)))
-    return out
-
-
-def finite(x):
-    return x == x and not math.isinf(x)
+    """Header-checked rows of a CSV file as dicts (seedstats.read_csv); errors name the file."""
+    return [r for _, r in seedstats.read_csv(path, required, what)[1]]
 
 
 def fmt(x):
@@ -247,7 +211,7 @@ def main(argv):
     if len(args) == 1:
         try:
             seedstats.write_aggregate(args[0])
-        except seedstats.InputError as e:
+        except InputError as e:
             die(str(e))
         return 0
     res, out = args
@@ -258,7 +222,7 @@ def main(argv):
     try:
         build(res, out, name, kind)
         seedstats.write_aggregate(res)
-    except (InputError, seedstats.InputError) as e:
+    except InputError as e:
         die(str(e))
     return 0
 

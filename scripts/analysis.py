@@ -77,26 +77,12 @@ TAU_TICS = [1, 1.1, 1.2, 1.5, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 1e4, 1e5
 POINTS = [7, 5, 9, 11, 13, 15, 1, 3, 4, 6, 8, 10, 12, 14]  # not 2 (x): diverged
 
 
-class InputError(Exception):
-    pass
-
-
-def finite(x):
-    return x is not None and x == x and not math.isinf(x)
+InputError = seedstats.InputError
+finite, num = seedstats.finite, seedstats.num
 
 
 def fmt(x):
     return "" if not finite(x) else "%.9g" % x
-
-
-def num(text, path, line, col):
-    t = (text or "").strip()
-    if t == "":
-        return math.nan
-    try:
-        return float(t)
-    except ValueError:
-        raise InputError("%s:%d: column '%s': not a number (%r)" % (path, line, col, t))
 
 
 # ---- reading a sweep ------------------------------------------------------------------------
@@ -725,7 +711,7 @@ def main(argv):
             files += time_to_target(name, groups, w, target, acc, outdir, datadir)
         else:
             return usage("bad command line: %s" % " ".join(argv))
-    except (InputError, seedstats.InputError, agg_seeds.InputError) as e:
+    except InputError as e:
         sys.stderr.write("%s: %s\n" % (PROG, e))
         return 1
     except OSError as e:

@@ -46,77 +46,12 @@ def _rss_now_mib():
 
 
 def build_model(name, in_c, in_h, in_w, n_classes=10):
-    import torch.nn as nn
-
-    if name == "logreg":
-        return nn.Sequential(nn.Flatten(), nn.Linear(in_c * in_h * in_w, n_classes))
-    if name == "mlp":
-        return nn.Sequential(nn.Flatten(), nn.Linear(in_c * in_h * in_w, 1000), nn.ReLU(),
-                             nn.Linear(1000, 1000), nn.ReLU(), nn.Linear(1000, n_classes))
-    if name in ("lenet5", "cnn2"):
-        pool = nn.MaxPool2d if name == "lenet5" else nn.AvgPool2d
-        pad = 2 if in_h == 28 else 0
-        h = (in_h + 2 * pad - 4) // 2
-        h = (h - 4) // 2
-        w = (in_w + 2 * pad - 4) // 2
-        w = (w - 4) // 2
-        return nn.Sequential(
-            nn.Conv2d(in_c, 6, 5, padding=pad), nn.ReLU(), pool(2),
-            nn.Conv2d(6, 16, 5), nn.ReLU(), pool(2), nn.Flatten(),
-            nn.Linear(16 * h * w, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-            nn.Linear(84, n_classes))
-    if name == "resnet18":
-        return ResNet18(in_c, n_classes)
-    raise SystemExit(f"bench_torch.py: unknown model {name!r}")
-
-
-def _resnet_classes():
-    import torch.nn as nn
-    import torch.nn.functional as F
-
-    class BasicBlock(nn.Module):
-        def __init__(self, cin, cout, stride):
-            super().__init__()
-            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(cout)
-            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(cout)
-            self.shortcut = nn.Sequential()
-            if stride != 1 or cin != cout:
-                self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                              nn.BatchNorm2d(cout))
-
-        def forward(self, x):
-            out = F.relu(self.bn1(self.conv1(x)))
-            out = self.bn2(self.conv2(out))
-            return F.relu(out + self.shortcut(x))
-
-    class Net(nn.Module):
-        """CIFAR ResNet-18: 3×3 conv 64, BN, ReLU, no max-pool, [2,2,2,2] BasicBlocks
-        64/128/256/512 with strides 1/2/2/2, global average pool, FC."""
-
-        def __init__(self, in_c, n_classes):
-            super().__init__()
-            self.conv1 = nn.Conv2d(in_c, 64, 3, 1, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(64)
-            layers, cin = [], 64
-            for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
-                layers += [BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)]
-                cin = cout
-            self.layers = nn.Sequential(*layers)
-            self.fc = nn.Linear(512, n_classes)
-
-        def forward(self, x):
-            out = F.relu(self.bn1(self.conv1(x)))
-            out = self.layers(out)
-            out = F.adaptive_avg_pool2d(out, 1).flatten(1)
-            return self.fc(out)
-
-    return Net
-
-
-def ResNet18(in_c, n_classes):
-    return _resnet_classes()(in_c, n_classes)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import torch_models
+    try:
+        return torch_models.build(name, in_c, in_h, in_w, classes=n_classes)
+    except ValueError:
+        raise SystemExit(f"bench_torch.py: unknown model {name!r}")
 
 
 def median(v):

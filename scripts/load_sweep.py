@@ -25,12 +25,14 @@ import csv
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import seedstats  # noqa: E402
+
 PROG = "load_sweep.py"
 RUN_COLS = ["run", "label", "optimizer", "lr", "seed", "status"]
 
 
-class InputError(Exception):
-    pass
+InputError = seedstats.InputError
 
 
 def _value(text):
@@ -47,43 +49,17 @@ def _value(text):
         return t
 
 
-def _read(path, what):
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.reader(f))
-    except OSError as e:
-        raise InputError("%s: cannot read (%s): %s" % (path, what, e.strerror or e))
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise InputError("%s: malformed (%s): %s" % (path, what, e))
-    if not rows:
-        raise InputError("%s: empty file (%s)" % (path, what))
-    header = [h.strip() for h in rows[0]]
-    out = []
-    for i, r in enumerate(rows[1:], start=2):
-        if not r:
-            continue
-        if len(r) != len(header):
-            raise InputError("%s:%d: malformed (%s): %d fields, header has %d"
-                             % (path, i, what, len(r), len(header)))
-        out.append(dict(zip(header, r)))
-    return header, out
-
-
 def load_long(sweep_dir, kind="steps", use_pandas=True):
     """The sweep in long format: a pandas DataFrame (use_pandas and pandas importable) or a
     list of dicts. kind: "steps" (the per-step CSVs) or "epochs" (the per-epoch CSVs)."""
     if kind not in ("steps", "epochs"):
         raise ValueError("kind must be 'steps' or 'epochs', got %r" % (kind,))
     spath = os.path.join(sweep_dir, "summary.csv")
-    header, runs = _read(spath, "sweep summary")
     col = "csv" if kind == "steps" else "epochs_csv"
-    missing = [c for c in RUN_COLS + [col] if c not in header]
-    if missing:
-        raise InputError("%s: malformed (sweep summary): missing column(s) %s"
-                         % (spath, ", ".join(missing)))
+    header, runs = seedstats.read_csv(spath, RUN_COLS + [col], "sweep summary")
     grid = header[header.index("epochs_csv") + 1:] if "epochs_csv" in header else []
     loaded, columns = [], list(RUN_COLS)
-    for r in runs:
+    for _, r in runs:
         path = os.path.join(sweep_dir, r[col])
         if not r[col].strip() or (r["status"] not in ("done", "diverged")
                                   and not os.path.isfile(path)):
@@ -91,7 +67,7 @@ def load_long(sweep_dir, kind="steps", use_pandas=True):
         what = "per-step CSV" if kind == "steps" else "per-epoch CSV"
         if not os.path.isfile(path):
             raise InputError("%s: missing (%s of run %s)" % (path, what, r["run"]))
-        h, rows = _read(path, what)
+        h, rows = seedstats.read_csv(path, [], what)
         h = ["lr_applied" if c == "lr" else c for c in h]
         loaded.append((r, rows))
         for c in h:
@@ -105,7 +81,7 @@ def load_long(sweep_dir, kind="steps", use_pandas=True):
         base = {c: _value(r[c]) if c in ("lr", "seed") else r[c] for c in RUN_COLS}
         for n, c in names:
             base[n] = _value(r[c])
-        for row in rows:
+        for _, row in rows:
             rec = dict(base)
             for c, v in row.items():
                 rec["lr_applied" if c == "lr" else c] = _value(v)

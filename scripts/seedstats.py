@@ -31,6 +31,7 @@ exit status 1 (2 for a bad command line). Python 3 standard library only.
 """
 import csv
 import functools
+import io
 import math
 import os
 import statistics
@@ -226,6 +227,37 @@ def load_epochs(res, run):
     return out, have
 
 
+def num(text, path, line, col):
+    """A numeric cell as float: empty (or None) means not measured (NaN); unparsable text is an
+    error naming the file, line and column."""
+    t = (text or "").strip()
+    if t == "":
+        return math.nan
+    try:
+        return float(t)
+    except ValueError:
+        raise InputError("%s:%d: column '%s': not a number (%r)" % (path, line, col, t))
+
+
+def finite(x):
+    return x is not None and x == x and not math.isinf(x)
+
+
+def write_atomic(path, text):
+    """path ← text, written under a temporary name and renamed: never half-written."""
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    try:
+        with open(tmp, "w", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise InputError("%s: cannot write: %s" % (path, e))
+
+
 def counted(runs):
     return [r for r in runs if r["status"] in ("done", "diverged")]
 
@@ -260,19 +292,11 @@ def write_aggregate(res):
     """Write res/aggregate.csv (under a temporary name, then renamed); returns its path."""
     rows = aggregate_rows(res)
     path = os.path.join(res, "aggregate.csv")
-    tmp = path + ".tmp.%d" % os.getpid()
-    try:
-        with open(tmp, "w", newline="") as f:
-            w = csv.writer(f, lineterminator="\n")
-            w.writerow(AGG_HEADER)
-            w.writerows(rows)
-        os.replace(tmp, path)
-    except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise InputError("%s: cannot write: %s" % (path, e))
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(AGG_HEADER)
+    w.writerows(rows)
+    write_atomic(path, buf.getvalue())
     return path
 
 

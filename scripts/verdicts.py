@@ -68,8 +68,7 @@ class ClaimError(Exception):
     """A malformed claims file (exit 2)."""
 
 
-class InputError(Exception):
-    """Unreadable results (exit 1)."""
+InputError = seedstats.InputError  # unreadable results (exit 1)
 
 
 # ---- small helpers ---------------------------------------------------------------------------
@@ -744,10 +743,7 @@ class Evaluator:
             if not os.path.isfile(os.path.join(res, "summary.csv")):
                 self._sweeps[name] = res  # a path: not run
             else:
-                try:
-                    self._sweeps[name] = Sweep(res)
-                except seedstats.InputError as e:
-                    raise InputError(str(e))
+                self._sweeps[name] = Sweep(res)
         return self._sweeps[name]
 
     def rel(self, path):
@@ -776,7 +772,7 @@ class Evaluator:
             return row
         try:
             return self.eval_sweep(c, t, sw, row)
-        except (seedstats.InputError, InputError) as e:
+        except InputError as e:
             raise InputError("claim '%s': %s" % (c["id"], e))
 
     def other_sweep(self, spec, sw):
@@ -974,20 +970,6 @@ def render_md(rows, mode, papers):
     return "\n".join(out) + "\n"
 
 
-def write_atomic(path, text):
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    try:
-        with open(tmp, "w", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise InputError("%s: cannot write: %s" % (path, e))
-
-
 def render_csv(rows):
     import io
     buf = io.StringIO()
@@ -1009,7 +991,7 @@ def update_doc(path, table, mode):
                          % (path, BEGIN, END))
     a = text.index(BEGIN) + len(BEGIN)
     b = text.index(END)
-    write_atomic(path, text[:a] + "\n" + table + text[b:])
+    seedstats.write_atomic(path, text[:a] + "\n" + table + text[b:])
 
 
 def usage(msg):
@@ -1061,8 +1043,8 @@ def main(argv):
         md = render_md(rows, opts["mode"], papers)
         if opts["out"]:
             os.makedirs(opts["out"], exist_ok=True)
-            write_atomic(os.path.join(opts["out"], "verdicts.md"), md)
-            write_atomic(os.path.join(opts["out"], "verdicts.csv"), render_csv(rows))
+            seedstats.write_atomic(os.path.join(opts["out"], "verdicts.md"), md)
+            seedstats.write_atomic(os.path.join(opts["out"], "verdicts.csv"), render_csv(rows))
         if opts["doc"]:
             update_doc(opts["doc"], md, opts["mode"])
         if not opts["out"] and not opts["doc"]:

@@ -11,6 +11,7 @@
 
 #include "common.h"
 #include "parallel.h"
+#include "simd.h"
 
 static void sgemm1(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc)
@@ -149,13 +150,6 @@ const char *blas_config(void) { return openblas_get_config(); }
  * not wait on each other), combined pairwise in a fixed order. */
 #define DOT_LANES 32
 
-static double pairwise(double *s, int n) /* n a power of two; destroys s */
-{
-    for (; n > 1; n /= 2)
-        for (int k = 0; k < n / 2; k++) s[k] = s[2 * k] + s[2 * k + 1];
-    return s[0];
-}
-
 LQA_MULTIVERSION static double dot_block(const float *a, const float *b, size_t n)
 {
     double s[DOT_LANES] = {0};
@@ -163,7 +157,7 @@ LQA_MULTIVERSION static double dot_block(const float *a, const float *b, size_t 
     for (; i + DOT_LANES <= n; i += DOT_LANES)
         for (int k = 0; k < DOT_LANES; k++) s[k] += (double)a[i + k] * b[i + k];
     for (int k = 0; i < n; i++, k++) s[k] += (double)a[i] * b[i];
-    return pairwise(s, DOT_LANES);
+    return lanes_sum(s, DOT_LANES);
 }
 
 /* NaN wins, otherwise the largest |x|: the same answer in any order. */

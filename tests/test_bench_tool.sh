@@ -3,14 +3,8 @@
 # OpenBLAS environment that lqabench and bench set up for themselves
 # (src/blas.c, blas_fix_env). Timings are not checked, only that the tool
 # measures what it says: counts, shapes of the output, finite numbers.
-set -u
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/lib.sh"
 BENCH=${LQA_BENCH_BIN:-build/tools/bench}
-BIN=${LQA_BIN:-./lqabench}
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
 PY=${LQA_PYTHON:-python3}
 
 # ---- OpenBLAS environment ---------------------------------------------------------
@@ -74,5 +68,4 @@ check "a bad --schedule is rejected, naming the key" bash -c "[[ \"\$1\" == *--s
 check "unknown model is rejected" bash -c "! $BENCH --model nosuch --batch 8 --input 1x28x28 --optimizer sgd >/dev/null 2>&1"
 check "bad --input is rejected" bash -c "! $BENCH --model logreg --batch 8 --input 28x28 --optimizer sgd >/dev/null 2>&1"
 
-echo "test_bench_tool: $pass passed, $fail failed"
-test "$fail" = 0
+lib_done

@@ -3,17 +3,8 @@
 # config validation (exit 2, message names file and key, nothing written),
 # the CSV/summary contract, determinism, resumption, divergence, --list/--run/
 # --shard/--summarize. Needs MNIST in $LQA_DATA_DIR/mnist (default data/mnist).
-set -u
-cd "$(dirname "$0")/.."
-BIN=${LQA_BIN:-./lqabench}
+source "$(dirname "$0")/lib.sh"
 BIN_ABS=$(realpath "$BIN")
-DATA=${LQA_DATA_DIR:-$PWD/data}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
 
 # ---- config validation ------------------------------------------------------
 base='"model":"logreg","dataset":"mnist","data_dir":"'$DATA'/mnist","batch_size":32,"steps":5,"train_limit":256,"test_limit":100'
@@ -518,5 +509,4 @@ if [ -x "$UT" ]; then
   check "run_tests.sh with an unknown LQA_TEST fails" test $? != 0
 fi
 
-echo "test_cli: $pass passed, $fail failed"
-test "$fail" = 0
+lib_done

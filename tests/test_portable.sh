@@ -12,16 +12,7 @@
 #    the avx2 / baseline path by itself, and gives the same bytes as this
 #    machine running the same path and OpenBLAS core.
 # Needs MNIST in $LQA_DATA_DIR/mnist (default data/mnist).
-set -u
-cd "$(dirname "$0")/.."
-BIN=${LQA_BIN:-./lqabench}
-DATA=${LQA_DATA_DIR:-$PWD/data}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
+source "$(dirname "$0")/lib.sh"
 
 if ! "$BIN" --version | grep -qE 'kernels: (avx512|avx2|baseline)'; then
   # a NATIVE=1 build has one path: nothing to dispatch
@@ -96,5 +87,4 @@ if command -v qemu-x86_64 >/dev/null && [ "${LQA_SKIP_QEMU:-0}" != 1 ]; then
 else
   echo "test_portable: qemu-x86_64 not installed: emulated CPUs not checked (apt-get install qemu-user)"
 fi
-echo "test_portable: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+lib_done

@@ -11,15 +11,7 @@
 #   - past a run's horizon nothing is compared, at the horizon it is;
 #   - the committed references agree with tolerances.json (self-comparison).
 # Needs MNIST in data/mnist and ./lqabench (LQA_BIN overrides).
-set -u
-cd "$(dirname "$0")/.."
-BIN=${LQA_BIN:-./lqabench}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
+source "$(dirname "$0")/lib.sh"
 ONLY=(--only logreg_mnist --only mlp_mnist)
 reg() { python3 scripts/regress.py "${ONLY[@]}" "$@" > "$T/out" 2>&1; }
 has() { grep -qF -- "$1" "$T/out"; }
@@ -144,5 +136,4 @@ check "every committed reference passes against itself ($(tail -2 "$T/out"))" te
 python3 scripts/regress.py --bin "$T/nosuch" "${ONLY[@]}" > "$T/out" 2>&1
 check "a missing lqabench is an error (exit 2)" test $? = 2
 
-echo "test_regress: $pass passed, $fail failed"
-test "$fail" = 0
+lib_done

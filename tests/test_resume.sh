@@ -5,16 +5,7 @@
 # temporary, lock or checkpoint left; a damaged checkpoint (a flipped byte, a
 # truncation) and one of another config are detected and not used.
 # Needs MNIST in $LQA_DATA_DIR/mnist (default data/mnist).
-set -u
-cd "$(dirname "$0")/.."
-BIN=${LQA_BIN:-./lqabench}
-DATA=${LQA_DATA_DIR:-$PWD/data}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
+source "$(dirname "$0")/lib.sh"
 RANDOM=${LQA_RESUME_SEED:-7}
 
 common='"dataset":"mnist","data_dir":"'$DATA'/mnist","batch_size":16,"train_limit":160,"test_limit":64,"validation":24,"eval_every":4,"checkpoint_every":3'
@@ -90,5 +81,4 @@ ck "another config" ':' "$T/other.json" "made by another code version or config"
 run "$T/one.json" "$T/e" > /dev/null 2>&1
 check "after a rejected checkpoint: results as uninterrupted" cmp -s "$T/ref1/summary.csv" "$T/e/summary.csv"
 
-echo "test_resume: $pass passed, $fail failed"
-[ $fail = 0 ]
+lib_done

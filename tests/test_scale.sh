@@ -17,19 +17,11 @@
 #     breaking it, so that they really do collide there.
 # Needs MNIST in $LQA_DATA_DIR/mnist (default data/mnist) and GNU parallel
 # (installed here through scripts/setup.sh parallel).
-set -u
-cd "$(dirname "$0")/.."
-BIN=${LQA_BIN:-./lqabench}
+source "$(dirname "$0")/lib.sh"
 case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
-DATA=${LQA_DATA_DIR:-$PWD/data}
-T=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$T"; }
 trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
 # a lock line as lqabench writes it: "pid host boot_id pidns nonce"
 lockline() { echo "$1 ${2:-$(hostname)} $(cat /proc/sys/kernel/random/boot_id) $(stat -L -c %i /proc/self/ns/pid) 0000000000000001"; }
 leftovers() { ls "$1" | grep -E '\.tmp\.|\.lock$|\.lock\.break$' ; }
@@ -192,5 +184,4 @@ check "race: nothing left behind" test -z "$(leftovers "$T/race")"
 "$BIN" --config "$T/race.json" --output-dir "$T/race" --summarize --quiet
 check "race: every run done" test "$(tail -n +2 "$T/race/summary.csv" | cut -d, -f8 | sort | uniq -c | tr -s ' ')" = " 16 done"
 
-echo "test_scale: $pass passed, $fail failed"
-test "$fail" = 0
+lib_done

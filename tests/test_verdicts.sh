@@ -4,17 +4,7 @@
 # without results, values against a tolerance, divergence, best-lr selection on validation, the
 # make bench cost claims), a claim that flips from "reproduced" to "inconclusive" when noisy
 # seeds widen its interval, errors in the claims file, and the generated block of a document.
-set -u
-cd "$(dirname "$0")/.."
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # description, command...
-    local d=$1; shift
-    if "$@"; then ok; else bad "$d"; fi
-}
+source "$(dirname "$0")/lib.sh"
 V="python3 scripts/verdicts.py"
 
 # ---- the shipped claims file is valid against the shipped configs ----------------------------
@@ -247,5 +237,4 @@ check "--quick rewrites only the quick block" \
 check "docs/reproduction.md has the quick markers" grep -q '^<!-- verdicts-quick:begin -->$' docs/reproduction.md
 check "docs/reproduction.md has the markers" grep -q '^<!-- verdicts:begin -->$' docs/reproduction.md
 
-echo "test_verdicts: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+lib_done

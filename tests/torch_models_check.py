@@ -39,7 +39,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 try:
     import numpy as np
     import torch
-    import torch.nn as nn
     import torch.nn.functional as F
 except ImportError as e:  # pragma: no cover
     print(f"torch_models_check: cannot import torch/numpy ({e}); skipped")
@@ -98,81 +97,10 @@ def relu(x):
     return F.relu(x)
 
 
-class LeNet(nn.Module):
-    """lenet5 (max pooling) / cnn2 (average pooling); pad 2 on 28×28 inputs only."""
-
-    def __init__(self, c, h, w, maxpool, classes=10):
-        super().__init__()
-        pad = 2 if (h, w) == (28, 28) else 0
-        self.pool = F.max_pool2d if maxpool else F.avg_pool2d
-        self.conv1 = nn.Conv2d(c, 6, 5, padding=pad)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        h2 = ((h + 2 * pad - 4) // 2 - 4) // 2
-        w2 = ((w + 2 * pad - 4) // 2 - 4) // 2
-        self.fc1 = nn.Linear(16 * h2 * w2, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, classes)
-
-    def forward(self, x):
-        x = self.pool(relu(self.conv1(x)), 2)
-        x = self.pool(relu(self.conv2(x)), 2)
-        x = torch.flatten(x, 1)
-        x = relu(self.fc1(x))
-        x = relu(self.fc2(x))
-        return self.fc3(x)
-
-
-class BasicBlock(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                            nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        out = relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        sc = x if self.downsample is None else self.downsample(x)
-        return relu(out + sc)
-
-
-class ResNet18(nn.Module):
-    """CIFAR ResNet-18: 3×3 stem, no max-pool, [2,2,2,2] BasicBlocks, GAP, FC."""
-
-    def __init__(self, c, width=64, classes=10):
-        super().__init__()
-        w = width
-        self.conv1 = nn.Conv2d(c, w, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(w)
-        layers, cin = [], w
-        for stage in range(4):
-            cout = w << stage
-            stride = 1 if stage == 0 else 2
-            layers.append(nn.Sequential(BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)))
-            cin = cout
-        self.layer1, self.layer2, self.layer3, self.layer4 = layers
-        self.fc = nn.Linear(cin, classes)
-
-    def forward(self, x):
-        x = relu(self.bn1(self.conv1(x)))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-        return self.fc(x)
-
-
 def build(model, c, h, w, width):
-    if model == "lenet5":
-        return LeNet(c, h, w, True)
-    if model == "cnn2":
-        return LeNet(c, h, w, False)
-    if model == "resnet18":
-        return ResNet18(c, width if width > 0 else 64)
-    raise ValueError(model)
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import torch_models
+    return torch_models.build(model, c, h, w, width, act=relu)
 
 
 def state_buffers(net):

@@ -2,9 +2,9 @@
  * layout x[C][B][H][W]: ReLU and residual add, pooling 2×2, batch norm
  * (PyTorch's BatchNorm2d semantics,
  * https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html), global
- * average pooling, layout conversion; and the gate tape that records or
- * replays their non-smooth choices. Loops run on the worker pool of
- * parallel.h, each output computed in a fixed order by one thread (see
+ * average pooling, layout conversion. While a gate tape is installed
+ * (gate_tape.c) the non-smooth choices go through the tape instead. Loops run
+ * on the worker pool of parallel.h, each output computed in a fixed order by one thread (see
  * conv.c's top comment). */
 #include <math.h>
 #include <string.h>
@@ -12,40 +12,6 @@
 #include "common.h"
 #include "conv_internal.h"
 #include "parallel.h"
-
-/* ---- gate tape (see conv.h) -------------------------------------------------- */
-
-static GateTape *g_tape;
-
-void gate_tape_set(GateTape *t)
-{
-    g_tape = t;
-    if (t) {
-        t->pos = 0;
-        t->overflow = false;
-        if (t->mode == GATE_RECORD) t->len = 0;
-    }
-}
-
-/* the next choice: record `c`, or return the replayed one */
-static int tape_choice(int c)
-{
-    GateTape *t = g_tape;
-    if (t->mode == GATE_RECORD) {
-        if (t->len < t->cap) t->bits[t->len++] = (uint8_t)c;
-        else t->overflow = true;
-        return c;
-    }
-    if (t->pos < t->len) return t->bits[t->pos++];
-    t->overflow = true;
-    return c;
-}
-
-/* in place: y = gate ? y : 0 with gate = (y > 0) recorded, or replayed (serial) */
-static void tape_relu(float *y, size_t n)
-{
-    for (size_t i = 0; i < n; i++) y[i] = tape_choice(y[i] > 0.0f) ? y[i] : 0.0f;
-}
 
 /* ---- element-wise kernels ----------------------------------------------------- */
 
@@ -62,9 +28,9 @@ static void relu_range(void *p, size_t lo, size_t hi)
 
 void act_relu_forward(float *y, const float *x, size_t n)
 {
-    if (g_tape) {
+    if (gate_tape_active()) {
         if (y != x) memcpy(y, x, n * sizeof(float));
-        tape_relu(y, n);
+        gate_tape_relu(y, n);
         return;
     }
     EwArgs e = {y, x, NULL};
@@ -89,9 +55,9 @@ static void add_relu_range(void *p, size_t lo, size_t hi)
 void residual_add_forward(float *y, const float *a, const float *b, bool relu, size_t n)
 {
     EwArgs e = {y, a, b};
-    if (relu && g_tape) {
+    if (relu && gate_tape_active()) {
         add_range(&e, 0, n);
-        tape_relu(y, n);
+        gate_tape_relu(y, n);
     } else {
         par_for(n, n, relu ? add_relu_range : add_range, &e);
     }
@@ -124,14 +90,6 @@ typedef struct PoolArgs {
     const float *x_end; /* maxpool2_forward: end of the input */
 } PoolArgs;
 
-/* first maximum of a 2×2 window in row-major order (PyTorch's choice); a NaN
- * wins over numbers, so NaN propagates */
-static inline bool pick_later(float later, float first)
-{
-    /* non-short-circuit & and |: no branches (random data mispredicts them) */
-    return (later > first) | ((later != later) & (first == first));
-}
-
 /* even / odd lanes of the 32-lane concatenation a:b */
 #if defined(__clang__)
 #define SHUF_EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
@@ -154,17 +112,19 @@ static void maxpool_row(float *yr, uint8_t *ir, const float *r0, const float *r1
         const int n = LQA_MIN(16, OW - o0), cols = LQA_MIN(32, W - 2 * o0);
         v16 t0, t1, b0, b1;
         if (over) { /* may read 32 columns whatever the row's width (see maxpool_planes) */
-            memcpy(&t0, r0 + 2 * o0, 64), memcpy(&t1, r0 + 2 * o0 + 16, 64);
-            memcpy(&b0, r1 + 2 * o0, 64), memcpy(&b1, r1 + 2 * o0 + 16, 64);
+            t0 = v16_load(r0 + 2 * o0), t1 = v16_load(r0 + 2 * o0 + 16);
+            b0 = v16_load(r1 + 2 * o0), b1 = v16_load(r1 + 2 * o0 + 16);
         } else {
             float t[32] = {0}, b[32] = {0};
             memcpy(t, r0 + 2 * o0, sizeof(float) * (size_t)cols);
             memcpy(b, r1 + 2 * o0, sizeof(float) * (size_t)cols);
-            memcpy(&t0, t, 64), memcpy(&t1, t + 16, 64), memcpy(&b0, b, 64), memcpy(&b1, b + 16, 64);
+            t0 = v16_load(t), t1 = v16_load(t + 16), b0 = v16_load(b), b1 = v16_load(b + 16);
         }
         const v16 v0 = SHUF_EVEN(t0, t1), v1 = SHUF_ODD(t0, t1);
         const v16 v2 = SHUF_EVEN(b0, b1), v3 = SHUF_ODD(b0, b1);
-        /* pick_later as masks: later > first, or later NaN and first not */
+        /* the first maximum of each window in row-major order (PyTorch's choice;
+         * NaN wins over numbers), as masks: later > first, or later NaN and
+         * first not (gate_tape.c's pick_later) */
         const v16i k01 = (v1 > v0) | ((v1 != v1) & (v0 == v0));
         const v16i k23 = (v3 > v2) | ((v3 != v3) & (v2 == v2));
         v16i i01, i23, m01, m23;
@@ -201,17 +161,6 @@ static void maxpool_planes(void *p, size_t lo, size_t hi)
         for (int oh = 0; oh < OH; oh++) {
             const float *r0 = xp + (size_t)(2 * oh) * W, *r1 = r0 + W;
             float *yr = yp + oh * OW;
-            if (g_tape) { /* sequential record/replay of the choices */
-                for (int ow = 0; ow < OW; ow++) {
-                    const float v[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
-                    const bool b01 = pick_later(v[1], v[0]), b23 = pick_later(v[3], v[2]);
-                    int m = pick_later(v[2 + b23], v[b01]) ? 2 + b23 : b01;
-                    m = tape_choice(m) & 3;
-                    yr[ow] = v[m];
-                    if (a->idx) a->idx[(pl * OH + oh) * OW + ow] = (uint8_t)m;
-                }
-                continue;
-            }
             /* whole 32-column loads may run past the row (lanes whose outputs are
              * dropped) while they stay inside the input */
             const bool over = r1 + 2 * OW + 32 <= a->x_end;
@@ -227,8 +176,11 @@ static void maxpool_planes(void *p, size_t lo, size_t hi)
 void maxpool2_forward(float *y, uint8_t *idx, const float *x, int planes, int H, int W)
 {
     PoolArgs a = {y, x, idx, NULL, H, W, x + (size_t)planes * H * W};
-    if (g_tape) maxpool_planes(&a, 0, (size_t)planes); /* the tape is sequential */
-    else par_for((size_t)planes, (size_t)planes * H * W, maxpool_planes, &a);
+    if (gate_tape_active()) {
+        gate_tape_maxpool(y, idx, x, planes, H, W);
+        return;
+    }
+    par_for((size_t)planes, (size_t)planes * H * W, maxpool_planes, &a);
 }
 
 static void maxpool_back_planes(void *p, size_t lo, size_t hi)
@@ -315,13 +267,6 @@ typedef struct BnArgs {
  * one long chain would wait on each other), combined pairwise in a fixed order. */
 #define BN_LANES 16
 
-static double lanes_sum(double *s)
-{
-    for (int n = BN_LANES; n > 1; n /= 2)
-        for (int k = 0; k < n / 2; k++) s[k] = s[2 * k] + s[2 * k + 1];
-    return s[0];
-}
-
 static void bn_stats_channels(void *p, size_t lo, size_t hi)
 {
     BnArgs *a = p;
@@ -344,7 +289,7 @@ static void bn_stats_channels(void *p, size_t lo, size_t hi)
             sl[l] += d;
             ql[l] += d * d;
         }
-        double s = lanes_sum(sl) / (double)N, q = lanes_sum(ql) / (double)N;
+        double s = lanes_sum(sl, BN_LANES) / (double)N, q = lanes_sum(ql, BN_LANES) / (double)N;
         double v = q - s * s;
         if (v < 0) v = 0;
         a->mean[c] = (float)(k + s);
@@ -409,9 +354,9 @@ void bn2d_apply(float *y, const float *x, const float *mean, const float *invstd
                 int HW)
 {
     BnArgs a = {.y = y, .x = x, .res = res, .cmean = mean, .cinvstd = invstd, .gamma = gamma,
-                .beta = beta, .relu = relu && !g_tape, .N = (size_t)B * HW};
+                .beta = beta, .relu = relu && !gate_tape_active(), .N = (size_t)B * HW};
     par_for((size_t)C, (size_t)C * a.N, bn_apply_channels, &a);
-    if (relu && g_tape) tape_relu(y, (size_t)C * a.N);
+    if (relu && gate_tape_active()) gate_tape_relu(y, (size_t)C * a.N);
 }
 
 static void bn_backward_channels(void *p, size_t lo, size_t hi)
@@ -448,7 +393,7 @@ static void bn_backward_channels(void *p, size_t lo, size_t hi)
                 xl[l] += (double)g[i] * (double)(xc[i] - mu);
             }
         }
-        double sg = lanes_sum(gl), sgx = lanes_sum(xl) * is; /* Σ g·x̂ */
+        double sg = lanes_sum(gl, BN_LANES), sgx = lanes_sum(xl, BN_LANES) * is; /* Σ g·x̂ */
         if (a->dbeta) a->dbeta[c] = (float)sg;
         if (a->dgamma) a->dgamma[c] = (float)sgx;
         if (!a->y) continue;

@@ -257,9 +257,7 @@ static void sum_rows(void *p, size_t lo, size_t hi)
         for (; i + SUM_LANES <= a->len; i += SUM_LANES)
             for (int l = 0; l < SUM_LANES; l++) s[l] += g[i + l];
         for (int l = 0; i < a->len; i++, l++) s[l] += g[i];
-        for (int n = SUM_LANES; n > 1; n /= 2)
-            for (int l = 0; l < n / 2; l++) s[l] = s[2 * l] + s[2 * l + 1];
-        a->out[k] = (float)s[0];
+        a->out[k] = (float)lanes_sum(s, SUM_LANES);
     }
 }
 

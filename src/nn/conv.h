@@ -148,7 +148,10 @@ void act_relu_forward(float *y, const float *x, size_t n);
  * forward then computes a smooth function of the parameters that equals the
  * network at the recorded point and has the same gradient there, which is what
  * finite-difference tests need. With no tape installed (the default) nothing
- * changes. One global tape, not thread-safe: for tests only. */
+ * changes. One global tape, not thread-safe: for tests only. The tape lives in
+ * gate_tape.c; the four kernels ask it once per call whether one is installed
+ * (the choices are made inside them, so a finite-difference test of a whole
+ * network cannot freeze them from outside). */
 typedef enum { GATE_RECORD = 0, GATE_REPLAY = 1 } GateMode;
 typedef struct GateTape {
     GateMode mode;

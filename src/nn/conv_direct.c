@@ -32,37 +32,7 @@
 #define DIRECT_MAXKBW 4  /* output channels per register block (dW) */
 #define DIRECT_MAXK 7    /* kernels up to 7×7 */
 
-/* FMA contraction for the kernels below (ISO C mode turns it off): a fixed,
- * deterministic choice per build, the same as in conv_winograd.c */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=fast", "no-tree-loop-distribute-patterns")
-#elif defined(__clang__)
-#pragma clang fp contract(fast)
-#endif
-
-static inline v16 v16_load(const float *p)
-{
-    v16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline v16 v16_splat(float x)
-{
-    v16 v = {x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x};
-    return v;
-}
-
-static inline float v16_sum(v16 v)
-{
-    /* fixed pairwise order */
-    float a[16];
-    memcpy(a, &v, sizeof a);
-    for (int w = 8; w >= 1; w /= 2)
-        for (int i = 0; i < w; i++) a[i] += a[i + w];
-    return a[0];
-}
+LQA_FP_CONTRACT_BEGIN /* FMA contraction for the kernels below (simd.h) */
 
 static int direct_nv(const Conv2d *c) { return (c->out_w + 15) / 16; }
 
@@ -586,6 +556,4 @@ void conv_kvec_dw(const Conv2d *c, float *dw, const float *dy, const float *x, i
             kvec_dw_items, &a);
 }
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif
+LQA_FP_CONTRACT_END

@@ -1,53 +1,28 @@
 /* conv_internal.h — private to the convolution sources, never included by
- * users (they include conv.h): the 16-float vector type of the vector kernels
- * (conv_direct.c, the max pooling of bn_pool.c) and the kernel families that
- * conv.c's path choice calls (conv_direct.c, conv_winograd.c). */
+ * users (they include conv.h): the kernel families that conv.c's path choice
+ * calls (conv_direct.c, conv_winograd.c); the vector helpers are simd.h's. */
 #ifndef LQA_CONV_INTERNAL_H
 #define LQA_CONV_INTERNAL_H
 
 #include "conv.h"
 #include "parallel.h"
-
-typedef float v16 __attribute__((vector_size(64)));
-typedef int v16i __attribute__((vector_size(64))); /* shuffle masks, compare results */
-#if defined(__GNUC__)
-/* 64-byte vectors pass only between static functions of one file: no ABI to
- * keep stable when compiled without AVX-512 (e.g. the sanitizer build) */
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-
-/* the loop that follows has no dependence between iterations (GCC; clang
- * relies on the restrict pointers the loops use) */
-#if defined(__clang__)
-#define LQA_IVDEP
-#else
-#define LQA_IVDEP _Pragma("GCC ivdep")
-#endif
-
-/* lanes m[i] of the 32-lane concatenation a:b (GCC's __builtin_shuffle; clang
- * has only the constant-index __builtin_shufflevector, so it gets AVX-512's
- * two-source permute or, without AVX-512, a lane loop) */
-#if !defined(__clang__)
-#define v16_shuffle2(a, b, m) __builtin_shuffle(a, b, m)
-#elif defined(__AVX512F__)
-#include <immintrin.h>
-static inline v16 v16_shuffle2(v16 a, v16 b, v16i m)
-{
-    return (v16)_mm512_permutex2var_ps((__m512)a, (__m512i)m, (__m512)b);
-}
-#else
-static inline v16 v16_shuffle2(v16 a, v16 b, v16i m)
-{
-    v16 r;
-    for (int i = 0; i < 16; i++) r[i] = (m[i] & 16) ? b[m[i] & 15] : a[m[i] & 15];
-    return r;
-}
-#endif
+#include "simd.h"
 
 static inline bool conv_is_pointwise(const Conv2d *c)
 {
     return c->kh == 1 && c->kw == 1 && c->stride == 1 && c->pad == 0;
 }
+
+/* ---- gate tape (gate_tape.c; conv.h's test seam) ------------------------- */
+/* The kernels that make non-smooth choices (act_relu_forward, residual_add_forward
+ * and bn2d_apply with relu, maxpool2_forward) ask gate_tape_active() once per
+ * call and, while a tape is installed, leave those choices to the two
+ * functions below: sequential, scalar, for tests only. */
+bool gate_tape_active(void);
+/* in place: y = gate ? y : 0, gate = (y > 0) recorded, or replayed */
+void gate_tape_relu(float *y, size_t n);
+/* maxpool2_forward with each window's choice recorded or replayed */
+void gate_tape_maxpool(float *y, uint8_t *idx, const float *x, int planes, int H, int W);
 
 /* ---- direct kernels (conv_direct.c); stride 1 only ----------------------- */
 

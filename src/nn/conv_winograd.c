@@ -25,14 +25,7 @@
 #define WINO_MIN_C 16
 #define WINO_MAXW 512 /* widest plane handled (row buffers on the stack) */
 
-/* FMA contraction for the kernels below (ISO C mode turns it off): a fixed,
- * deterministic choice per build, the same as in conv_direct.c */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=fast", "no-tree-loop-distribute-patterns")
-#elif defined(__clang__)
-#pragma clang fp contract(fast)
-#endif
+LQA_FP_CONTRACT_BEGIN /* FMA contraction for the kernels below (simd.h) */
 
 bool conv_winograd_ok(const Conv2d *c)
 {
@@ -127,20 +120,6 @@ static inline void wino_split_rows(float e[4][WINO_MAXW / 2 + 4], float o[4][WIN
     }
 }
 
-static inline v16 wino_v16_load(const float *p)
-{
-    v16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-/* the first n lanes of v to p */
-static inline void wino_v16_store(float *p, v16 v, int n)
-{
-    if (n == 16) memcpy(p, &v, sizeof v);
-    else memcpy(p, &v, sizeof(float) * (size_t)n);
-}
-
 /* wino_input_c for planes whose width is a multiple of 16 (ResNet-18's 32 and
  * 16): 16 tiles at a time straight from the input rows, their even and odd
  * columns split by shuffles in registers; the same arithmetic as the general
@@ -172,7 +151,7 @@ static void wino_input_c16(const WinoArgs *a, size_t lo, size_t hi)
                             continue;
                         }
                         const float *xr = plane + (size_t)ih * W + c0;
-                        const v16 X0 = wino_v16_load(xr), X1 = c0 + 16 < W ? wino_v16_load(xr + 16) : Z;
+                        const v16 X0 = v16_load(xr), X1 = c0 + 16 < W ? v16_load(xr + 16) : Z;
                         const float left = c0 > 0 ? xr[-1] : 0.0f, right = c0 + 32 < W ? xr[32] : 0.0f;
                         const v16 L = Z + left, R = Z + right;
                         E1[r] = v16_shuffle2(X0, X1, ODD);
@@ -192,7 +171,7 @@ static void wino_input_c16(const WinoArgs *a, size_t lo, size_t hi)
                                          b2 - b1,  b1 - b3,  c0v - c2, c1 + c2, c2 - c1, c1 - c3,
                                          f0 - f2,  f1 + f2,  f2 - f1,  f1 - f3};
                     float *o = v + (size_t)th * TW + 16 * q;
-                    for (int x = 0; x < 16; x++) wino_v16_store(o + (size_t)x * CT, out[x], nt);
+                    for (int x = 0; x < 16; x++) v16_store(o + (size_t)x * CT, out[x], nt);
                 }
         }
 }
@@ -277,7 +256,7 @@ static void wino_output_k16(const WinoArgs *a, size_t lo, size_t hi)
                     const int nt = LQA_MIN(16, TW - 16 * q);
                     const float *o = mk + (size_t)th * TW + 16 * q;
                     v16 m[16];
-                    for (int x = 0; x < 16; x++) m[x] = wino_v16_load(o + (size_t)x * KT);
+                    for (int x = 0; x < 16; x++) m[x] = v16_load(o + (size_t)x * KT);
                     v16 t[2][4];
                     for (int j = 0; j < 4; j++) {
                         t[0][j] = m[j] + m[4 + j] + m[8 + j];
@@ -289,8 +268,8 @@ static void wino_output_k16(const WinoArgs *a, size_t lo, size_t hi)
                         v16 h[2] = {v16_shuffle2(y0, y1, LO), v16_shuffle2(y0, y1, HI)};
                         float *yr = plane + (size_t)(2 * th + r) * OW + 32 * q;
                         for (int i = 0; i < 2 && 16 * i < 2 * nt; i++) {
-                            if (a->accumulate) h[i] = wino_v16_load(yr + 16 * i) + h[i];
-                            wino_v16_store(yr + 16 * i, h[i], 16);
+                            if (a->accumulate) h[i] = v16_load(yr + 16 * i) + h[i];
+                            v16_store(yr + 16 * i, h[i], 16);
                         }
                     }
                 }
@@ -362,7 +341,7 @@ static void wino_doutput_k16(const WinoArgs *a, size_t lo, size_t hi)
                     v16 g[2], h[2]; /* even / odd columns of rows 2th (g) and 2th + 1 (h) */
                     for (int r = 0; r < 2; r++) {
                         const float *gr = plane + (size_t)(2 * th + r) * OW + 32 * q;
-                        const v16 X0 = wino_v16_load(gr), X1 = 32 * q + 16 < OW ? wino_v16_load(gr + 16) : Z;
+                        const v16 X0 = v16_load(gr), X1 = 32 * q + 16 < OW ? v16_load(gr + 16) : Z;
                         (r ? h : g)[0] = v16_shuffle2(X0, X1, EVEN);
                         (r ? h : g)[1] = v16_shuffle2(X0, X1, ODD);
                     }
@@ -372,7 +351,7 @@ static void wino_doutput_k16(const WinoArgs *a, size_t lo, size_t hi)
                                          t10 - t11, -t11, t20, t20 + t21, t20 - t21, -t21,
                                          t30, t30 + t31, t30 - t31, -t31};
                     float *o = mk + (size_t)th * TW + 16 * q;
-                    for (int x = 0; x < 16; x++) wino_v16_store(o + (size_t)x * KT, out[x], nt);
+                    for (int x = 0; x < 16; x++) v16_store(o + (size_t)x * KT, out[x], nt);
                 }
         }
 }
@@ -713,6 +692,4 @@ void wino_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B,
     par_for((size_t)K, (size_t)np * K * C, kn->dweights, &wa);
 }
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif
+LQA_FP_CONTRACT_END

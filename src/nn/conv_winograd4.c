@@ -27,12 +27,7 @@
 #include "common.h"
 #include "conv_internal.h"
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=fast", "no-tree-loop-distribute-patterns")
-#elif defined(__clang__)
-#pragma clang fp contract(fast)
-#endif
+LQA_FP_CONTRACT_BEGIN /* FMA contraction for the kernels below (simd.h) */
 
 #define W4_BLK 64
 
@@ -321,6 +316,4 @@ const WinoKernels wino_f4_kernels = {
     .dweights = w4_dweights_k,
 };
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif
+LQA_FP_CONTRACT_END

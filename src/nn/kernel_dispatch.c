@@ -80,8 +80,7 @@ const char *kernel_path(void) { return "native"; }
     V(gap_backward, (float *dx, const float *dy, int C, int B, int HW), (dx, dy, C, B, HW))     \
     V(nchw_to_cnhw, (float *dst, const float *src, int B, int C, int HW), (dst, src, B, C, HW)) \
     V(cnhw_to_nchw, (float *dst, const float *src, int C, int B, int HW), (dst, src, C, B, HW)) \
-    V(act_relu_forward, (float *y, const float *x, size_t n), (y, x, n))                        \
-    V(gate_tape_set, (GateTape * t), (t))
+    V(act_relu_forward, (float *y, const float *x, size_t n), (y, x, n))
 
 /* the three renamed copies */
 #define DECLARE(ret, name, params, args) \

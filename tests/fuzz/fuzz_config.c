@@ -4,19 +4,9 @@
 #include "config.h"
 
 #include "common.h"
+/* the default data_dir: nothing outside the private directory */
+#define FUZZ_SETUP() setenv("LQA_DATA_DIR", fuzz_dir, 1)
 #include "fuzz_util.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fuzz_init_dir();
-    setenv("LQA_DATA_DIR", fuzz_dir, 1); /* the default data_dir: nothing outside */
-    return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

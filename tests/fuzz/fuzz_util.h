@@ -1,6 +1,9 @@
 /* fuzz_util.h — shared by the libFuzzer harnesses: the loaders under test read
  * files, so each input is written to files in one private temporary directory
- * (created at start-up, removed at exit). Nothing is written anywhere else. */
+ * (created at start-up, removed at exit). Nothing is written anywhere else.
+ * Included once per harness: it also defines LLVMFuzzerInitialize (the
+ * directory, then FUZZ_SETUP() when the harness defines it before including);
+ * the harness defines LLVMFuzzerTestOneInput. */
 #ifndef LQA_FUZZ_UTIL_H
 #define LQA_FUZZ_UTIL_H
 
@@ -45,6 +48,20 @@ static void fuzz_write(const char *name, const uint8_t *data, size_t n, char *pa
         perror(path);
         abort();
     }
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    fuzz_init_dir();
+#ifdef FUZZ_SETUP
+    FUZZ_SETUP();
+#endif
+    return 0;
 }
 
 /* With LQA_FUZZ_VERBOSE set (replaying single inputs), say how an input ended. */
