@@ -99,10 +99,11 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/liblqa.a $(FLAGS)
 deps:
 	@bash scripts/setup.sh
 
-# Every data set the shipped configs use: MNIST, Fashion-MNIST, CIFAR-10.
+# Every data set the shipped configs use: MNIST, Fashion-MNIST, CIFAR-10, Boston Housing.
 data: deps
 	@bash scripts/fetch_data.sh
 	@bash scripts/fetch_data.sh cifar10
+	@bash scripts/fetch_data.sh boston
 
 # The main job: the embedded default sweep (six optimizers, MNIST, one epoch).
 run: data

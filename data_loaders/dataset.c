@@ -31,6 +31,7 @@ static const DatasetDef DATASETS[] = {
     {"mnist", {"train-images-idx3-ubyte", "train-labels-idx1-ubyte"}, {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}, 10, 1, 28, 28, NORM_UNIT, {0.1307f}, {0.3081f}, 60000, idx_dataset_load, idx_dataset_count},
     {"fashion-mnist", {"train-images-idx3-ubyte", "train-labels-idx1-ubyte"}, {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}, 10, 1, 28, 28, NORM_UNIT, {0.2860f}, {0.3530f}, 60000, idx_dataset_load, idx_dataset_count},
     {"cifar10", {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"}, {"test_batch.bin"}, 10, 3, 32, 32, NORM_MEANSTD, {0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.2616f}, 50000, cifar10_dataset_load, cifar10_dataset_count},
+    {"boston", {"train.csv"}, {"test.csv"}, 0, 1, 1, 14, NORM_UNIT, {0.0f}, {1.0f}, 400, boston_dataset_load, boston_dataset_count},
     {"none", {NULL}, {NULL}, 1, 1, 1, 1, NORM_UNIT, {0.0f}, {1.0f}, 1, none_dataset_load, none_dataset_count},
 };
 enum { N_DATASETS = sizeof DATASETS / sizeof DATASETS[0] };

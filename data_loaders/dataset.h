@@ -26,7 +26,9 @@ struct DatasetDef {
     const char *name;
     const char *train_files[DATASET_MAX_FILES]; /* each raw or .gz; NULL-terminated */
     const char *test_files[DATASET_MAX_FILES];
-    int n_classes;             /* labels in [0, n_classes) */
+    int n_classes;             /* labels in [0, n_classes); 0: a regression data set, whose
+                                * samples end with their float target (the last of the
+                                * c·h·w values; labels 0), for ModelOps.regression models */
     int c, h, w;               /* the standard image shape */
     Normalize norm;            /* the config's default "normalize" */
     float mean[DATASET_MAX_C], std[DATASET_MAX_C]; /* per channel, for NORM_MEANSTD */
@@ -59,6 +61,12 @@ int none_dataset_load(Dataset *ds, const DatasetDef *def, const char *const *pat
                       int limit, char *err);
 int none_dataset_count(const DatasetDef *def, const char *first_path, bool train, long *n,
                        char *err);
+
+/* Boston Housing (CSV in scikit-learn's format): regression, target last. */
+int boston_dataset_load(Dataset *ds, const DatasetDef *def, const char *const *paths, int n_paths,
+                        int limit, char *err);
+int boston_dataset_count(const DatasetDef *def, const char *first_path, bool train, long *n,
+                         char *err);
 
 /* Load the training or test split of a data set of the registry from data_dir
  * (its file names, each raw or with .gz). limit > 0 keeps only the first

@@ -495,11 +495,32 @@ def write_manifest(out, name, kind, series):
         c = len(adaptive) if len(adaptive) <= 3 else math.ceil(math.sqrt(len(adaptive)))
         figs.append(("lr", "plot_lr.gp", 450 * c, 60 + 320 * math.ceil(len(adaptive) / c)))
     if kind == "findplr":
-        panels("FP_", [("learning rate (solid) and pre-learning rate abar (dashed)",
-                        series, lr_logy(series) or any(s["has_abar"] for s in series)),
-                       ("batch loss (thin) and its moving average", series,
-                        span_logy(series, "ma"))])
-        figs.append(("findplr", "plot_findplr.gp", 1400, 560))
+        # (a) QLABGrad's lr and abar, its batch loss; with competitors in the sweep, (b) the
+        # common and (c) the recent methods, each at its lr with the lowest final moving
+        # average of the batch loss, against QLABGrad with FindPLR (the label "qlabgrad")
+        qlab = [s for s in series if s["optimizer"] == "qlabgrad"] or series
+        ref = [s for s in qlab if s["label"] == "qlabgrad"] or qlab
+
+        def best_of(opts):
+            out = []
+            for l in labels:
+                g = [s for s in series if s["label"] == l and s["optimizer"] in opts]
+                if g:
+                    out.append(min(g, key=lambda s: math.inf if s["diverged"] or
+                                   not finite(s["last_ma"][1]) else s["last_ma"][1]))
+            return out
+        plist = [("(a) learning rate (solid) and pre-learning rate abar (dashed)",
+                  qlab, lr_logy(qlab) or any(s["has_abar"] for s in qlab)),
+                 ("batch loss (thin) and its moving average", qlab, span_logy(qlab, "ma"))]
+        for title, opts in (("(b) common methods (best lr) and QLABGrad: batch loss",
+                             ("sgd", "sgd-m", "sgd-nag", "rmsprop", "adagrad", "adam")),
+                            ("(c) recent methods and QLABGrad: batch loss",
+                             ("hgd", "l4gd", "lqa", "newton-lr"))):
+            g = best_of(opts)
+            if g:
+                plist.append((title, g + ref, span_logy(g + ref, "ma")))
+        panels("FP_", plist, 2)
+        figs.append(("findplr", "plot_findplr.gp", 1400, 560 if len(plist) <= 2 else 1060))
     if kind == "newton":
         newton = [s for s in series if s["optimizer"] == "newton-lr"]
         panels("NW_", [("eta of newton-lr", newton or series, lr_logy(newton or series)),

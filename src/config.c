@@ -716,6 +716,11 @@ static int parse_model_data(P *p, const cJSON *root, SweepConfig *c, const Datas
     if (!analytic && strcmp(c->dataset, "none") == 0)
         FAIL(p, "dataset", "\"none\" is for the test-function models only (model \"%s\" needs data)",
              c->model);
+    bool reg_data = data->n_classes == 0; /* regression: the target ends each sample */
+    if (model_find(c->model)->regression != reg_data)
+        FAIL(p, "dataset", "model \"%s\" is a %s model but \"%s\" is a %s data set",
+             c->model, reg_data ? "classification" : "regression", c->dataset,
+             reg_data ? "regression" : "classification");
     if (ITEM("start")) {
         if (!analytic) FAIL(p, "start", "is for the test-function models only (model \"%s\")", c->model);
         if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) != analytic)

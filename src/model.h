@@ -126,6 +126,11 @@ typedef struct ModelOps {
      * "start" sets the point, and the per-step CSV gets one column per
      * parameter (the point before the step). 0: a network on a data set. */
     int analytic;
+    /* true: a regression model, for the data sets whose samples end with their
+     * float target (DatasetDef.n_classes 0) and only for them; its forward
+     * returns the mean squared error and sets *n_correct to -1 (no accuracy:
+     * the CSVs' accuracy cells stay empty). */
+    bool regression;
 } ModelOps;
 
 struct Model {

@@ -163,16 +163,18 @@ void train_evaluate(Model *m, const Dataset *ds, int eval_batch, double *loss, d
     size_t sz = (size_t)ds->c * ds->h * ds->w;
     double total = 0;
     long correct = 0;
+    bool has_acc = true;
     for (int i = 0; i < ds->n; i += eval_batch) {
         int B = LQA_MIN(eval_batch, ds->n - i);
         int nc = 0;
         double l = model_forward(m, m->params, ds->x + (size_t)i * sz, ds->y + i, B, FWD_EVAL, &nc);
         total += l * B;
         correct += nc;
+        has_acc = has_acc && nc >= 0; /* < 0: a regression model, no accuracy */
         if (tick) tick(ctx);
     }
     *loss = total / ds->n;
-    *acc = (double)correct / ds->n;
+    *acc = has_acc ? (double)correct / ds->n : NAN;
 }
 
 /* One row of the per-epoch CSV: the evaluations the config asks for. */

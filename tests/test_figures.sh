@@ -39,7 +39,8 @@ cat > "$T/qlab_findplr_tiny.json" <<EOF
 {"name":"qlab_findplr_tiny","model":"mlp","width":16,$common,"steps":20,"eval_train":false,
  "output_dir":"$T/res/qlab_findplr_tiny",
  "optimizers":[{"name":"qlabgrad","lr":1e-5},
-   {"name":"qlabgrad","label":"qlabgrad-nofindplr","lr":1e-5,"findplr_every":0}]}
+   {"name":"qlabgrad","label":"qlabgrad-nofindplr","lr":1e-5,"findplr_every":0},
+   {"name":"sgd","lr":[0.1,0.01]},{"name":"hgd","lr":0.1}]}
 EOF
 cat > "$T/newton_tiny.json" <<EOF
 {"name":"newton_tiny","model":"logreg","init":"zeros",$common,"epochs":1,
@@ -82,6 +83,9 @@ if [ ${#missing[@]} = 0 ]; then ok "all ${#expected[@]} expected files written, 
 else bad "expected files written" "missing or empty: ${missing[*]}"; fi
 extra=$(cd "$OUT" 2>/dev/null && ls *.png *.pdf 2>/dev/null | grep -vxF -f <(printf '%s\n' "${expected[@]}"))
 check "no unexpected images" [ -z "$extra" ]
+# the FindPLR figure: (a) and the loss panel of QLABGrad, (b) common and (c) recent competitors
+check "findplr figure has the competitor panels (b, c)" \
+    grep -qx "FP_N = 4" "$OUT/data/qlab_findplr_tiny/manifest.gp"
 
 # each PNG: signature, IHDR with a non-zero size, IDAT, IEND, CRCs; each PDF: %PDF ... %%EOF
 pngcheck() {
