@@ -716,7 +716,7 @@ static int parse_model_data(P *p, const cJSON *root, SweepConfig *c, const Datas
     if (!analytic && strcmp(c->dataset, "none") == 0)
         FAIL(p, "dataset", "\"none\" is for the test-function models only (model \"%s\" needs data)",
              c->model);
-    bool reg_data = data->n_classes == 0; /* regression: the target ends each sample */
+    bool reg_data = (*data)->n_classes == 0; /* regression: the target ends each sample */
     if (model_find(c->model)->regression != reg_data)
         FAIL(p, "dataset", "model \"%s\" is a %s model but \"%s\" is a %s data set",
              c->model, reg_data ? "classification" : "regression", c->dataset,
