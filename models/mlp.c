@@ -137,7 +137,7 @@ static void mlp_destroy(Model *m)
 }
 
 const ModelOps model_logreg = {"logreg", logreg_create, mlp_forward, mlp_backward, mlp_destroy,
-                               NULL, 0};
+                               .options = NULL};
 static const ModelOption *const MLP_OPTIONS[] = {&MODEL_OPT_WIDTH, NULL};
 const ModelOps model_mlp = {"mlp", mlp_create, mlp_forward, mlp_backward, mlp_destroy,
-                            MLP_OPTIONS, 0};
+                            .options = MLP_OPTIONS};
