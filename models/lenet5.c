@@ -236,4 +236,4 @@ void lenet_family_destroy(Model *m)
 static int lenet5_create(Model *m, char *err) { return lenet_family_create(m, true, err); }
 
 const ModelOps model_lenet5 = {"lenet5", lenet5_create, lenet_family_forward,
-                               lenet_family_backward, lenet_family_destroy, NULL};
+                               lenet_family_backward, lenet_family_destroy, NULL, 0};

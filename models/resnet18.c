@@ -352,4 +352,4 @@ static void resnet_destroy(Model *m)
 static const ModelOption *const RESNET_OPTIONS[] = {&MODEL_OPT_WIDTH, &MODEL_OPT_PROBE_BN,
                                                     &MODEL_OPT_CONV_ALGO, NULL};
 const ModelOps model_resnet18 = {"resnet18", resnet_create, resnet_forward, resnet_backward,
-                                 resnet_destroy, RESNET_OPTIONS};
+                                 resnet_destroy, RESNET_OPTIONS, 0};
