@@ -31,8 +31,10 @@ keeps the uncut interval); minmax: the smallest and largest seed. Written to DAT
   figures.txt          one line per figure of KIND: name (without extension), the
                        gnuplot script that draws it, width and height in pixels
 
-KIND (default: from NAME): lqa (NAME starts with lqa_), findplr (contains findplr),
-qlab (starts with qlab_), newton (starts with newton_), generic otherwise.
+KIND (default: testfn when the sweep's model is a test function, else from NAME): lqa (NAME
+starts with lqa_), findplr (contains findplr), qlab (starts with qlab_), newton (starts with
+newton_), generic otherwise. testfn: f - f* against the step and the trajectories on the
+function's contour map (scripts/testfn_plot.py writes their data), and the lr traces.
 
 Diverged runs (status "diverged") end where their CSVs end; their titles say
 "diverged at step N" and the manifest gives their last finite point for a marker.
@@ -47,6 +49,7 @@ import statistics
 import sys
 
 import seedstats
+import testfn_plot
 
 PROG = "agg_seeds.py"
 
@@ -216,8 +219,7 @@ def main(argv):
         return 0
     res, out = args
     name = name or os.path.basename(os.path.normpath(res))
-    kind = kind or kind_of(name)
-    if kind not in ("lqa", "qlab", "findplr", "newton", "generic"):
+    if kind not in (None, "lqa", "qlab", "findplr", "newton", "generic", "testfn"):
         die(f"unknown kind '{kind}'")
     try:
         build(res, out, name, kind)
@@ -347,7 +349,15 @@ def build(res, out, name, kind):
 
     if not series:
         raise InputError(f"{summary_path}: no complete runs to plot")
-    write_manifest(out, name, kind, series)
+    extra = None
+    if kind is None:
+        kind = ("testfn" if all(testfn_plot.is_testfn(r["model"]) for r in summary)
+                else kind_of(name))
+    if kind == "testfn":
+        def extra(m, figs):
+            testfn_plot.write(res, out, summary, series, m, figs, gp_str, gp_array, PALETTE,
+                              InputError)
+    write_manifest(out, name, kind, series, extra)
     with open(os.path.join(out, "lr_stats.csv"), "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["sweep", "label", "optimizer", "lr", "steps", "lr_tail_median",
@@ -388,7 +398,7 @@ def assign_colors(series, kind):
             s["pcolor"] = PALETTE[labels.index(s["label"]) % len(PALETTE)]
 
 
-def write_manifest(out, name, kind, series):
+def write_manifest(out, name, kind, series, extra=None):
     assign_colors(series, kind)
     labels = []
     for s in series:
@@ -490,7 +500,9 @@ def write_manifest(out, name, kind, series):
         panels("QL_", [(s["title"], [s], yscale(yhi / ylo)) for s in series])
         c = len(series) if len(series) <= 3 else math.ceil(math.sqrt(len(series)))
         figs.append(("loss", "plot_qlab.gp", 320 * c, 60 + 250 * math.ceil(len(series) / c)))
-    if kind in ("lqa", "qlab", "generic") and adaptive:
+    if kind == "testfn":
+        extra(m, figs)
+    if kind in ("lqa", "qlab", "generic", "testfn") and adaptive:
         panels("LR_", [(s["title"], [s], lr_logy([s])) for s in adaptive])
         c = len(adaptive) if len(adaptive) <= 3 else math.ceil(math.sqrt(len(adaptive)))
         figs.append(("lr", "plot_lr.gp", 450 * c, 60 + 320 * math.ceil(len(adaptive) / c)))
@@ -538,7 +550,8 @@ def write_manifest(out, name, kind, series):
     m.append(gp_array("S_pcolor", [s["pcolor"] for s in series]))
     panels("PS_", [("batch loss (moving average) vs forward+backward passes", best,
                     span_logy(best, "ma"))])
-    figs.append(("passes", "plot_passes.gp", 1100, 650))
+    if kind != "testfn":  # one sample, one pass per step: nothing to compare
+        figs.append(("passes", "plot_passes.gp", 1100, 650))
     with open(os.path.join(out, "manifest.gp"), "w") as f:
         f.write("".join(m))
     with open(os.path.join(out, "figures.txt"), "w") as f:

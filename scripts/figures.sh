@@ -6,6 +6,8 @@
 #   --quick    the configs/*_quick.json sweeps, figures into results/figures/ (default)
 #   --full     the full configs (configs/{lqa,qlab,newton}_*.json without _quick),
 #              figures into results/figures-full/ (ResNet-18 sweeps take hours on 2 cores)
+#              A paper config on a test function ("dataset": "none": seconds to run, no
+#              _quick variant) belongs to both modes.
 #   --no-run   do not run sweeps; plot what results/ already holds
 #   --out DIR  where figures, tables and the aggregated data go (default: results/figures/ or
 #              results/figures-full/ for the shipped paper sweeps; <output_dir>/figures/ for a
@@ -32,8 +34,10 @@
 # on the results (with --full on every config into the default DIR, also the generated block of
 # docs/reproduction.md).
 # The figures of a sweep depend on its name: lqa_* (LQA paper layout), qlab_* (QLABGrad
-# layout + lr traces), *findplr* (FindPLR start-up), newton_* (eta traces); every sweep
-# also gets <sweep>_passes (loss vs forward+backward passes), and from scripts/analysis.py
+# layout + lr traces), *findplr* (FindPLR start-up), newton_* (eta traces); a sweep on a test
+# function (booth, eggholder, himmelblau) gets <sweep>_loss (f - f* against the step) and
+# <sweep>_trajectories (the paths on the contour map) instead, and stays out of the
+# performance profile; every other sweep also gets <sweep>_passes (loss vs forward+backward passes), and from scripts/analysis.py
 # <sweep>_sensitivity (final loss/accuracy vs lr, and vs a method's own swept knobs) and
 # <sweep>_time_to_target (.csv, .md, figure). With two or more sweeps, performance_profile
 # (Dolan-More profile of the best-lr final losses across them, with performance_ratios.csv).
@@ -63,7 +67,7 @@ fi
 if [ ${#cfgs[@]} -eq 0 ]; then
     for f in configs/lqa_*.json configs/qlab_*.json configs/newton_*.json; do
         case "$f" in *_quick.json) [ $mode = quick ] || continue ;;
-                     *) [ $mode = full ] || continue ;; esac
+                     *) [ $mode = full ] || grep -Eq '"dataset": *"none"' "$f" || continue ;; esac
         cfgs+=("$f")
     done
     sort_by_cost=1
@@ -99,8 +103,8 @@ except ValueError as e:
 name = c.get("name") or os.path.splitext(os.path.basename(p))[0]
 try:
     size = {"logreg": 8e3, "mlp": 1.8e6, "cnn2": 3e5, "lenet5": 6e5,
-            "resnet18": 5.6e8}.get(c.get("model"), 1e6)
-    ntrain = c.get("train_limit", 50000 if c.get("dataset") == "cifar10" else 60000)
+            "resnet18": 5.6e8, "booth": 2, "eggholder": 2, "himmelblau": 2}.get(c.get("model"), 1e6)
+    ntrain = c.get("train_limit", {"cifar10": 50000, "none": 1}.get(c.get("dataset"), 60000))
     b = c.get("batch_size", 64)
     per_epoch = max(1, ntrain // b)
     steps = c.get("steps") or c.get("epochs", 1) * per_epoch
@@ -264,10 +268,14 @@ for info in "${infos[@]}"; do
     make_tables
 done
 written+=("${tables[@]}")
-# the performance profile across the sweeps plotted (at least two)
-if [ ${#summaries[@]} -ge 2 ]; then
-    profs=()
-    for s in "${summaries[@]}"; do profs+=("${s%/summary.csv}"); done
+# the performance profile across the sweeps plotted (at least two), without the test-function
+# sweeps (their runs stop at a threshold, and f* may be <= 0: no ratio of final losses)
+profs=()
+for s in "${summaries[@]}"; do
+    case "$(awk -F, 'NR == 2 { print $2 }' "${s#*=}")" in booth|eggholder|himmelblau) continue ;; esac
+    profs+=("${s%/summary.csv}")
+done
+if [ ${#profs[@]} -ge 2 ]; then
     rm -f "$out"/performance_profile.* "$out"/performance_ratios.csv
     if files=$(python3 scripts/analysis.py profile "$out" "${profs[@]}"); then
         mapfile -t -O ${#written[@]} written <<< "$files"

@@ -721,10 +721,15 @@ def main():
                 keep = {k: v for k, v in old["runs"].items() if k.split("/")[0] not in stems}
                 keep.update(tols["runs"])
                 tols["runs"] = dict(sorted(keep.items()))
+                if "machines" in old:
+                    tols["machines"] = old["machines"]
             with open(tol_path, "w") as f:
                 json.dump(tols, f, indent=1, sort_keys=False)
                 f.write("\n")
-            md = os.path.join(os.path.dirname(tol_path), "TOLERANCES.md")
+            # the full report is TOLERANCES.md; a measurement of some configs only goes into
+            # its own file, so that it does not replace the report of the others
+            md = os.path.join(os.path.dirname(tol_path), "TOLERANCES.md" if not a.only else
+                              "TOLERANCES-%s.md" % "-".join(sorted(stems)))
             write_report(md, tols, report, per_variant, var_list, stems, ref_tree, timings)
             say("wrote %s and %s" % (os.path.relpath(tol_path, ROOT), os.path.relpath(md, ROOT)))
             return 0

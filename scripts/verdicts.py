@@ -29,8 +29,13 @@ predicate is decided (see claims/README.md for the claims file's format):
            bound), fails when it lies wholly outside, inconclusive otherwise.
   cost     one `make bench` measurement (median ms/step over the timed steps), no interval:
            decided on the value.
+A claim marked "deterministic": true (a sweep without randomness, e.g. a test function) is
+decided on the exact value instead of an interval, once the seeds present are checked to give
+identical values (one seed is enough; seeds that differ: inconclusive, said why).
 "Best lr" of an optimizer is chosen on the validation loss at the last epoch when the runs have
 a validation split, else on the training loss (said so in the table), never on the test set.
+When runs of the optimizer ended early at the config's stop_loss, the best lr is the one that
+reached it first (fewest epochs); lrs that did not reach it rank after them, by training loss.
 
 Errors in the claims file name the claim and key, exit status 2; unreadable results name the
 file, exit status 1. Python 3 standard library only.
@@ -253,7 +258,12 @@ def load_claims(path, configs):
         if cid in seen:
             raise ClaimError("%s: duplicate id" % where)
         seen.add(cid)
-        _keys(c, ["id", "paper", "where", "quote", "paper_value", "sweep", "test", "note"], where)
+        _keys(c, ["id", "paper", "where", "quote", "paper_value", "sweep", "test", "note",
+                  "deterministic"], where)
+        if not isinstance(c.get("deterministic", False), bool):
+            raise ClaimError("%s: key 'deterministic' must be true or false" % where)
+        if c.get("deterministic") and c.get("test", {}).get("type") == "cost":
+            raise ClaimError("%s: key 'deterministic': only for compare and value claims" % where)
         if _need(c, "paper", str, where) not in papers:
             raise ClaimError("%s: key 'paper': '%s' is not in \"papers\"" % (where, c["paper"]))
         _need(c, "where", str, where)
@@ -530,11 +540,24 @@ def select_best(sweep, label, t, mode, notes):
     else:
         sel = {"metric": "steps:loss", "stat": "mean", "steps": {"from_frac": 0.95}}
         why = "final batch loss (no validation split, no train_loss)"
+    # runs that ended early (status done before the sweep's last epoch: the config's stop_loss)
+    # reached the target: the lr that reached it first is best; the others rank after them
+    early = {}
+    for grp in cand:
+        runs = seedstats.counted(grp[2])
+        ends = [max(sweep.epochs(r)[0], default=0) for r in runs]
+        if runs and all(r["status"] == "done" and e < sweep.final for r, e in zip(runs, ends)):
+            early[id(grp)] = statistics.fmean(ends)
+    if early:
+        why = "fewest epochs to the config's stop_loss"
     best, bestv = None, None
     for grp in cand:
-        vals = [v for v in group_values(sweep, grp, sel, mode).values() if v is not None]
-        mv = statistics.fmean(vals) if vals and not any(math.isinf(v) for v in vals) else (
-            math.inf if vals else None)
+        if id(grp) in early:
+            mv = (0, early[id(grp)])
+        else:
+            vals = [v for v in group_values(sweep, grp, sel, mode).values() if v is not None]
+            mv = (1, statistics.fmean(vals) if vals and not any(math.isinf(v) for v in vals)
+                  else math.inf) if vals else None
         if mv is not None and (bestv is None or mv < bestv):
             best, bestv = grp, mv
     if best is None:
@@ -584,8 +607,28 @@ def decide_interval(expect, n, lo, hi, margin):
     raise AssertionError(expect)
 
 
-def compare_one(va, vb, expect, margin_spec, b_scale, better_sign):
-    """One paired comparison. Returns (state, ours, why, support)."""
+def gx(x):
+    """An exact value for the table (a deterministic sweep): integers in full, else 6 digits."""
+    if x is None or math.isinf(x):
+        return g(x)
+    return ("%d" % x if x == int(x) and abs(x) < 1e15 else "%.6g" % x).replace("-", "−")
+
+
+def det_spread(*groups):
+    """None when every group's values are identical over its seeds (a deterministic sweep),
+    else a message naming the group whose seeds differ."""
+    for name, vals in groups:
+        got = {repr(v) for v in vals.values() if v is not None}
+        if len(got) > 1:
+            return "marked deterministic, but the seeds of %s differ (%s)" % (
+                name, ", ".join("s%s %s" % (k, gx(v)) for k, v in sorted(
+                    vals.items(), key=lambda kv: float(kv[0])) if v is not None))
+    return None
+
+
+def compare_one(va, vb, expect, margin_spec, b_scale, better_sign, det=False):
+    """One paired comparison. Returns (state, ours, why, support). det: a deterministic sweep,
+    decided on the exact difference (the seeds checked to agree)."""
     diffs, unpaired, ninf = [], [], 0
     bmeans = [v for v in vb.values() if v is not None and math.isfinite(v)]
     for s in sorted(set(va) | set(vb), key=float):
@@ -608,6 +651,20 @@ def compare_one(va, vb, expect, margin_spec, b_scale, better_sign):
     n = len(diffs)
     if n == 0:
         return None, "no paired seeds", "no seed has a value in both groups" + extra, -math.inf
+    if det:
+        spread = det_spread(("A", va), ("B", vb))
+        if spread:
+            return None, "A − B varies over %d seeds" % n, spread + extra, -math.inf
+        d = diffs[0]
+        side = [x for x, v in (("A", va), ("B", vb)) if any(
+            w is not None and math.isinf(w) for w in v.values())]
+        ours = "A − B = %s (exact, n=%d)" % (gx(d), n) + (
+            " (%s: diverged or not reached within the run)" % " and ".join(side) if side else "")
+        state = decide_interval(expect, 2, d, d, margin)
+        if expect in ("a_lower", "a_higher") and state is None:  # d == 0: neither is lower
+            state = False
+        sup = {"a_lower": -d, "a_higher": d}.get(expect, math.inf if state else -math.inf)
+        return state, ours, "deterministic: exact value" + extra, sup
     if ninf:
         kp, kn = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
         p = sign_test_p(kp, kn)
@@ -660,8 +717,9 @@ def compare_one(va, vb, expect, margin_spec, b_scale, better_sign):
     return state, ours, why + extra, support
 
 
-def decide_value(vals, expect, mode, unit):
-    """(state, ours, why) of a group's values against the paper's number or a bound."""
+def decide_value(vals, expect, mode, unit, det=False):
+    """(state, ours, why) of a group's values against the paper's number or a bound. det: a
+    deterministic sweep, decided on the exact value (the seeds checked to agree)."""
     vs = [v for v in vals.values() if v is not None]
     missing = [s for s, v in vals.items() if v is None]
     extra = " (seeds without a value: %s)" % " ".join(missing) if missing else ""
@@ -697,6 +755,22 @@ def decide_value(vals, expect, mode, unit):
         else:
             state = lo_ok is None
         return state, ours, "every seed diverged (its value counts as the worst)" + extra, k
+    if det:
+        spread = det_spread(("the group", vals))
+        if spread:
+            return None, "varies over %d seeds" % len(vs), spread + extra, len(vs)
+        v, n = vs[0], len(vs)
+        ours = "%s%s (exact, n=%d)" % (gx(v), unit, n)
+        if x is not None:
+            ok = x - tol <= v <= x + tol
+            why = "%s %s %s ± %s" % (gx(v), "inside" if ok else "outside", g(x), g(tol))
+        elif amax is not None:
+            ok = v <= amax
+            why = "%s %s %s" % (gx(v), "≤" if ok else ">", g(amax))
+        else:
+            ok = v >= amin
+            why = "%s %s %s" % (gx(v), "≥" if ok else "<", g(amin))
+        return ok, ours, "deterministic: exact value, " + why + extra, n
     n, mean, _, lo, hi = seedstats.mean_ci(vs)
     ours = pm(mean, lo, hi, n, unit)
     if lo is None:
@@ -794,7 +868,8 @@ class Evaluator:
         unit = " %" if t.get("scale") == 100 else ""
         if t["type"] == "value":
             vals = group_values(sw, ga, t, mode, notes=notes)
-            state, ours, why, _ = decide_value(vals, t["expect"], mode, unit)
+            state, ours, why, _ = decide_value(vals, t["expect"], mode, unit,
+                                               c.get("deterministic", False))
             row.update(ours="%s@%s: %s" % (ga[0], ga[1], ours),
                        n=str(sum(v is not None for v in vals.values())), verdict=STATE[state],
                        why=why + "".join("; " + x for x in sorted(notes)))
@@ -826,7 +901,8 @@ class Evaluator:
                     va = group_values(sw, ga, t, mode, e, notes)
                     vb = group_values(swb, gb, t, mode, e, notes)
                     st, ours, why, sup = compare_one(va, vb, t["expect"], margin,
-                                                     t.get("b_scale", 1), better(t))
+                                                     t.get("b_scale", 1), better(t),
+                                                     c.get("deterministic", False))
                     tag = "%s@%s vs %s@%s" % (ga[0], ga[1], gb[0], gb[1])
                     if e is not None:
                         tag += ", epoch %s" % g(e)
@@ -879,13 +955,13 @@ class Evaluator:
             tol = e["rel_tol"] * abs(x)
         if x is not None:
             ok = abs(v - x) <= tol + 1e-12
-            why = "%s %s %s ± %s" % (g(v), "within" if ok else "outside", g(x), g(tol))
+            why = "%s %s %s ± %s" % (gx(v), "within" if ok else "outside", g(x), g(tol))
         elif e.get("at_most") is not None:
             ok = v <= e["at_most"]
-            why = "%s %s %s" % (g(v), "≤" if ok else ">", g(e["at_most"]))
+            why = "%s %s %s" % (gx(v), "≤" if ok else ">", g(e["at_most"]))
         else:
             ok = v >= e["at_least"]
-            why = "%s %s %s" % (g(v), "≥" if ok else "<", g(e["at_least"]))
+            why = "%s %s %s" % (gx(v), "≥" if ok else "<", g(e["at_least"]))
         row.update(ours=what, n="bench", verdict=STATE[ok],
                    why=why + "; one make bench measurement (median over the timed steps), "
                    "decided on the value (no interval); from " + self.rel(path))

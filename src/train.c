@@ -233,7 +233,10 @@ int train_begin(TrainState *s, const SweepConfig *c, const RunSpec *r, Model *m,
 
 /* The divergence rule: the lower median of the last (up to) `window` batch
  * losses above factor × the first step's loss. A median, not one batch, so that
- * a single spike the method recovers from does not end the run. */
+ * a single spike the method recovers from does not end the run. The ratio is
+ * only meaningful for a positive first loss (a cross-entropy always is; a test
+ * function's f may be ≤ 0, where factor × it would be below every loss): with a
+ * first loss ≤ 0 only the non-finite checks apply. */
 static double lower_median(const double *v, int k)
 {
     double s[CFG_DIVERGE_WINDOW_MAX];
@@ -258,7 +261,7 @@ static bool diverged(TrainState *s, const SweepConfig *c, const StepRow *row, Ru
         return true;
     }
     if (t == 1) s->first_loss = loss0;
-    if (c->diverge_factor > 0) {
+    if (c->diverge_factor > 0 && s->first_loss > 0) {
         s->recent[(t - 1) % c->diverge_window] = loss0;
         int k = (int)LQA_MIN(t, (long)c->diverge_window);
         double med = lower_median(s->recent, k);

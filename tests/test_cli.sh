@@ -202,6 +202,17 @@ printf '%s\n' '{'"$div"',"optimizers":[{"name":"sgd","lr":50}]}' > "$T/divd.json
 "$BIN" --config "$T/divd.json" --output-dir "$T/divd" --threads 1 --no-timing --quiet
 check "the default rule (100 x, median of 10) lets lr 50 recover" grep -q '^sgd_lr50_s1,.*,done,20,' "$T/divd/summary.csv"
 check "default rule recorded in the metadata" grep -Eq '"factor":[[:space:]]+100' "$T/divd/sgd_lr50_s1.json"
+# a first loss <= 0 (a test function's f): the ratio rule does not apply (100 x a negative loss
+# is below every loss), only the non-finite checks do (Eggholder from (450, 350): f = -301.8)
+egg='"model":"eggholder","dataset":"none","start":[450,350],"batch_size":1,"steps":30,"eval_test":false'
+printf '%s\n' '{'"$egg"',"optimizers":[{"name":"sgd","lr":[0.01,1e38]}]}' > "$T/divn.json"
+"$BIN" --config "$T/divn.json" --output-dir "$T/divn" --threads 1 --no-timing --quiet
+check "negative first loss: the default rule does not end the run" \
+  grep -q '^sgd_lr0.01_s1,eggholder,none,.*,done,30,-' "$T/divn/summary.csv"
+check "negative first loss: a non-finite point still diverges" \
+  grep -q '^sgd_lr1e+38_s1,.*,diverged,1,' "$T/divn/summary.csv"
+check "negative first loss: the reason says non-finite" \
+  grep -q '"reason":.*non-finite' "$T/divn/sgd_lr1e+38_s1.json"
 
 # eval_every: evaluations every N steps as well as at epoch ends (fractional epochs), with
 # the same per-step trajectory

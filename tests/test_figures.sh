@@ -295,4 +295,56 @@ expect_error "tables.py: malformed summary.csv names file, line, column" \
 expect_error "tables.py: missing summary.csv names it" "$T/nowhere/summary.csv: missing" \
     python3 scripts/tables.py accuracy "$T/tab/y" "$T/nowhere/summary.csv"
 
+# ---------------------------------------------------------------- a test-function sweep
+# (QLABGrad Fig. 2 layout): f - f* and the trajectories on the contour map, no passes figure,
+# left out of the performance profile (its f* may be <= 0); the plotted data against the
+# per-step CSV and against hand values of the function
+cat > "$T/tf_tiny.json" <<EOF
+{"name":"tf_tiny","model":"himmelblau","dataset":"none","start":[0,0],"stop_loss":1e-6,
+ "batch_size":1,"steps":60,"eval_test":false,"output_dir":"$T/res/tf_tiny",
+ "optimizers":[{"name":"qlabgrad","lr":0.1,"findplr_every":1000000000000},
+   {"name":"sgd","lr":[0.01,0.001]}]}
+EOF
+TF=$T/tf
+bash scripts/figures.sh --out "$TF" "$T/tf_tiny.json" "$T/newton_tiny.json" \
+    > "$T/tf.log" 2>&1
+rc=$?
+if [ $rc = 0 ]; then ok "figures.sh on a test-function sweep and another sweep"
+else bad "figures.sh on a test-function sweep (exit $rc)" "$(tail -20 "$T/tf.log")"; fi
+for f in tf_tiny_loss tf_tiny_trajectories tf_tiny_lr; do
+    check "test-function figure $f.png and .pdf" test -s "$TF/$f.png" -a -s "$TF/$f.pdf"
+done
+check "no passes figure for a test function" test ! -e "$TF/tf_tiny_passes.png"
+check "no performance profile from one ordinary sweep and a test function" \
+    test ! -e "$TF/performance_profile.png"
+check "no gnuplot warnings for the test-function figures (full size)" \
+    bash -c "! grep -q 'tf_tiny_.*gnuplot' '$T/tf.log'"
+python3 - "$T/res/tf_tiny" "$TF/data/tf_tiny" > "$T/tfchk.log" 2>&1 <<'EOF'
+import csv, math, os, sys
+res, d = sys.argv[1:]
+rows = list(csv.DictReader(open(os.path.join(res, "sgd_lr0.01_s1.steps.csv"))))
+traj = [l.split() for l in open(os.path.join(d, "sgd_lr0.01.traj.dat")) if not l.startswith("#")]
+assert len(traj) == len(rows), (len(traj), len(rows))
+for r, t in zip(rows, traj):   # step iteration x y f gap: the CSV's point and loss, f* = 0
+    assert int(t[0]) == int(r["step"]) and int(t[1]) == int(r["step"]) - 1, t
+    assert abs(float(t[2]) - float(r["x"])) <= 1e-6 * max(1, abs(float(r["x"]))), (t, r)
+    assert abs(float(t[3]) - float(r["y"])) <= 1e-6 * max(1, abs(float(r["y"]))), (t, r)
+    assert abs(float(t[5]) - float(r["loss"])) <= 1e-6 * max(1, float(r["loss"])), (t, r)
+# by hand: the start (0, 0): f = 11^2 + 7^2 = 170; sgd 0.01 stops at step 33 (32 iterations)
+assert traj[0][2:5] == ["0", "0", "170"], traj[0]
+man = open(os.path.join(d, "manifest.gp")).read()
+assert "lr = 0.01: converged in 32 iterations" in man, "title"
+assert "lr = 0.001: not converged in 60 steps" in man, "title (not converged)"
+# grid.dat: the function on the grid; by hand f(3, 2) = 0, f(0, 0) = 170, f(1, 1) = 106
+hf = lambda x, y: (x * x + y - 11) ** 2 + (x + y * y - 7) ** 2
+assert hf(3, 2) == 0 and hf(0, 0) == 170 and hf(1, 1) == 106
+g = [tuple(map(float, l.split())) for l in open(os.path.join(d, "grid.dat")) if l.strip()]
+assert len(g) == 201 * 201, len(g)
+for x, y, z in g[::997]:
+    assert abs(z - hf(x, y)) <= 1e-6 * max(1, abs(z)), (x, y, z)
+print("ok")
+EOF
+check "test-function data: trajectory = per-step CSV, titles, grid = f ($(tail -1 "$T/tfchk.log"))" \
+    grep -qx ok "$T/tfchk.log"
+
 finish

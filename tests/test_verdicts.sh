@@ -193,6 +193,97 @@ $V --claims "$T/claims.json" --configs "$T/cfg" --results "$T/res" --bench "$T/r
     --out "$T/o4" 2>/dev/null
 check "raw.jsonl: 1.05x passes the 1.1x bound" test "$(verdict "$T/o4/verdicts.csv" cost-fails)" = reproduced
 
+# ---- deterministic sweeps: decided on the exact value ---------------------------------------
+# Runs that stop early (stop_loss) at the first epoch whose loss is <= 0.01: fast at epoch 3,
+# slow at 6, never: not within 10; opt2 at lr 0.1 / 0.01 / 0.001 stops at 8 / 2 / never (0.001
+# has the lowest loss at the sweep's last epoch, the only lr with a value there). SEEDS seeds,
+# identical, or (noisy) seed 2 of fast stops one epoch later.
+cat > "$T/cfg/det.json" <<'EOF'
+{"name": "det", "optimizers": [{"name": "sgd", "label": "fast"}, {"name": "sgd", "label": "slow"},
+ {"name": "sgd", "label": "never"}, {"name": "sgd", "label": "opt2"}]}
+EOF
+mkdet() { # dir, seeds, noisy (1/0)
+    python3 - "$@" <<'EOF'
+import csv, os, sys
+d, seeds, noisy = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+os.makedirs(d, exist_ok=True)
+summ = []
+def run(label, lr, seed, stop, last=0.5):
+    name = "%s_lr%s_s%d" % (label, lr, seed)
+    n = stop if stop else 10
+    with open(os.path.join(d, name + ".epochs.csv"), "w") as f:
+        f.write("epoch,step,train_loss,test_loss,test_acc,seconds,val_loss,val_acc\n")
+        for e in range(n + 1):
+            l = 0.005 if stop and e == stop else (last if e == n else 1.0 / (e + 1))
+            f.write("%d,%d,%s,,,0,,\n" % (e, e, l))
+    summ.append([name, label, lr, seed, "done", name + ".steps.csv", name + ".epochs.csv"])
+for s in range(1, seeds + 1):
+    run("fast", "0.1", s, 4 if noisy and s == 2 else 3)
+    run("slow", "0.1", s, 6)
+    run("never", "0.1", s, None)
+    run("opt2", "0.1", s, 8)
+    run("opt2", "0.01", s, 2)
+    run("opt2", "0.001", s, None, last=0.02)
+with open(os.path.join(d, "summary.csv"), "w", newline="") as f:
+    w = csv.writer(f, lineterminator="\n")
+    w.writerow(["run", "label", "lr", "seed", "status", "csv", "epochs_csv"])
+    w.writerows(summ)
+EOF
+}
+python3 - "$T/claims.json" "$T/dclaims.json" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+reach = {"metric": "epochs_to_reach", "column": "train_loss", "threshold": 0.01}
+def claim(cid, test, det=True):
+    c = {"id": cid, "paper": "p", "where": "Fig. 9", "quote": "converges", "paper_value": "x",
+         "sweep": {"full": "det", "quick": None}, "test": dict(test, **reach)}
+    if det:
+        c["deterministic"] = True
+    return c
+d["claims"] = [
+    claim("det-value", {"type": "value", "a": {"label": "fast"}, "expect": {"at_most": 5}}),
+    claim("nodet-value", {"type": "value", "a": {"label": "fast"}, "expect": {"at_most": 5}}, False),
+    claim("det-value-out", {"type": "value", "a": {"label": "slow"}, "expect": {"value": 3, "tol": 1}}),
+    claim("det-faster", {"type": "compare", "a": {"label": "fast"},
+                         "b": [{"label": "slow"}, {"label": "never"}], "expect": "a_lower"}),
+    claim("det-slower", {"type": "compare", "a": {"label": "slow"}, "b": {"label": "fast"},
+                         "expect": "a_lower"}),
+    claim("det-best", {"type": "compare", "a": {"label": "opt2", "lr": "best"},
+                       "b": {"label": "fast"}, "expect": "a_lower"})]
+json.dump(d, open(sys.argv[2], "w"))
+EOF
+VD="$V --claims $T/dclaims.json --configs $T/cfg --bench $T/bench.md"
+mkdet "$T/rd1/det" 1 0
+check "deterministic sweep, one seed" $VD --results "$T/rd1" --out "$T/od1"
+D1=$T/od1/verdicts.csv
+check "deterministic value, n = 1 -> reproduced" test "$(verdict "$D1" det-value)" = reproduced
+check "deterministic: why and exact value" \
+    test "$(field "$D1" det-value why)|$(field "$D1" det-value ours)" = \
+    "deterministic: exact value, 3 ≤ 5|fast@0.1: 3 (exact, n=1)"
+check "not marked deterministic, n = 1 -> inconclusive" test "$(verdict "$D1" nodet-value)" = inconclusive
+check "deterministic value outside tol -> not reproduced" \
+    test "$(verdict "$D1" det-value-out)" = "not reproduced"
+check "deterministic compare (one side never reaches it) -> reproduced" \
+    test "$(verdict "$D1" det-faster)" = reproduced
+check "deterministic compare: exact difference" \
+    grep -q '^det-faster,.*A − B = −3 (exact, n=1).*deterministic: exact value' "$D1"
+check "deterministic compare, other side -> not reproduced" \
+    test "$(verdict "$D1" det-slower)" = "not reproduced"
+check "best lr of runs that stopped early: fewest epochs to stop_loss" \
+    grep -q '^det-best,.*opt2@0.01 vs fast@0.1: A − B = −1 (exact, n=1).*best lr of opt2 0.01 selected on fewest epochs' "$D1"
+mkdet "$T/rd2/det" 3 0
+$VD --results "$T/rd2" --out "$T/od2" 2>/dev/null
+check "deterministic, 3 identical seeds -> reproduced, n = 3" \
+    test "$(verdict "$T/od2/verdicts.csv" det-value)-$(field "$T/od2/verdicts.csv" det-value n)" = "reproduced-3"
+mkdet "$T/rd3/det" 3 1
+$VD --results "$T/rd3" --out "$T/od3" 2>/dev/null
+check "marked deterministic but seeds differ -> inconclusive" \
+    test "$(verdict "$T/od3/verdicts.csv" det-value)" = inconclusive
+check "seeds that differ are named" \
+    grep -q '^det-value,.*marked deterministic, but the seeds of the group differ (s1 3, s2 4, s3 3)' "$T/od3/verdicts.csv"
+check "compare: seeds that differ are named" \
+    grep -q '^det-faster,.*inconclusive,.*the seeds of A differ' "$T/od3/verdicts.csv"
+
 # ---- errors in the claims file: exit 2, claim and key named, nothing written -----------------
 bad_claims() { # description, python edit of the claims dict d, expected message
     python3 -c "import json, sys
@@ -215,6 +306,8 @@ bad_claims "value without tol" "del d['claims'][5]['test']['expect']['tol']" "a 
 bad_claims "duplicate id" "d['claims'][1]['id'] = 'holds'" "claim 'holds': duplicate id"
 bad_claims "unknown paper" "d['claims'][0]['paper'] = 'q'" "key 'paper': 'q' is not in"
 bad_claims "bad metric" "d['claims'][0]['test']['metric'] = 'loss'" "key 'metric': 'loss' is not one of"
+bad_claims "deterministic not a bool" "d['claims'][0]['deterministic'] = 'yes'" \
+    "claim 'holds': key 'deterministic' must be true or false"
 
 # ---- the generated block of a document ------------------------------------------------------
 printf 'intro\n<!-- verdicts:begin -->\nold table\n<!-- verdicts:end -->\noutro\n' > "$T/doc.md"
