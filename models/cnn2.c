@@ -15,4 +15,4 @@
 static int cnn2_create(Model *m, char *err) { return lenet_family_create(m, false, err); }
 
 const ModelOps model_cnn2 = {"cnn2", cnn2_create, lenet_family_forward, lenet_family_backward,
-                             lenet_family_destroy, NULL};
+                             lenet_family_destroy, NULL, 0};

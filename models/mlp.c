@@ -137,7 +137,7 @@ static void mlp_destroy(Model *m)
 }
 
 const ModelOps model_logreg = {"logreg", logreg_create, mlp_forward, mlp_backward, mlp_destroy,
-                               NULL};
+                               NULL, 0};
 static const ModelOption *const MLP_OPTIONS[] = {&MODEL_OPT_WIDTH, NULL};
 const ModelOps model_mlp = {"mlp", mlp_create, mlp_forward, mlp_backward, mlp_destroy,
-                            MLP_OPTIONS};
+                            MLP_OPTIONS, 0};
