@@ -648,7 +648,7 @@ static int parse_model_options(P *p, const cJSON *root, SweepConfig *c)
         }
         bool set = model_option_value(&base, o) != o->def; /* (a list: any element) */
         for (int k = 0; k < p->max[i].n; k++) set |= p->max[i].v[k] != o->def;
-        if (set && !model_uses_option(model_find(c->model), o))
+        if (set && o->strict && !model_uses_option(model_find(c->model), o))
             FAIL(p, o->key, "model \"%s\" has no option %s (it would be ignored)", c->model, o->key);
     }
     if (points > CFG_MAX_RUNS)

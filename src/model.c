@@ -47,7 +47,7 @@ const ModelOption MODEL_OPT_CONV_ALGO = {
     .doc = "Winograd variant of the 3x3 convolutions"};
 const ModelOption MODEL_OPT_DROPOUT = {
     .key = "dropout", .type = MOPT_REAL, .def = 0, .lo = 0, .hi = 1,
-    .offset = offsetof(ModelSpec, dropout),
+    .offset = offsetof(ModelSpec, dropout), .strict = true,
     .doc = "dropout probability of the model's dropout layers (0: none)"};
 
 enum { MAX_OPTIONS = 32 };

@@ -54,8 +54,8 @@ typedef struct ModelSpec {
 /* A model option: a config key whose value lands in a field of ModelSpec: an
  * int (MOPT_INT, MOPT_ENUM) or a double (MOPT_REAL). The models that use an
  * option list it in ModelOps.options; the config accepts the options of every
- * model (model_option_get), but a value other than the default only for a
- * model that lists it. */
+ * model (model_option_get) — a `strict` one at a value other than its default
+ * only for a model that lists it. */
 typedef enum { MOPT_INT = 0, MOPT_ENUM = 1, MOPT_REAL = 2 } ModelOptType;
 typedef struct ModelOption {
     const char *key;          /* config key = ModelSpec field */
@@ -67,6 +67,7 @@ typedef struct ModelOption {
     int n_names;
     size_t offset;            /* offsetof(ModelSpec, field) */
     bool always_recorded;     /* a run's .json records it even when it is the default */
+    bool strict;              /* a config error when set for a model that does not read it */
     const char *doc;
 } ModelOption;
 extern const ModelOption MODEL_OPT_WIDTH, MODEL_OPT_PROBE_BN, MODEL_OPT_CONV_ALGO, MODEL_OPT_DROPOUT;
