@@ -15,13 +15,22 @@
  * gradient is the same), which halves the ReLU work. TRAIN keeps per-layer
  * caches; PROBE/EVAL and backward share scratch buffers (never read across
  * calls), so a probe between a TRAIN forward and its backward is harmless.
- * There is no batch norm, so PROBE and EVAL compute the same thing. */
+ * There is no batch norm, so without dropout PROBE and EVAL compute the same thing.
+ *
+ * Dropout (lenet5 only; spec.dropout = p > 0): two inverted-dropout layers,
+ * after the ReLUs of fc1 and fc2 ("two dropout layers after the first two
+ * fully-connected layers", Ravaut & Gorti 2018), = PyTorch's
+ * F.dropout(F.relu(fc(x)), p). Active in TRAIN and PROBE with the step's mask
+ * (nn/dropout.h: layers 0 and 1), the identity in EVAL. TRAIN keeps h1, h2
+ * after the mask (the inputs of fc2, fc3); a dropped unit's ReLU gradient is
+ * then zero, as its mask is. p = 0: no layers, the same arithmetic as before. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common.h"
 #include "conv.h"
+#include "dropout.h"
 #include "layers.h"
 #include "lenet.h"
 #include "model.h"
@@ -31,6 +40,7 @@
 typedef struct Lenet {
     bool maxpool;
     Conv2d c1, c2;
+    Dropout drop[2]; /* after fc1's and fc2's ReLU (off when p = 0) */
     int ph1, pw1, ph2, pw2; /* pooled sizes */
     int dim[4];             /* flat, 120, 84, classes */
     size_t c1w, c1b, c2w, c2b, fw[3], fb[3];
@@ -62,6 +72,7 @@ int lenet_family_create(Model *m, bool maxpool, char *err)
         return lqa_errf(err, "%s: bad spec (batch %d, channels %d, classes %d)", maxpool ? "lenet5" : "cnn2", B, C,
                         s->n_classes);
     int pad = (s->in_h == 28 && s->in_w == 28) ? 2 : 0;
+    if (s->dropout != 0 && !maxpool) return lqa_errf(err, "cnn2: has no dropout layers");
     if (s->in_h + 2 * pad < 5 + 1 || s->in_w + 2 * pad < 5 + 1)
         return lqa_errf(err, "%s: input %dx%d too small", maxpool ? "lenet5" : "cnn2", s->in_h, s->in_w);
     conv2d_setup(&net->c1, C, s->in_h, s->in_w, 6, 5, 5, 1, pad);
@@ -117,6 +128,8 @@ int lenet_family_create(Model *m, bool maxpool, char *err)
     if (!(net->s0 = alloc_f(big, err)) || !(net->s1 = alloc_f(big, err)) ||
         !(net->s2 = alloc_f(big, err)))
         return -1;
+    for (int l = 0; l < 2; l++)
+        if (dropout_init(&net->drop[l], s->dropout, l, net->dim[l + 1], B, err)) return -1;
     return 0;
 }
 
@@ -164,8 +177,12 @@ double lenet_family_forward(Model *m, const float *theta, const float *x, const 
     cnhw_to_nchw(f, p2, 16, B, net->ph2 * net->pw2); /* flatten in PyTorch order */
     linear_forward(h1, f, theta + net->fw[0], theta + net->fb[0], B, net->dim[0], net->dim[1]);
     act_relu_forward(h1, h1, (size_t)B * net->dim[1]);
+    if (mode != FWD_EVAL && dropout_on(&net->drop[0]))
+        dropout_apply(h1, h1, dropout_mask(&net->drop[0], m->seed, m->step, B), (size_t)B * net->dim[1]);
     linear_forward(h2, h1, theta + net->fw[1], theta + net->fb[1], B, net->dim[1], net->dim[2]);
     act_relu_forward(h2, h2, (size_t)B * net->dim[2]);
+    if (mode != FWD_EVAL && dropout_on(&net->drop[1]))
+        dropout_apply(h2, h2, dropout_mask(&net->drop[1], m->seed, m->step, B), (size_t)B * net->dim[2]);
     linear_forward(logits, h2, theta + net->fw[2], theta + net->fb[2], B, net->dim[2],
                    net->dim[3]);
     if (!train) return softmax_xent_forward(NULL, logits, y, B, s->n_classes, n_correct);
@@ -200,9 +217,12 @@ void lenet_family_backward(Model *m)
     softmax_xent_backward(u, net->probs, net->y_train, B, d[3]);
     linear_backward(v, g + net->fw[2], g + net->fb[2], u, net->h2, theta + net->fw[2], B, d[2],
                     d[3]);
+    if (dropout_on(&net->drop[1])) /* the mask of the TRAIN forward's step (rows >= B) */
+        dropout_apply(v, v, net->drop[1].mask, (size_t)B * d[2]);
     relu_backward(v, v, net->h2, (size_t)B * d[2]);
     linear_backward(u, g + net->fw[1], g + net->fb[1], v, net->h1, theta + net->fw[1], B, d[1],
                     d[2]);
+    if (dropout_on(&net->drop[0])) dropout_apply(u, u, net->drop[0].mask, (size_t)B * d[1]);
     relu_backward(u, u, net->h1, (size_t)B * d[1]);
     linear_backward(v, g + net->fw[0], g + net->fb[0], u, net->f, theta + net->fw[0], B, d[0],
                     d[1]);
@@ -229,11 +249,14 @@ void lenet_family_destroy(Model *m)
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) lqa_free(bufs[i]);
         lqa_free(net->i1);
         lqa_free(net->i2);
+        for (int l = 0; l < 2; l++) dropout_free(&net->drop[l]);
         lqa_free(net);
     }
 }
 
 static int lenet5_create(Model *m, char *err) { return lenet_family_create(m, true, err); }
 
+static const ModelOption *const LENET5_OPTIONS[] = {&MODEL_OPT_DROPOUT, NULL};
+
 const ModelOps model_lenet5 = {"lenet5", lenet5_create, lenet_family_forward,
-                               lenet_family_backward, lenet_family_destroy, .options = NULL};
+                               lenet_family_backward, lenet_family_destroy, .options = LENET5_OPTIONS};

@@ -23,6 +23,15 @@
  * too (or the running ones when spec.probe_bn == PROBE_BN_EVAL) and changes no
  * state; FWD_EVAL uses the running statistics.
  *
+ * Dropout (spec.dropout = p > 0): one inverted-dropout layer on the pooled
+ * features, before fc (= PyTorch's fc(F.dropout(pool(x), p))). The paper
+ * (Ravaut & Gorti 2018) trains "ResNet-18 (with two added dropout layers)" and
+ * does not say where; ResNet-18 has a single fully-connected layer, so the
+ * layer before it is the one classifier-side place. Two stacked dropout layers
+ * there would be one layer with 1 − (1 − p)². Active in TRAIN and PROBE with
+ * the step's mask (nn/dropout.h: layer 0; independent of probe_bn, which only
+ * chooses the batch-norm statistics), the identity in EVAL. p = 0: no layer.
+ *
  * Memory: TRAIN caches the tensors backward needs (per block: conv1 output,
  * post-BN-ReLU activation, conv2 output, projection conv output, block
  * output); PROBE/EVAL forwards and the backward share three scratch tensors of
@@ -34,6 +43,7 @@
 
 #include "common.h"
 #include "conv.h"
+#include "dropout.h"
 #include "layers.h"
 #include "model.h"
 
@@ -66,6 +76,7 @@ typedef struct Resnet {
     BnL bn1;
     Block blk[RESNET_BLOCKS];
     size_t fc_w, fc_b;
+    Dropout drop; /* on the pooled features (off when p = 0) */
     size_t ws_n;
     float *ws;
     /* TRAIN caches */
@@ -172,6 +183,7 @@ static int resnet_create(Model *m, char *err)
         return -1;
     for (int j = 0; j < 3; j++)
         if (!(net->s[j] = alloc_f(big, err))) return -1;
+    if (dropout_init(&net->drop, s->dropout, 0, C, B, err)) return -1;
     int maxc = 8 * w;
     if (!(net->smean = alloc_f(maxc, err)) || !(net->svar = alloc_f(maxc, err)) ||
         !(net->sinv = alloc_f(maxc, err)))
@@ -274,6 +286,8 @@ static double resnet_forward(Model *m, const float *theta, const float *x, const
     float *pooled = train ? net->pooled : net->spooled;
     float *logits = train ? net->logits : net->slogits;
     gap_forward(pooled, cur, net->feat, B, last->c1.out_h * last->c1.out_w);
+    if (mode != FWD_EVAL && dropout_on(&net->drop))
+        dropout_apply(pooled, pooled, dropout_mask(&net->drop, m->seed, m->step, B), (size_t)B * net->feat);
     linear_forward(logits, pooled, theta + net->fc_w, theta + net->fc_b, B, net->feat,
                    net->n_classes);
     if (!train) return softmax_xent_forward(NULL, logits, y, B, net->n_classes, n_correct);
@@ -296,6 +310,8 @@ static void resnet_backward(Model *m)
     softmax_xent_backward(net->slogits, net->probs, net->y_train, B, net->n_classes);
     linear_backward(net->spooled, g + net->fc_w, g + net->fc_b, net->slogits, net->pooled,
                     theta + net->fc_w, B, net->feat, net->n_classes);
+    if (dropout_on(&net->drop)) /* the mask of the TRAIN forward's step */
+        dropout_apply(net->spooled, net->spooled, net->drop.mask, (size_t)B * net->feat);
     const Block *last = &net->blk[RESNET_BLOCKS - 1];
     gap_backward(P, net->spooled, net->feat, B, last->c1.out_h * last->c1.out_w);
     for (int i = RESNET_BLOCKS - 1; i >= 0; i--) {
@@ -345,11 +361,12 @@ static void resnet_destroy(Model *m)
                            k->bds.invstd};
             for (size_t j = 0; j < sizeof kb / sizeof kb[0]; j++) lqa_free(kb[j]);
         }
+        dropout_free(&net->drop);
         lqa_free(net);
     }
 }
 
 static const ModelOption *const RESNET_OPTIONS[] = {&MODEL_OPT_WIDTH, &MODEL_OPT_PROBE_BN,
-                                                    &MODEL_OPT_CONV_ALGO, NULL};
+                                                    &MODEL_OPT_CONV_ALGO, &MODEL_OPT_DROPOUT, NULL};
 const ModelOps model_resnet18 = {"resnet18", resnet_create, resnet_forward, resnet_backward,
                                  resnet_destroy, .options = RESNET_OPTIONS};

@@ -312,8 +312,15 @@ static int hp_elem(P *p, const cJSON *v, const char *key, const void *spec, doub
 static int mopt_elem(P *p, const cJSON *v, const char *key, const void *spec, double *out)
 {
     const ModelOption *o = spec;
-    long x;
-    if (get_int(p, v, key, o->lo, o->hi, &x)) return -1;
+    long x = 0;
+    if (o->type == MOPT_REAL) {
+        if (!cJSON_IsNumber(v)) FAIL(p, key, "must be a number");
+        if (!(v->valuedouble >= o->lo && v->valuedouble < o->hi))
+            FAIL(p, key, "%g is out of range [%g, %g)", v->valuedouble, o->lo, o->hi);
+        *out = v->valuedouble;
+        return 0;
+    }
+    if (get_int(p, v, key, (long)o->lo, (long)o->hi, &x)) return -1;
     *out = (double)x;
     return 0;
 }
@@ -545,7 +552,7 @@ static int grid_id(P *p, const SweepConfig *c, const Proto *pr, const OptEntry *
                 len = LQA_MIN(len, sizeof buf - 1);
     for (int k = 0; k < c->n_grid_cols; k++)
         if (c->grid_cols[k].mopt)
-            len += (size_t)snprintf(buf + len, sizeof buf - len, "_%s-%d", c->grid_cols[k].mopt->key,
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "_%s-%g", c->grid_cols[k].mopt->key,
                                     model_option_value(&c->models[e->model_i], c->grid_cols[k].mopt)),
                 len = LQA_MIN(len, sizeof buf - 1);
     /* label + "_lr" + lr (%g: at most 12) + this + "_s" + seed (at most 10) must fit RunSpec.id */
@@ -607,7 +614,7 @@ static int add_grid_col(P *p, SweepConfig *c, const char *name, const ModelOptio
 
 /* ---- model options (model.h: ModelOption) ---------------------------------- */
 
-/* The model options. An integer option may be a list: c->models then holds
+/* The model options. A numeric option may be a list: c->models then holds
  * every point of the product of those lists (the first option outermost). */
 static int parse_model_options(P *p, const cJSON *root, SweepConfig *c)
 {
@@ -623,23 +630,26 @@ static int parse_model_options(P *p, const cJSON *root, SweepConfig *c)
         const ModelOption *o = model_option_get(i);
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, o->key);
         if (!it) continue;
-        int *field = model_option_field(&base, o);
-        long v;
+        double v;
         if (cJSON_IsArray(it)) {
-            if (o->type != MOPT_INT) FAIL(p, o->key, "is not numeric: only numeric model options may be lists");
+            if (o->type == MOPT_ENUM) FAIL(p, o->key, "is not numeric: only numeric model options may be lists");
             Axis *a = &p->max[i];
             a->name = o->key;
             if (parse_list(p, it, o->key, mopt_elem, o, a)) return -1;
             if (check_list_duplicates(p, a->v, a->n, o->key)) return -1;
-            *field = (int)a->v[0];
+            model_option_set(&base, o, a->v[0]);
             points *= a->n;
             last = o->key;
         } else if (o->type == MOPT_ENUM) {
-            if (get_choice(p, it, o->key, o->names, o->n_names, field)) return -1;
+            if (get_choice(p, it, o->key, o->names, o->n_names, model_option_field(&base, o))) return -1;
         } else {
-            if (get_int(p, it, o->key, o->lo, o->hi, &v)) return -1;
-            *field = (int)v;
+            if (mopt_elem(p, it, o->key, o, &v)) return -1;
+            model_option_set(&base, o, v);
         }
+        bool set = model_option_value(&base, o) != o->def; /* (a list: any element) */
+        for (int k = 0; k < p->max[i].n; k++) set |= p->max[i].v[k] != o->def;
+        if (set && o->strict && !model_uses_option(model_find(c->model), o))
+            FAIL(p, o->key, "model \"%s\" has no option %s (it would be ignored)", c->model, o->key);
     }
     if (points > CFG_MAX_RUNS)
         FAIL(p, last, "%.0f combinations of model options exceed the limit of %d runs per sweep",
@@ -653,7 +663,7 @@ static int parse_model_options(P *p, const cJSON *root, SweepConfig *c)
         for (int i = nopt - 1; i >= 0; i--) {
             const Axis *a = &p->max[i];
             if (!a->n) continue;
-            *model_option_field(&c->models[m], model_option_get(i)) = (int)a->v[rem % a->n];
+            model_option_set(&c->models[m], model_option_get(i), a->v[rem % a->n]);
             rem /= a->n;
         }
     }

@@ -34,14 +34,21 @@ int conv_algo_parse(const char *name, ConvAlgo *out)
 /* ---- model options ---------------------------------------------------------- */
 
 const ModelOption MODEL_OPT_WIDTH = {
-    "width", MOPT_INT, 0, 1, 1 << 16, NULL, 0, offsetof(ModelSpec, width), false,
-    "base width instead of the architecture's (toy models for tests)"};
+    .key = "width", .type = MOPT_INT, .def = 0, .lo = 1, .hi = 1 << 16,
+    .offset = offsetof(ModelSpec, width),
+    .doc = "base width instead of the architecture's (toy models for tests)"};
 const ModelOption MODEL_OPT_PROBE_BN = {
-    "probe_bn", MOPT_ENUM, PROBE_BN_BATCH, 0, 0, PROBE_BN_NAMES, 2, offsetof(ModelSpec, probe_bn),
-    true, "batch-norm statistics of probes: batch or eval"};
+    .key = "probe_bn", .type = MOPT_ENUM, .def = PROBE_BN_BATCH, .names = PROBE_BN_NAMES,
+    .n_names = 2, .offset = offsetof(ModelSpec, probe_bn), .always_recorded = true,
+    .doc = "batch-norm statistics of probes: batch or eval"};
 const ModelOption MODEL_OPT_CONV_ALGO = {
-    "conv_algo", MOPT_ENUM, CONV_WINOGRAD2, 0, 0, CONV_ALGO_NAMES, CONV_ALGO_COUNT,
-    offsetof(ModelSpec, conv_algo), true, "Winograd variant of the 3x3 convolutions"};
+    .key = "conv_algo", .type = MOPT_ENUM, .def = CONV_WINOGRAD2, .names = CONV_ALGO_NAMES,
+    .n_names = CONV_ALGO_COUNT, .offset = offsetof(ModelSpec, conv_algo), .always_recorded = true,
+    .doc = "Winograd variant of the 3x3 convolutions"};
+const ModelOption MODEL_OPT_DROPOUT = {
+    .key = "dropout", .type = MOPT_REAL, .def = 0, .lo = 0, .hi = 1,
+    .offset = offsetof(ModelSpec, dropout), .strict = true,
+    .doc = "dropout probability of the model's dropout layers (0: none)"};
 
 enum { MAX_OPTIONS = 32 };
 static const ModelOption *g_options[MAX_OPTIONS];
@@ -83,17 +90,33 @@ const ModelOption *model_option_find(const char *key)
 
 int *model_option_field(ModelSpec *spec, const ModelOption *o)
 {
+    LQA_CHECK(o->type != MOPT_REAL);
     return (int *)((char *)spec + o->offset);
 }
 
-int model_option_value(const ModelSpec *spec, const ModelOption *o)
+double model_option_value(const ModelSpec *spec, const ModelOption *o)
 {
-    return *(const int *)((const char *)spec + o->offset);
+    const char *f = (const char *)spec + o->offset;
+    return o->type == MOPT_REAL ? *(const double *)f : *(const int *)f;
+}
+
+void model_option_set(ModelSpec *spec, const ModelOption *o, double v)
+{
+    char *f = (char *)spec + o->offset;
+    if (o->type == MOPT_REAL) *(double *)f = v;
+    else *(int *)f = (int)v;
+}
+
+bool model_uses_option(const ModelOps *ops, const ModelOption *o)
+{
+    for (const ModelOption *const *q = ops->options; q && *q; q++)
+        if (*q == o) return true;
+    return false;
 }
 
 void model_option_defaults(ModelSpec *spec)
 {
-    for (int i = 0; i < model_option_count(); i++) *model_option_field(spec, g_options[i]) = g_options[i]->def;
+    for (int i = 0; i < model_option_count(); i++) model_option_set(spec, g_options[i], g_options[i]->def);
 }
 
 const ModelOps *model_find(const char *name)
@@ -211,6 +234,8 @@ void init_uniform(float *p, size_t n, float bound, Rng *rng)
 void model_init(Model *m, InitKind kind, uint64_t seed)
 {
     Rng rng;
+    m->seed = seed;
+    m->step = 0;
     rng_seed(&rng, seed, RNG_STREAM_INIT);
     init_table(m->tensors, m->params, &rng);
     if (m->state) init_table(m->buffers, m->state, &rng); /* no draws: resets the state */

@@ -48,31 +48,39 @@ typedef struct ModelSpec {
     int width;            /* base width override (0 = architecture default); for toy tests */
     int probe_bn;         /* ProbeBn */
     int conv_algo;        /* ConvAlgo */
+    double dropout;       /* dropout probability p in [0, 1); 0: no dropout layers */
 } ModelSpec;
 
-/* A model option: a config key whose value lands in an int field of ModelSpec.
- * The models that use an option list it in ModelOps.options; the config
- * accepts the options of every model (model_option_get). */
-typedef enum { MOPT_INT = 0, MOPT_ENUM = 1 } ModelOptType;
+/* A model option: a config key whose value lands in a field of ModelSpec: an
+ * int (MOPT_INT, MOPT_ENUM) or a double (MOPT_REAL). The models that use an
+ * option list it in ModelOps.options; the config accepts the options of every
+ * model (model_option_get) — a `strict` one at a value other than its default
+ * only for a model that lists it. */
+typedef enum { MOPT_INT = 0, MOPT_ENUM = 1, MOPT_REAL = 2 } ModelOptType;
 typedef struct ModelOption {
     const char *key;          /* config key = ModelSpec field */
     ModelOptType type;
-    int def;                  /* default (MOPT_ENUM: index into names) */
-    int lo, hi;               /* MOPT_INT: the range of a value given */
+    double def;               /* default (MOPT_ENUM: index into names) */
+    double lo, hi;            /* the range of a value given: MOPT_INT [lo, hi],
+                                 MOPT_REAL [lo, hi) */
     const char *const *names; /* MOPT_ENUM: value names, by value */
     int n_names;
     size_t offset;            /* offsetof(ModelSpec, field) */
     bool always_recorded;     /* a run's .json records it even when it is the default */
+    bool strict;              /* a config error when set for a model that does not read it */
     const char *doc;
 } ModelOption;
-extern const ModelOption MODEL_OPT_WIDTH, MODEL_OPT_PROBE_BN, MODEL_OPT_CONV_ALGO;
+extern const ModelOption MODEL_OPT_WIDTH, MODEL_OPT_PROBE_BN, MODEL_OPT_CONV_ALGO, MODEL_OPT_DROPOUT;
 /* The options of every model of the registry, each once: i in [0, model_option_count()). */
 int model_option_count(void);
 const ModelOption *model_option_get(int i);
 const ModelOption *model_option_find(const char *key);
-/* The field of spec that option o sets. */
+/* The int field of spec that option o sets (MOPT_INT, MOPT_ENUM). */
 int *model_option_field(ModelSpec *spec, const ModelOption *o);
-int model_option_value(const ModelSpec *spec, const ModelOption *o);
+/* Any option's value (an int option's as a double), and setting it. */
+double model_option_value(const ModelSpec *spec, const ModelOption *o);
+void model_option_set(ModelSpec *spec, const ModelOption *o, double v);
+
 /* Every option at its default. */
 void model_option_defaults(ModelSpec *spec);
 
@@ -143,7 +151,15 @@ struct Model {
     float *state; /* may be NULL when n_state == 0 */
     void *impl;   /* model-private data */
     TensorTable *tensors, *buffers; /* the declared parameter tensors and buffers */
+    /* The random function of the current step (dropout masks, nn/dropout.h):
+     * model_init sets seed, the trainer sets step (0-based) before a step's
+     * training forward; probes of that step run with the same values. */
+    uint64_t seed;
+    long step;
 };
+
+/* Does model ops read option o (list it in its options)? */
+bool model_uses_option(const ModelOps *ops, const ModelOption *o);
 
 /* For create: declare the next parameter tensor (shape: ndim ints) and return
  * its offset in params/grads. fan_in: for TENSOR_UNIFORM. */

@@ -8,7 +8,7 @@
 
 typedef struct Rng { uint64_t s[4]; } Rng;
 
-enum { RNG_STREAM_INIT = 1, RNG_STREAM_SHUFFLE = 2 };
+enum { RNG_STREAM_INIT = 1, RNG_STREAM_SHUFFLE = 2, RNG_STREAM_DROPOUT = 3 }; /* (dropout: see nn/dropout.h) */
 
 void rng_seed(Rng *r, uint64_t seed, uint64_t stream);
 uint64_t rng_next(Rng *r);

@@ -101,9 +101,9 @@ static void add_model_options(cJSON *cfg, const ModelSpec *spec, bool always)
 {
     for (int i = 0; i < model_option_count(); i++) {
         const ModelOption *o = model_option_get(i);
-        int v = model_option_value(spec, o);
+        double v = model_option_value(spec, o);
         if (o->always_recorded != always || (!always && v == o->def)) continue;
-        if (o->type == MOPT_ENUM) cJSON_AddStringToObject(cfg, o->key, o->names[v]);
+        if (o->type == MOPT_ENUM) cJSON_AddStringToObject(cfg, o->key, o->names[(int)v]);
         else cJSON_AddNumberToObject(cfg, o->key, v);
     }
 }

@@ -99,6 +99,7 @@ void train_step(TrainState *s, const float *x, const int *y, int B, StepRow *row
     s->pc.x = x;
     s->pc.y = y;
     s->pc.B = B;
+    m->step = s->step; /* the step's dropout masks, for its training forward and its probes */
     double loss0 = model_forward(m, m->params, x, y, B, FWD_TRAIN, NULL);
     s->pc.fwd++;
     double t1 = lqa_now(), t2 = t1;

@@ -352,23 +352,33 @@ static void test_train_step(void)
 /* Model options: declared by the models that use them, parsed from one table. */
 static void test_model_options(void)
 {
-    T_CHECK(model_option_count() == 3, "three model options, got %d", model_option_count());
-    const char *want[] = {"width", "probe_bn", "conv_algo"};
-    for (int i = 0; i < 3 && i < model_option_count(); i++)
+    T_CHECK(model_option_count() == 4, "four model options, got %d", model_option_count());
+    const char *want[] = {"width", "dropout", "probe_bn", "conv_algo"}; /* registry order */
+    for (int i = 0; i < 4 && i < model_option_count(); i++)
         T_CHECK(strcmp(model_option_get(i)->key, want[i]) == 0, "option %d is %s", i,
                 model_option_get(i)->key);
-    T_CHECK(!model_option_get(3) && !model_option_find("depth"), "no other option");
+    T_CHECK(!model_option_get(4) && !model_option_find("depth"), "no other option");
     const ModelOps *r = model_find("resnet18"), *m = model_find("mlp"), *l = model_find("logreg");
     int nr = 0, nm = 0;
     for (const ModelOption *const *o = r->options; o && *o; o++) nr++;
     for (const ModelOption *const *o = m->options; o && *o; o++) nm++;
-    T_CHECK(nr == 3 && nm == 1 && m->options[0] == &MODEL_OPT_WIDTH && !l->options,
+    T_CHECK(nr == 4 && nm == 1 && m->options[0] == &MODEL_OPT_WIDTH && !l->options,
             "per-model option tables: resnet18 %d, mlp %d", nr, nm);
+    T_CHECK(model_uses_option(model_find("lenet5"), &MODEL_OPT_DROPOUT) &&
+                model_uses_option(r, &MODEL_OPT_DROPOUT) && !model_uses_option(m, &MODEL_OPT_DROPOUT) &&
+                !model_uses_option(model_find("cnn2"), &MODEL_OPT_DROPOUT),
+            "dropout: lenet5 and resnet18 only");
     ModelSpec s;
     memset(&s, 0xff, sizeof s);
     model_option_defaults(&s);
-    T_CHECK(s.width == 0 && s.probe_bn == PROBE_BN_BATCH && s.conv_algo == CONV_WINOGRAD2,
+    T_CHECK(s.width == 0 && s.probe_bn == PROBE_BN_BATCH && s.conv_algo == CONV_WINOGRAD2 &&
+                s.dropout == 0,
             "defaults");
+    model_option_set(&s, &MODEL_OPT_DROPOUT, 0.25);
+    model_option_set(&s, &MODEL_OPT_WIDTH, 8);
+    T_CHECK(s.dropout == 0.25 && model_option_value(&s, &MODEL_OPT_DROPOUT) == 0.25 && s.width == 8 &&
+                MODEL_OPT_DROPOUT.type == MOPT_REAL,
+            "a real-valued option");
     *model_option_field(&s, model_option_find("conv_algo")) = CONV_WINOGRAD4;
     T_CHECK(s.conv_algo == CONV_WINOGRAD4 && model_option_value(&s, &MODEL_OPT_CONV_ALGO) == 1,
             "option field");

@@ -6,6 +6,8 @@
 
 /* ---- models ------------------------------------------------------------------- */
 
+static double make_dropout; /* the dropout option of the models made (0: none) */
+
 static Model *make_model(const char *name, int C, int H, int W, int B, int width, ProbeBn pb,
                          uint64_t seed)
 {
@@ -14,7 +16,7 @@ static Model *make_model(const char *name, int C, int H, int W, int B, int width
     LQA_CHECK(used < 16);
     Model *m = &ms[used++];
     ModelSpec s = {.in_c = C, .in_h = H, .in_w = W, .n_classes = 10, .max_batch = B,
-                   .width = width, .probe_bn = pb};
+                   .width = width, .probe_bn = pb, .dropout = make_dropout};
     char err[LQA_ERR_LEN];
     if (model_create(m, name, &s, err) != 0) {
         T_CHECK(0, "model_create %s: %s", name, err);
@@ -419,6 +421,12 @@ int main(int argc, char **argv)
         test_model_fd(&r, "lenet5", 3, 32, 32, 3, 0, 6, LENET_TOL);
         test_model_fd(&r, "cnn2", 1, 28, 28, 3, 0, 6, LENET_TOL);
         test_model_fd(&r, "resnet18", 3, 8, 8, 8, 4, 6, RESNET_TOL);
+    });
+    T_RUN(model_fd_dropout, { /* dropout 0.5: the step's mask is fixed across the probes */
+        make_dropout = 0.5;
+        test_model_fd(&r, "lenet5", 3, 32, 32, 4, 0, 6, LENET_TOL);
+        test_model_fd(&r, "resnet18", 3, 8, 8, 8, 4, 6, RESNET_TOL);
+        make_dropout = 0;
     });
     T_RUN(probe_invariance, {
         test_probe_invariance(&r, "lenet5", 3, 32, 32, 4, 0);

@@ -3,7 +3,7 @@
  *
  *   dump_model --model NAME --shape C,H,W --batch B --out DIR
  *              [--seed S] [--classes K] [--width W] [--sgd-steps N] [--lr LR]
- *              [--threads T]
+ *              [--threads T] [--dropout P [--step S]]
  *   dump_model --bench --model NAME --shape C,H,W --batch B [--steps N]
  *              [--threads T] [--mode train|probe|eval]
  *
@@ -19,6 +19,10 @@
  *               losses of N plain SGD steps θ ← θ − lr·g (lr 0.05 by default)
  *               on the same batch: sgd_loss k (k = 0..N, the TRAIN-forward loss
  *               at θ_k), and statefinal.f32 after the last forward.
+ *   drop<l>.f32 with --dropout P: the mask [B][units] of the model's dropout
+ *               layer l (0 or 1/(1 − P)) at training step S (default 0), the
+ *               one every forward of the dump uses (lenet5: l = 0, 1 after
+ *               fc1, fc2; resnet18: l = 0 before fc).
  * Bench mode: times `steps` iterations (after one warm-up) of forward+backward
  * (train), or forward only (probe/eval), and prints ms per step (mean, min),
  * CPU time per step (all threads) and peak RSS. */
@@ -32,6 +36,7 @@
 
 #include "blas.h"
 #include "common.h"
+#include "dropout.h"
 #include "model.h"
 #include "rng.h"
 
@@ -40,7 +45,7 @@ static int usage(void)
     fprintf(stderr,
             "usage: dump_model --model NAME --shape C,H,W --batch B --out DIR [--seed S]\n"
             "                  [--classes K] [--width W] [--sgd-steps N] [--lr LR] [--threads T]\n"
-            "                  [--conv-algo winograd2|winograd4]\n"
+            "                  [--conv-algo winograd2|winograd4] [--dropout P [--step S]]\n"
             "       dump_model --bench --model NAME --shape C,H,W --batch B [--steps N]\n"
             "                  [--threads T] [--mode train|probe|eval]\n");
     return 2;
@@ -78,7 +83,8 @@ int main(int argc, char **argv)
     bool bench = false;
     ConvAlgo conv_algo = CONV_WINOGRAD2;
     unsigned long long seed = 1;
-    double lr = 0.05;
+    double lr = 0.05, dropout = 0;
+    long step = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--bench")) {
@@ -100,24 +106,29 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--threads")) threads = atoi(v);
         else if (!strcmp(a, "--steps")) steps = atoi(v);
         else if (!strcmp(a, "--mode")) mode_s = v;
+        else if (!strcmp(a, "--dropout")) dropout = atof(v);
+        else if (!strcmp(a, "--step")) step = atol(v);
         else if (!strcmp(a, "--conv-algo")) {
             if (conv_algo_parse(v, &conv_algo)) return usage();
         }
         else return usage();
     }
-    if (!name || C < 1 || H < 1 || W < 1 || B < 1 || classes < 2 || (!bench && !out))
+    if (!name || C < 1 || H < 1 || W < 1 || B < 1 || classes < 2 || (!bench && !out) ||
+        !(dropout >= 0 && dropout < 1) || step < 0)
         return usage();
     if (threads > 0) blas_set_threads(threads);
 
     char err[LQA_ERR_LEN];
     ModelSpec spec = {.in_c = C, .in_h = H, .in_w = W, .n_classes = classes, .max_batch = B,
-                      .width = width, .probe_bn = PROBE_BN_BATCH, .conv_algo = conv_algo};
+                      .width = width, .probe_bn = PROBE_BN_BATCH, .conv_algo = conv_algo,
+                      .dropout = dropout};
     Model m;
     if (model_create(&m, name, &spec, err) != 0) {
         fprintf(stderr, "dump_model: %s\n", err);
         return 1;
     }
     model_init(&m, INIT_DEFAULT, seed);
+    m.step = step;
     size_t nx = (size_t)B * C * H * W;
     float *x = malloc(nx * sizeof(float));
     int *y = malloc((size_t)B * sizeof(int));
@@ -172,6 +183,21 @@ int main(int argc, char **argv)
         write_raw(out, "labels.i32", y, (size_t)B * sizeof(int))) {
         rc = 1;
         goto done;
+    }
+    if (dropout > 0) { /* the masks: a function of (seed, step, layer), drawn as the model does */
+        int units[2] = {120, 84}, n_layers = 2;
+        if (!strcmp(name, "resnet18")) units[0] = 8 * (width > 0 ? width : 64), n_layers = 1;
+        else if (strcmp(name, "lenet5") != 0) n_layers = 0;
+        for (int l = 0; l < n_layers && rc == 0; l++) {
+            Dropout d;
+            char fn[32];
+            snprintf(fn, sizeof fn, "drop%d.f32", l);
+            if (dropout_init(&d, dropout, l, units[l], B, err) ||
+                write_raw(out, fn, dropout_mask(&d, seed, step, B), (size_t)B * units[l] * sizeof(float)))
+                rc = 1;
+            dropout_free(&d);
+        }
+        if (rc) goto done;
     }
     double loss = model_forward(&m, m.params, x, y, B, FWD_TRAIN, NULL);
     model_backward(&m);
