@@ -187,7 +187,7 @@ fi
 # <output_dir>/figures, never a user sweep into results/figures*.
 own=()
 for info in "${infos[@]}"; do
-    IFS=$'\t' read -r _ _ res _ paper <<< "$info"
+    IFS=$'\t' read -r _ _ res _ paper _ <<< "$info"
     [ "$paper" = 1 ] || own+=("$res")
 done
 if [ -z "$out" ]; then
