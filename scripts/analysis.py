@@ -196,7 +196,9 @@ def nice(label):
 
 
 def knob_text(knobs):
-    return " ".join("%s=%g" % (k, v) for k, v in sorted(knobs.items()))
+    """'k=v ...' of a run group's hyperparameters: numbers as %g, choices (strings) as given."""
+    return " ".join(("%s=%g" if isinstance(v, (int, float)) else "%s=%s") % (k, v)
+                    for k, v in sorted(knobs.items()))
 
 
 def sensitivity_curves(groups):

@@ -312,6 +312,24 @@ try:
         check(r.get("steps_mean") not in (None, "") and r.get("seconds_mean") == "",
               "--no-timing sweep: steps to target given, seconds empty (%s)" % r)
 
+    # ---- a knob that is a choice (a string), beside a swept number: named as given ------------
+    KS = os.path.join(TMP, "KS")
+    write_sweep(KS, [dict(label="nlr-%s%d" % (eb[0], i), opt="newton-lr", lr=0.01, seed=s,
+                          status="done", loss=L6, epochs=ep(0.5 + 0.1 * i),
+                          knobs={"momentum": m, "eta_batch": eb})
+                     for i, m in enumerate((0, 0.9)) for eb in ("train", "validation")
+                     for s in (1, 2)])
+    rc, out, err = analysis(KS, "--out", os.path.join(TMP, "outKS"))
+    check(rc == 0, "string knob beside a numeric one: exit 0 (rc %d: %s)" % (rc, err[-300:]))
+    if rc == 0:
+        gp = open(os.path.join(TMP, "outKS", "data", "KS-analysis", "KS_sensitivity_newton-lr_momentum",
+                               "KS_sensitivity_newton-lr_momentum.gp")).read() \
+            if os.path.isdir(os.path.join(TMP, "outKS", "data", "KS-analysis",
+                                          "KS_sensitivity_newton-lr_momentum")) else ""
+        check("eta_batch=validation" in gp or any("eta_batch=validation" in open(os.path.join(dp, f)).read()
+              for dp, _, fs in os.walk(os.path.join(TMP, "outKS")) for f in fs if f.endswith(".gp")),
+              "string knob named as given (eta_batch=validation) in a curve title")
+
     # ---- errors ------------------------------------------------------------------------
     rc, out, err = analysis(os.path.join(TMP, "nowhere"))
     check(rc == 1 and "summary.csv: missing" in err, "missing sweep: exit 1 naming summary.csv "
