@@ -104,7 +104,8 @@ name = c.get("name") or os.path.splitext(os.path.basename(p))[0]
 try:
     size = {"logreg": 8e3, "mlp": 1.8e6, "cnn2": 3e5, "lenet5": 6e5,
             "resnet18": 5.6e8, "booth": 2, "eggholder": 2, "himmelblau": 2}.get(c.get("model"), 1e6)
-    ntrain = c.get("train_limit", {"cifar10": 50000, "none": 1}.get(c.get("dataset"), 60000))
+    ntrain = c.get("train_limit", {"cifar10": 50000, "none": 1, "boston": 400}.get(c.get("dataset"),
+                                                                                  60000))
     b = c.get("batch_size", 64)
     per_epoch = max(1, ntrain // b)
     steps = c.get("steps") or c.get("epochs", 1) * per_epoch
@@ -112,14 +113,15 @@ try:
     widths = width if isinstance(width, list) else [width]
     seeds = len(c.get("seeds", [1]))
     evals = math.ceil(steps / per_epoch) * (ntrain * c.get("eval_train", True)
-                                            + c.get("test_limit", 10000))
+                                            + c.get("test_limit", {"boston": 106, "none": 0}.get(
+                                                c.get("dataset"), 10000)))
     # Estimated duration: ms per training sample (forward + backward + update, 2 threads) of
     # the README's Speed table (make bench, batch 64, an otherwise idle 2-core machine;
     # ResNet-18: batch 128 at width 64, scaled by width/64 — small widths are dominated by
     # memory traffic, not by the width^2 of the FLOPs); cnn2 is not benchmarked: LeNet-5's
     # MNIST cost x their size ratio. A probe forward or an evaluated sample costs 1/3 of a
     # training sample's pass. Complete runs (skipped by lqabench) are not subtracted.
-    ms = {"logreg": 0.018 / 64, "mlp": 3.0 / 64, "cnn2": 1.2 / 64 / 2,
+    ms = {"logreg": 0.018 / 64, "linreg": 0.018 / 64 / 60, "mlp": 3.0 / 64, "cnn2": 1.2 / 64 / 2,
           "lenet5": (1.55 if c.get("dataset") == "cifar10" else 1.2) / 64}.get(c.get("model"))
     probes = {"lqa": 2, "qlabgrad": 1, "newton-lr": 5}
     runs = est = 0
