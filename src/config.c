@@ -473,7 +473,7 @@ int config_load(SweepConfig *c, const char *path, char *err)
             config_free(c);
             return lqa_errf(err, "%s: data_dir: %s: path too long", path, abs);
         }
-        snprintf(c->data_dir, sizeof c->data_dir, "%s", abs);
+        memcpy(c->data_dir, abs, strlen(abs) + 1); /* fits: checked above */
     }
     return 0;
 }

@@ -43,7 +43,7 @@ static void test_afile(void)
     AFile a;
     snprintf(path, sizeof path, "%s/x.csv", tmpdir);
     T_CHECK(afile_open(&a, path, err) == 0, "afile_open: %s", err);
-    char want[300];
+    char want[2600]; /* path (up to its buffer) + ".tmp." + the owner tag */
     snprintf(want, sizeof want, "%s.tmp.%s", path, owner_tag());
     T_CHECK(a.tmp && strcmp(a.tmp, want) == 0, "temporary name %s", a.tmp ? a.tmp : "(null)");
     afile_abort(&a);
