@@ -6,17 +6,8 @@
 # uninterrupted run, evaluation without dropout (the epoch-0 row equals the
 # run without dropout), and a toy ResNet-18 with dropout.
 # Needs CIFAR-10 in $LQA_DATA_DIR/cifar10 (default data/cifar10).
-set -u
-cd "$(dirname "$0")/.."
-BIN=${LQA_BIN:-./lqabench}
-DATA=${LQA_DATA_DIR:-$PWD/data}
+source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
 RANDOM=${LQA_RESUME_SEED:-11}
 
 base='"dataset":"cifar10","data_dir":"'$DATA'/cifar10","batch_size":16,"train_limit":320,"test_limit":64,"eval_batch":64,"seeds":[1]'
@@ -117,5 +108,4 @@ check "resnet: dropout changes the batch losses" bash -c "! cmp -s '$T/rs1/newto
 check "resnet: epoch-0 evaluation without dropout" \
   test "$(sed -n 2p "$T/rs1/newton-lr_lr0.01_s1.epochs.csv")" = "$(sed -n 2p "$T/rs0/newton-lr_lr0.01_s1.epochs.csv")"
 
-echo "test_dropout: $pass passed, $fail failed"
-[ $fail = 0 ]
+lib_done

@@ -4,17 +4,8 @@
 # values, byte-identical results to separate configs with the single values, and
 # each config error (exit 2, key path named, nothing written). Needs MNIST in
 # $LQA_DATA_DIR/mnist (default data/mnist).
-set -u
-cd "$(dirname "$0")/.."
-BIN=${LQA_BIN:-./lqabench}
-DATA=${LQA_DATA_DIR:-$PWD/data}
+source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
 base='"model":"logreg","dataset":"mnist","data_dir":"'$DATA'/mnist","batch_size":32,"steps":6,"train_limit":256,"test_limit":100,"eval_every":3'
 
 # ---- product, zip, run ids, run count ---------------------------------------------
@@ -160,5 +151,4 @@ t0=$SECONDS; "$BIN" --config "$T/big.json" --check > "$T/o" 2> "$T/e"; rc=$?
 check "500,000-run grid: --check ok in under 10 s ($((SECONDS - t0)) s, $(cat "$T/e"))" test $rc = 0 -a $((SECONDS - t0)) -lt 10
 check "500,000-run grid counted" grep -q "ok, 500000 runs" "$T/o"
 
-echo "test_grid: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+lib_done
