@@ -119,10 +119,38 @@ def moving_average(values, w):
     return out
 
 
+def block_moving_average(steps, means, w):
+    """The trailing moving average over w steps of a CSV logged every N steps (steps_every):
+    at each row, the step-weighted mean of the loss_mean of the rows whose blocks end within
+    the last w steps (at least the row's own block)."""
+    out, j = [], 0
+    for i, s in enumerate(steps):
+        while j < i and steps[j] <= s - w:
+            j += 1
+        acc = tot = 0.0
+        for k in range(j, i + 1):
+            n = steps[k] - (steps[k - 1] if k > 0 else 0)
+            if finite(means[k]):
+                acc += means[k] * n
+                tot += n
+        out.append(acc / tot if tot > 0 else math.nan)
+    return out
+
+
+def loss_ma(steps, losses, means, w):
+    """The trailing moving average of the batch loss over w steps: of every step's loss, or
+    for a CSV logged every N steps (means: its loss_mean column) of the blocks' means."""
+    return moving_average(losses, w) if means is None else block_moving_average(steps, means, w)
+
+
 def load_steps(path):
+    """The rows (step, loss, lr, fwd+bwd, abar) and, for a CSV logged every N steps, its
+    loss_mean column (else None)."""
     rows = read_csv(path, STEPS_COLS, "per-step CSV")
     data = []
     has_abar = bool(rows) and "abar" in rows[0]
+    means = [num(r["loss_mean"], path, i, "loss_mean") for i, r in enumerate(rows, start=2)] \
+        if rows and "loss_mean" in rows[0] else None
     for i, r in enumerate(rows, start=2):
         step = num(r["step"], path, i, "step")
         if not finite(step):
@@ -130,7 +158,7 @@ def load_steps(path):
         data.append((int(step), num(r["loss"], path, i, "loss"), num(r["lr"], path, i, "lr"),
                      num(r["fwd"], path, i, "fwd") + num(r["bwd"], path, i, "bwd"),
                      num(r["abar"], path, i, "abar") if has_abar else math.nan))
-    return data
+    return data, means
 
 
 def load_epochs(path):
@@ -255,16 +283,18 @@ def build(res, out, name, kind):
         if not ok:
             sys.stderr.write(f"{PROG}: {name}: {label} lr={lr}: every run failed; left out\n")
             continue
-        steps_per_seed, epochs_per_seed = [], []
+        steps_per_seed, means_per_seed, epochs_per_seed = [], [], []
         for r in ok:
-            steps_per_seed.append(load_steps(os.path.join(res, r["csv"])))
+            st, mn = load_steps(os.path.join(res, r["csv"]))
+            steps_per_seed.append(st)
+            means_per_seed.append(mn)
             epochs_per_seed.append(load_epochs(os.path.join(res, r["epochs_csv"])))
         nsteps = max((len(s) for s in steps_per_seed), default=0)
         w = ma_window(max(int(float(r["steps"])) for r in ok) if ok else nsteps)
         # per-step aggregation over seeds
         by_step = {}
-        for s in steps_per_seed:
-            ma = moving_average([row[1] for row in s], w)
+        for s, mn in zip(steps_per_seed, means_per_seed):
+            ma = loss_ma([row[0] for row in s], [row[1] for row in s], mn, w)
             for row, m in zip(s, ma):
                 by_step.setdefault(row[0], []).append(row + (m,))
         sid = sanitize(f"{label}_lr{lr}")

@@ -123,13 +123,17 @@ def load_sweep(res):
             g["failed"] += 1
             continue
         g["runs"].append({"seed": r["seed"], "status": r["status"],
-                          "steps": load_steps(os.path.join(res, r["csv"])),
+                          **load_steps(os.path.join(res, r["csv"])),
                           "epochs": load_epochs(os.path.join(res, r["epochs_csv"]))})
     return [groups[k] for k in order]
 
 
 def load_steps(path):
-    _, rows = seedstats.read_csv(path, STEPS_COLS, "per-step CSV")
+    """{"steps": [(step, loss, fwd+bwd, seconds)], "means": the loss_mean column of a CSV
+    logged every N steps, else None}."""
+    header, rows = seedstats.read_csv(path, STEPS_COLS, "per-step CSV")
+    means = [num(r["loss_mean"], path, line, "loss_mean") for line, r in rows] \
+        if "loss_mean" in header else None
     out = []
     for line, r in rows:
         s = num(r["step"], path, line, "step")
@@ -138,7 +142,7 @@ def load_steps(path):
         out.append((s, num(r["loss"], path, line, "loss"),
                     num(r["fwd"], path, line, "fwd") + num(r["bwd"], path, line, "bwd"),
                     num(r["seconds"], path, line, "seconds")))
-    return out
+    return {"steps": out, "means": means}
 
 
 def load_epochs(path):
@@ -151,13 +155,18 @@ def load_epochs(path):
 def window_of(groups, window):
     if window:
         return window
-    n = max((len(r["steps"]) for g in groups for r in g["runs"]), default=0)
+    n = max((int(r["steps"][-1][0]) for g in groups for r in g["runs"] if r["steps"]), default=0)
     return agg_seeds.ma_window(n)
+
+
+def run_ma(run, w):
+    st = run["steps"]
+    return agg_seeds.loss_ma([s[0] for s in st], [s[1] for s in st], run["means"], w)
 
 
 def final_ma(run, w):
     """The last finite value of the trailing moving average of the batch loss."""
-    ma = [m for m in agg_seeds.moving_average([s[1] for s in run["steps"]], w) if finite(m)]
+    ma = [m for m in run_ma(run, w) if finite(m)]
     return ma[-1] if ma else math.nan
 
 
@@ -397,7 +406,7 @@ def first_reach(run, w, target, acc):
             raise InputError("per-step CSV has no step %g (evaluation of epoch %g)"
                              % (st, hit[0]["epoch"]))
         return (st, row[0][2], row[0][3])
-    ma = agg_seeds.moving_average([s[1] for s in steps], w)
+    ma = run_ma(run, w)
     for s, m in zip(steps, ma):
         if finite(m) and m <= target:
             return (s[0], s[2], s[3])

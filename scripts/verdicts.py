@@ -352,6 +352,25 @@ class Sweep:
                               seedstats.cell(r[col], path, ln, col)) for ln, r in rows]
         return self._st[key]
 
+    def step_means(self, run):
+        """A per-step CSV logged every N steps (steps_every): its (step, loss_mean, steps in
+        the block) rows, or None when the CSV has every step (no loss_mean column)."""
+        key = (run["run"], "#loss_mean")
+        if key not in self._st:
+            path = os.path.join(self.res, run["csv"])
+            header, rows = seedstats.read_csv(path, ["step"], "per-step CSV")
+            if "loss_mean" not in header:
+                self._st[key] = None
+            else:
+                out, prev = [], 0
+                for ln, r in rows:
+                    st = seedstats.cell(r["step"], path, ln, "step")
+                    out.append((st, seedstats.cell(r["loss_mean"], path, ln, "loss_mean"),
+                                st - prev))
+                    prev = st
+                self._st[key] = out
+        return self._st[key]
+
     def labels(self):
         return {lab for lab, _, _ in self.groups}
 
@@ -379,7 +398,36 @@ def step_window(series, t, mode):
         lo = math.floor(per_mode(w["from_frac"], mode) * last) + 1
     if "to_frac" in w:
         hi = math.ceil(per_mode(w["to_frac"], mode) * last)
-    return [(s, v) for s, v in series if lo <= s <= hi]
+    return [row for row in series if lo <= row[0] <= hi]
+
+
+def _block_mean(blocks):
+    """The step-weighted mean of (step, block mean, block length) rows with finite means."""
+    ok = [(m, k) for _, m, k in blocks if m is not None and math.isfinite(m)]
+    tot = sum(k for _, k in ok)
+    return sum(m * k for m, k in ok) / tot if tot > 0 else None
+
+
+def thinned_stat(series, means, t, mode):
+    """mean and rel_noise of the batch loss from a CSV logged every N steps: the mean is the
+    step-weighted mean of the blocks' loss_mean (blocks whose last step is in the window);
+    rel_noise compares each logged batch loss with the mean of the steps s-49..s, taken from
+    the loss_mean of the blocks ending in that range."""
+    win = step_window(means, t, mode)
+    if t["stat"] == "mean":
+        return _block_mean(win)
+    lo, hi = win[0][0] if win else 0, win[-1][0] if win else -1
+    out = []
+    for i, (s, v) in enumerate(series):
+        if not lo <= s <= hi or v is None or not math.isfinite(v):
+            continue
+        j = i
+        while j > 0 and means[j - 1][0] > s - 50:
+            j -= 1
+        ma = _block_mean(means[j:i + 1])
+        if ma is not None and ma > 0:
+            out.append(abs(v - ma) / ma)
+    return statistics.fmean(out) if out else None
 
 
 def step_stat(series, t, mode):
@@ -462,7 +510,12 @@ def run_value(sweep, run, t, mode, epoch=None, notes=None):
     worst = -math.inf if better(t) > 0 else math.inf if better(t) < 0 else None
     if m.startswith("steps:"):
         col = m[6:]
-        v = step_stat(sweep.steps(run, col), t, mode)
+        means = sweep.step_means(run) if col == "loss" and t["stat"] in ("mean", "rel_noise") \
+            else None
+        if means is not None:
+            v = thinned_stat(sweep.steps(run, col), means, t, mode)
+        else:
+            v = step_stat(sweep.steps(run, col), t, mode)
         if diverged and (col == "loss" or v is None):
             return worst
         return v

@@ -58,7 +58,8 @@ static uint64_t fnv64(const unsigned char *p, size_t n)
 typedef struct Scalars {
     long step, fwd, bwd;
     int epoch, in_epoch, batcher_epoch, batcher_pos;
-    double seconds, first_loss;
+    double seconds, first_loss, blk_sum;
+    long blk_n;
     double recent[CFG_DIVERGE_WINDOW_MAX];
     RunResult res;
 } Scalars;
@@ -104,6 +105,8 @@ int ckpt_save(const char *path, const char *ident, TrainState *s, const RunResul
     sc.batcher_pos = s->batcher.pos;
     sc.seconds = s->seconds;
     sc.first_loss = s->first_loss;
+    sc.blk_sum = s->blk_sum;
+    sc.blk_n = s->blk_n;
     memcpy(sc.recent, s->recent, sizeof sc.recent);
     sc.res = *res;
     put_block(&b, ident, strlen(ident));
@@ -292,6 +295,8 @@ static void apply(const Parsed *pp, TrainState *s, RunResult *res)
     s->in_epoch = sc->in_epoch != 0;
     s->seconds = sc->seconds;
     s->first_loss = sc->first_loss;
+    s->blk_sum = sc->blk_sum;
+    s->blk_n = sc->blk_n;
     memcpy(s->recent, sc->recent, sizeof sc->recent);
     if (s->in_epoch) {
         batcher_start_epoch(&s->batcher, sc->batcher_epoch);

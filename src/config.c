@@ -125,7 +125,7 @@ static const char *const TOP_KEYS[] = {
     "epochs", "steps", "seeds", "init", "shuffle", "drop_last", "train_limit", "test_limit",
     "normalize", "eval_train", "eval_test", "dump_init", "dump_batches", "validation",
     "optimizers", "diverge", "eval_every", "checkpoint_every", "checkpoint_minutes", "start",
-    "stop_loss", NULL}; /* and the model options (parse_model_options) */
+    "stop_loss", "steps_every", NULL}; /* and the model options (parse_model_options) */
 
 #define ITEM(k) (it = cJSON_GetObjectItemCaseSensitive(root, k))
 
@@ -293,7 +293,7 @@ static int parse_choices(P *p, const cJSON *root, SweepConfig *c, const DatasetD
     return 0;
 }
 
-/* the booleans, train/test limits, eval_every, checkpoint_every/_minutes */
+/* the booleans, train/test limits, eval_every, steps_every, checkpoint_every/_minutes */
 static int parse_flags(P *p, const cJSON *root, SweepConfig *c)
 {
     const cJSON *it;
@@ -314,6 +314,8 @@ static int parse_flags(P *p, const cJSON *root, SweepConfig *c)
         c->test_limit = (int)v;
     }
     if (ITEM("eval_every") && get_int(p, it, "eval_every", 1, 1000000000L, &c->eval_every)) return -1;
+    c->steps_every = 1;
+    if (ITEM("steps_every") && get_int(p, it, "steps_every", 1, 1000000000L, &c->steps_every)) return -1;
     if (ITEM("checkpoint_every") &&
         get_int(p, it, "checkpoint_every", 0, 1000000000L, &c->checkpoint_every)) return -1;
     c->checkpoint_minutes = CFG_CHECKPOINT_MINUTES;

@@ -58,6 +58,8 @@ typedef struct SweepConfig {
     long epochs;                   /* exactly one of epochs / steps is > 0 */
     long steps;
     long eval_every;               /* also evaluate every N steps (0 = at epoch ends only) */
+    long steps_every;              /* per-step CSV: a row every N steps (1 = every step; the
+                                    * first, epoch-end and last steps always) */
     long checkpoint_every;         /* write <run>.ckpt every N steps (0 = off) */
     long checkpoint_minutes;       /* and at least every N minutes (0 = off) */
     uint64_t *seeds;

@@ -133,6 +133,7 @@ static cJSON *run_config_json(const SweepConfig *c, const RunSpec *r)
     cJSON_AddBoolToObject(cfg, "eval_train", c->eval_train);
     cJSON_AddBoolToObject(cfg, "eval_test", c->eval_test);
     if (c->eval_every) cJSON_AddNumberToObject(cfg, "eval_every", (double)c->eval_every);
+    if (c->steps_every > 1) cJSON_AddNumberToObject(cfg, "steps_every", (double)c->steps_every);
     add_model_options(cfg, config_run_model(c, r), false);
     if (c->n_start) cJSON_AddItemToObject(cfg, "start", cJSON_CreateDoubleArray(c->start, c->n_start));
     if (c->has_stop_loss) cJSON_AddNumberToObject(cfg, "stop_loss", c->stop_loss);

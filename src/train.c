@@ -126,9 +126,9 @@ void train_step(TrainState *s, const float *x, const int *y, int B, StepRow *row
                      .fwd_s = t1 - t0, .bwd_s = t2 - t1, .opt_s = t3 - t2};
 }
 
-void train_csv_step_header(FILE *f, const OptimizerDef *def, const Model *m)
+void train_csv_step_header(FILE *f, const OptimizerDef *def, const Model *m, bool loss_mean)
 {
-    fprintf(f, "step,epoch,loss,lr,fwd,bwd,seconds,fallback");
+    fprintf(f, "step,epoch,loss,%slr,fwd,bwd,seconds,fallback", loss_mean ? "loss_mean," : "");
     for (int i = 0; i < def->n_extra; i++) fprintf(f, ",%s", def->extra_cols[i]);
     if (m && m->ops->analytic)
         for (int i = 0; i < m->tensors->n; i++) fprintf(f, ",%s", m->tensors->t[i].name);
@@ -143,8 +143,15 @@ void train_csv_step_row(FILE *f, const OptimizerDef *def, const StepRow *row, bo
     train_fmt_num(lrb, sizeof lrb, row->info.lr);
     train_fmt_num(sb, sizeof sb, timing ? row->seconds : NAN);
     if (!isfinite(row->loss)) snprintf(lb, sizeof lb, "%s", isnan(row->loss) ? "nan" : "inf");
-    fprintf(f, "%ld,%d,%s,%s,%ld,%ld,%s,%s", row->step, row->epoch, lb, lrb, row->fwd, row->bwd,
-            sb, row->info.fallback ? row->info.fallback : "");
+    fprintf(f, "%ld,%d,%s", row->step, row->epoch, lb);
+    if (row->has_mean) {
+        char mb[32];
+        train_fmt_num(mb, sizeof mb, row->loss_mean);
+        if (!isfinite(row->loss_mean)) snprintf(mb, sizeof mb, "%s", isnan(row->loss_mean) ? "nan" : "inf");
+        fprintf(f, ",%s", mb);
+    }
+    fprintf(f, ",%s,%ld,%ld,%s,%s", lrb, row->fwd, row->bwd, sb,
+            row->info.fallback ? row->info.fallback : "");
     for (int i = 0; i < def->n_extra; i++) {
         char xb[32];
         train_fmt_num(xb, sizeof xb, row->info.extra[i]);
@@ -277,6 +284,26 @@ static bool diverged(TrainState *s, const SweepConfig *c, const StepRow *row, Ru
     return false;
 }
 
+/* The step's row of the per-step CSV: every step, or with steps_every N > 1 the
+ * first step, every N-th, each epoch's last, the run's last and a stopping step,
+ * with the mean batch loss of the steps since the previous row. */
+static void log_step(TrainState *s, const SweepConfig *c, const TrainOut *out, StepRow *row,
+                     bool last, const double *point, int n_point)
+{
+    long N = c->steps_every > 1 ? c->steps_every : 1, t = row->step;
+    if (N > 1) {
+        s->blk_sum += row->loss;
+        s->blk_n++;
+        if (!(last || t == 1 || t % N == 0 || t % s->steps_per_epoch == 0 || t >= s->total))
+            return;
+        row->has_mean = true;
+        row->loss_mean = s->blk_sum / (double)s->blk_n;
+        s->blk_sum = 0;
+        s->blk_n = 0;
+    }
+    train_csv_step_row(out->steps, s->opt.def, row, out->timing, point, n_point);
+}
+
 void train_run(TrainState *s, const SweepConfig *c, const RunSpec *r, const TrainData *d,
                const TrainOut *out, const TrainHooks *h, RunResult *res)
 {
@@ -285,7 +312,7 @@ void train_run(TrainState *s, const SweepConfig *c, const RunSpec *r, const Trai
     long spe = s->steps_per_epoch, total = s->total;
     Model *m = s->m;
     if (s->step == 0) { /* a fresh start (a restored state has them in its files) */
-        train_csv_step_header(out->steps, def, m);
+        train_csv_step_header(out->steps, def, m, c->steps_every > 1);
         fprintf(out->epochs, "epoch,step,train_loss,test_loss,test_acc,seconds,val_loss,val_acc\n");
         epoch_row(s, c, d, out, h, 0, res);
     }
@@ -303,10 +330,12 @@ void train_run(TrainState *s, const SweepConfig *c, const RunSpec *r, const Trai
             int n_point = m->ops->analytic ? (int)m->n_params : 0;
             for (int i = 0; i < n_point; i++) point[i] = m->params[i];
             train_step(s, b->x, b->y, B, &row);
-            train_csv_step_row(out->steps, def, &row, out->timing, point, n_point);
             res->final_loss = row.loss;
-            if ((stop = diverged(s, c, &row, res))) break;
-            if (c->has_stop_loss && row.loss <= c->stop_loss) { /* reached: status done */
+            stop = diverged(s, c, &row, res);
+            bool reached = !stop && c->has_stop_loss && row.loss <= c->stop_loss;
+            log_step(s, c, out, &row, stop || reached, point, n_point);
+            if (stop) break;
+            if (reached) { /* status done */
                 snprintf(res->reason, sizeof res->reason,
                          "stop_loss: loss %.9g <= %.9g at step %ld (before its update)", row.loss,
                          c->stop_loss, row.step);

@@ -43,6 +43,8 @@ typedef struct StepRow {
     long step;        /* steps taken, this one included (1-based) */
     int epoch;        /* 1-based epoch of this step */
     double loss;      /* batch loss at the parameters before the step */
+    bool has_mean;    /* steps_every > 1: the row carries loss_mean */
+    double loss_mean; /* mean batch loss of the steps since the previous row, this one included */
     StepInfo info;    /* step size applied (NAN: no step), fallback, extra columns */
     long fwd, bwd;    /* forwards (probes included) and backwards so far */
     double seconds;   /* training time so far (no evaluation) */
@@ -72,6 +74,8 @@ typedef struct TrainState {
     int val_b;
     double recent[CFG_DIVERGE_WINDOW_MAX]; /* divergence rule: the last batch losses */
     double first_loss;
+    double blk_sum;         /* steps_every > 1: batch losses since the last row written */
+    long blk_n;
 } TrainState;
 
 /* A state for train_step: optimizer def with hyperparameters hp at rate lr0,
@@ -95,11 +99,12 @@ void train_step(TrainState *s, const float *x, const int *y, int B, StepRow *row
 
 /* A number for the CSVs: %.9g, empty for NAN. */
 void train_fmt_num(char *buf, size_t n, double v);
-/* The per-step CSV: header (def's extra columns included, then for an
- * analytic model m the names of its parameters; m may be NULL) and one row
+/* The per-step CSV: header (loss_mean after loss when loss_mean is true, def's
+ * extra columns, then for an analytic model m the names of its parameters; m
+ * may be NULL) and one row
  * (seconds left empty unless timing; point: the analytic model's parameters
  * before the step, n_point of them, or NULL). */
-void train_csv_step_header(FILE *f, const OptimizerDef *def, const Model *m);
+void train_csv_step_header(FILE *f, const OptimizerDef *def, const Model *m, bool loss_mean);
 void train_csv_step_row(FILE *f, const OptimizerDef *def, const StepRow *row, bool timing,
                         const double *point, int n_point);
 
