@@ -12,8 +12,9 @@ step), as a pandas DataFrame when pandas is installed, else as a list of dicts.
 Columns: run, label, optimizer, lr, seed, status (from summary.csv), the summary's columns of
 swept hyperparameters and model options if the sweep has grids (e.g. beta2, width; named
 hp_<name> where a per-run CSV has a column of the same name), then every column of the
-run's <run>.steps.csv (step, epoch, loss, lr_applied — the step CSV's lr column, the step size
-actually applied —, fwd, bwd, seconds, and the optimizer's own columns) or, with kind="epochs",
+run's <run>.steps.csv (step, epoch, loss, loss_mean when the sweep logs every N steps
+(steps_every), lr_applied — the step CSV's lr column, the step size actually applied —, fwd,
+bwd, seconds, and the optimizer's own columns) or, with kind="epochs",
 of its <run>.epochs.csv (epoch, step, train_loss, test_loss, test_acc, ...). Numbers are floats
 (integers where the text is one); empty cells are None (NaN in pandas). Runs of every status are
 included (failed runs with the step CSV they left, if any). From the command line: a summary (runs

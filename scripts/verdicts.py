@@ -510,12 +510,14 @@ def run_value(sweep, run, t, mode, epoch=None, notes=None):
     worst = -math.inf if better(t) > 0 else math.inf if better(t) < 0 else None
     if m.startswith("steps:"):
         col = m[6:]
-        means = sweep.step_means(run) if col == "loss" and t["stat"] in ("mean", "rel_noise") \
-            else None
-        if means is not None:
+        means = sweep.step_means(run)  # None: the CSV has every step
+        if means is not None and col == "loss" and t["stat"] in ("mean", "rel_noise"):
             v = thinned_stat(sweep.steps(run, col), means, t, mode)
         else:
             v = step_stat(sweep.steps(run, col), t, mode)
+            if means is not None and notes is not None:
+                notes.add("per-step CSV logged every few steps (steps_every): %s over the "
+                          "logged steps" % t["stat"])
         if diverged and (col == "loss" or v is None):
             return worst
         return v
