@@ -17,6 +17,10 @@ renamed), else prints the Markdown table. --update-doc FILE replaces the text be
 <!-- verdicts:begin --> and <!-- verdicts:end --> of FILE with the table (with --quick: between
 <!-- verdicts-quick:begin --> and <!-- verdicts-quick:end -->).
 
+A sweep still running, or stopped part-way, is read as far as it goes: a claim is "not run"
+(why: "sweep incomplete", with the counts) when a label it reads has fewer complete runs than
+the config makes of it (lrs × grid × seeds); claims whose labels are complete are evaluated.
+
 Verdicts: reproduced, not reproduced, inconclusive, not run — each with the reason. How a
 predicate is decided (see claims/README.md for the claims file's format):
   compare  the paired per-seed difference A − B (seeds paired by number) with its 95 % Student-t
@@ -216,9 +220,39 @@ def check_expect(e, kinds, where):
         raise ClaimError("%s: key 'expect': a value needs tol or rel_tol" % where)
 
 
+NOT_GRID = ("name", "label", "grid", "schedule", "lr")
+
+
+def expected_runs(c):
+    """{label: the number of runs the config makes of it}: each entry's lrs times its grid
+    (product of its lists, or one per element with "grid": "zip"), times the top-level model
+    option lists (width, dropout), times the seeds."""
+    seeds = c.get("seeds") if isinstance(c.get("seeds"), list) else [1]
+    mult = len(seeds)
+    for k in ("width", "dropout"):
+        if isinstance(c.get(k), list):
+            mult *= len(c[k])
+    out = {}
+    for o in c.get("optimizers") or []:
+        if not isinstance(o, dict):
+            continue
+        lists = [len(v) for k, v in o.items() if isinstance(v, list) and k not in NOT_GRID]
+        nlr = len(o["lr"]) if isinstance(o.get("lr"), list) else 1
+        if o.get("grid") == "zip":
+            n = max(lists + [nlr])
+        else:
+            n = nlr
+            for x in lists:
+                n *= x
+        lab = o.get("label") or o.get("name")
+        out[lab] = out.get(lab, 0) + n * mult
+    return out
+
+
 def load_configs(cfgdir):
-    """{config name: set of optimizer labels}, and {name: output_dir}."""
-    labels, outdirs = {}, {}
+    """{config name: set of optimizer labels}, {name: output_dir} and {name: {label: the
+    number of runs of the label}}."""
+    labels, outdirs, expected = {}, {}, {}
     for fn in sorted(os.listdir(cfgdir)):
         if not fn.endswith(".json"):
             continue
@@ -233,7 +267,8 @@ def load_configs(cfgdir):
         opts = c.get("optimizers") or []
         labels[name] = {o.get("label") or o.get("name") for o in opts if isinstance(o, dict)}
         outdirs[name] = c.get("output_dir") or os.path.join("results", name)
-    return labels, outdirs
+        expected[name] = expected_runs(c)
+    return labels, outdirs, expected
 
 
 def load_claims(path, configs):
@@ -370,6 +405,9 @@ class Sweep:
                     prev = st
                 self._st[key] = out
         return self._st[key]
+
+    def summary_rows(self):
+        return [r for _, _, runs in self.groups for r in runs]
 
     def labels(self):
         return {lab for lab, _, _ in self.groups}
@@ -855,10 +893,35 @@ def decide_value(vals, expect, mode, unit, det=False):
 STATE = {True: "reproduced", False: "not reproduced", None: "inconclusive"}
 
 
+def claim_labels(t):
+    """The labels of the claim's own sweep that its test reads."""
+    specs = [t["a"]] if isinstance(t.get("a"), dict) else []
+    b = t.get("b")
+    specs += b if isinstance(b, list) else [b] if isinstance(b, dict) else []
+    return {s["label"] for s in specs if "label" in s and "sweep" not in s}
+
+
 class Evaluator:
-    def __init__(self, mode, results, outdirs, bench):
+    def __init__(self, mode, results, outdirs, bench, expected=None):
         self.mode, self.results, self.outdirs, self.bench_path = mode, results, outdirs, bench
+        self.expected = expected or {}
         self._sweeps, self._bench = {}, None
+
+    def incomplete(self, name, sw, labels):
+        """Why the claim's labels are not all complete in sweep `name` (a run of a label is
+        missing: the sweep is still running, or was stopped), or None. A label without any run
+        is left to the claim ("has no runs of")."""
+        want = self.expected.get(name, {})
+        have = {}
+        for r in sw.summary_rows():
+            if r["status"] in ("done", "diverged"):
+                have[r["label"]] = have.get(r["label"], 0) + 1
+        short = ["%s %d of %d" % (lab, have[lab], want[lab]) for lab in sorted(labels)
+                 if have.get(lab) and lab in want and have[lab] < want[lab]]
+        if not short:
+            return None
+        return ("sweep incomplete (runs complete: %s); resume it with lqabench --config %s"
+                % (", ".join(short), name))
 
     def res_dir(self, name):
         if self.results:
@@ -897,6 +960,10 @@ class Evaluator:
             why = "no results in %s" % self.rel(sw)
             if c["sweep"].get("not_run_note") and self.mode == "full":
                 why = "not run at full size: %s (%s)" % (c["sweep"]["not_run_note"], why)
+            row.update(verdict="not run", why=why)
+            return row
+        why = self.incomplete(name, sw, claim_labels(t))
+        if why:
             row.update(verdict="not run", why=why)
             return row
         try:
@@ -1154,7 +1221,7 @@ def main(argv):
         raw = os.path.join(ROOT, "results", "bench", "raw.jsonl")
         bench = raw if os.path.isfile(raw) else os.path.join(ROOT, "docs", "bench.md")
     try:
-        labels, outdirs = load_configs(opts["configs"])
+        labels, outdirs, expected = load_configs(opts["configs"])
         doc = load_claims(opts["claims"], labels)
     except ClaimError as e:
         sys.stderr.write("%s: %s\n" % (PROG, e))
@@ -1168,7 +1235,7 @@ def main(argv):
             sys.stderr.write("%s: %s: papers.%s needs a \"short\" name\n" % (PROG, opts["claims"],
                                                                              k))
             return 2
-    ev = Evaluator(opts["mode"], opts["results"], outdirs, bench)
+    ev = Evaluator(opts["mode"], opts["results"], outdirs, bench, expected)
     try:
         rows = [ev.evaluate(c) for c in doc["claims"]]
         md = render_md(rows, opts["mode"], papers)

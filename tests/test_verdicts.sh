@@ -172,6 +172,23 @@ check "verdicts.md has the table" grep -q '^| `holds` | P, Fig. 1 |.*\*\*reprodu
 $VS --out "$T/o1b" 2>/dev/null
 check "output is deterministic" cmp -s "$T/o1/verdicts.md" "$T/o1b/verdicts.md"
 
+# a sweep still running (or stopped): a claim whose labels lack runs the config asks for is
+# "not run", naming the counts; complete labels are evaluated as before
+mkdir -p "$T/cfgp"
+sed 's/"optimizers"/"seeds": [1, 2, 3, 4, 5], "optimizers"/' "$T/cfg/syn.json" > "$T/cfgp/syn.json"
+cp "$T/cfg/gone.json" "$T/cfgp/"
+mksweep "$T/resp/syn" 5 0 1
+VP="$V --claims $T/claims.json --configs $T/cfgp --results $T/resp --bench $T/bench.md"
+$VP --out "$T/op1" 2>/dev/null
+check "all 5 seeds the config asks for: evaluated" test "$(verdict "$T/op1/verdicts.csv" holds)" = reproduced
+grep -v '^base_lr0.1_s5,' "$T/resp/syn/summary.csv" > "$T/s.csv" && mv "$T/s.csv" "$T/resp/syn/summary.csv"
+$VP --out "$T/op2" 2>/dev/null
+check "a run of a label missing -> not run" test "$(verdict "$T/op2/verdicts.csv" holds)" = "not run"
+check "incomplete: why gives the counts" \
+    grep -q '^holds,.*sweep incomplete (runs complete: base 4 of 5)' "$T/op2/verdicts.csv"
+check "incomplete: a claim on complete labels is still evaluated" \
+    test "$(verdict "$T/op2/verdicts.csv" value-in)" = reproduced
+
 # without a validation split the selection says so
 mksweep "$T/resnv/syn" 5 0 0
 $VS --results "$T/resnv" --out "$T/o2" 2>/dev/null
