@@ -30,7 +30,8 @@ FLAGS_SIG := NATIVE=$(NATIVE) $(CC) $(CFLAGS) | $(LDFLAGS) $(LDLIBS)
 FLAGS     := $(BUILD)/.flags
 
 LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c src/nn/*.c src/optim/*.c models/*.c data_loaders/*.c))
-KERNEL_SRC := src/nn/conv.c src/nn/conv_direct.c src/nn/conv_winograd.c src/nn/conv_winograd4.c src/nn/bn_pool.c
+KERNEL_SRC := src/nn/conv.c src/nn/conv_direct.c src/nn/conv_winograd.c src/nn/conv_winograd2.c \
+              src/nn/conv_winograd4.c src/nn/bn_pool.c
 ifeq ($(NATIVE),1)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CFLAGS   += -DLQA_NATIVE

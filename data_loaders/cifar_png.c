@@ -145,6 +145,55 @@ static cJSON *labels_read(const char *path, char *err)
     return root;
 }
 
+/* labels[offset + i] into labv[i] for i < n, each an integer in [0,10). */
+static int labels_pick(cJSON *labels, const char *path, int offset, png_uint_32 n,
+                       unsigned char *labv, char *err)
+{
+    int i = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, labels)
+    {
+        if (i >= offset && (png_uint_32)(i - offset) < n) {
+            double v = cJSON_IsNumber(item) ? item->valuedouble : -1.0;
+            if (!cJSON_IsNumber(item) || v != (double)(int)v || v < 0 || v >= 10)
+                return lqa_errf(err, "%s: label at index %d is not an integer in [0,10)", path, i);
+            labv[i - offset] = (unsigned char)v;
+        }
+        i++;
+    }
+    return 0;
+}
+
+/* Write one record per decoded row to tmp; on failure tmp is removed. */
+static int records_write(const char *tmp, const PngRead *s, const unsigned char *labv, char *err)
+{
+    errno = 0;
+    FILE *out = fopen(tmp, "wb");
+    if (!out) return lqa_errf(err, "%s: cannot create: %s", tmp, strerror(errno));
+    unsigned char rec[1 + 3 * CIFAR_PLANE];
+    for (png_uint_32 r = 0; r < s->height; r++) {
+        const unsigned char *px = s->pixels + (size_t)r * 3 * CIFAR_PLANE;
+        rec[0] = labv[r];
+        for (int k = 0; k < CIFAR_PLANE; k++) {
+            rec[1 + k] = px[3 * k];
+            rec[1 + CIFAR_PLANE + k] = px[3 * k + 1];
+            rec[1 + 2 * CIFAR_PLANE + k] = px[3 * k + 2];
+        }
+        if (fwrite(rec, 1, sizeof rec, out) != sizeof rec) {
+            lqa_errf(err, "%s: write error: %s", tmp, strerror(errno));
+            fclose(out);
+            remove(tmp);
+            return -1;
+        }
+    }
+    if (fclose(out) != 0) {
+        lqa_errf(err, "%s: write error: %s", tmp, strerror(errno));
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}
+
 int cifar_png_convert(const char *png_path, const char *labels_json_path, int label_offset,
                       const char *out_path, char *err)
 {
@@ -155,9 +204,7 @@ int cifar_png_convert(const char *png_path, const char *labels_json_path, int la
     s.err = err;
     cJSON *labels = NULL;
     unsigned char *labv = NULL;
-    FILE *out = NULL;
     char tmp[4096];
-    bool tmp_made = false;
 
     if (label_offset < 0) {
         lqa_errf(err, "%s: negative label offset %d", labels_json_path, label_offset);
@@ -179,61 +226,15 @@ int cifar_png_convert(const char *png_path, const char *labels_json_path, int la
         goto done;
     }
     if (!(labv = lqa_alloc(s.height, err))) goto done;
-    {
-        int i = 0;
-        const cJSON *item;
-        cJSON_ArrayForEach(item, labels)
-        {
-            if (i >= label_offset && (png_uint_32)(i - label_offset) < s.height) {
-                double v = cJSON_IsNumber(item) ? item->valuedouble : -1.0;
-                if (!cJSON_IsNumber(item) || v != (double)(int)v || v < 0 || v >= 10) {
-                    lqa_errf(err, "%s: label at index %d is not an integer in [0,10)",
-                             labels_json_path, i);
-                    goto done;
-                }
-                labv[i - label_offset] = (unsigned char)v;
-            }
-            i++;
-        }
-    }
-
-    errno = 0;
-    if (!(out = fopen(tmp, "wb"))) {
-        lqa_errf(err, "%s: cannot create: %s", tmp, strerror(errno));
-        goto done;
-    }
-    tmp_made = true;
-    {
-        unsigned char rec[1 + 3 * CIFAR_PLANE];
-        for (png_uint_32 r = 0; r < s.height; r++) {
-            const unsigned char *px = s.pixels + (size_t)r * 3 * CIFAR_PLANE;
-            rec[0] = labv[r];
-            for (int k = 0; k < CIFAR_PLANE; k++) {
-                rec[1 + k] = px[3 * k];
-                rec[1 + CIFAR_PLANE + k] = px[3 * k + 1];
-                rec[1 + 2 * CIFAR_PLANE + k] = px[3 * k + 2];
-            }
-            if (fwrite(rec, 1, sizeof rec, out) != sizeof rec) {
-                lqa_errf(err, "%s: write error: %s", tmp, strerror(errno));
-                goto done;
-            }
-        }
-    }
-    int cerr = fclose(out);
-    out = NULL;
-    if (cerr != 0) {
-        lqa_errf(err, "%s: write error: %s", tmp, strerror(errno));
-        goto done;
-    }
+    if (labels_pick(labels, labels_json_path, label_offset, s.height, labv, err)) goto done;
+    if (records_write(tmp, &s, labv, err)) goto done;
     if (rename(tmp, out_path) != 0) {
         lqa_errf(err, "%s: cannot rename to %s: %s", tmp, out_path, strerror(errno));
+        remove(tmp);
         goto done;
     }
-    tmp_made = false;
     rc = 0;
 done:
-    if (out) fclose(out);
-    if (tmp_made) remove(tmp);
     if (s.png) png_destroy_read_struct(&s.png, s.info ? &s.info : NULL, NULL);
     if (s.f) fclose(s.f);
     lqa_free(s.pixels);

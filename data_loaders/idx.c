@@ -97,6 +97,87 @@ static int label_sink(void *ctx, const unsigned char *p, size_t off, size_t n, c
     return 0;
 }
 
+#define IDX_HEAD_IMAGES 16 /* magic, n, rows, cols */
+#define IDX_HEAD_LABELS 8  /* magic, n */
+
+/* The sizes the two headers declare. */
+typedef struct IdxShape { uint32_t n, rows, cols; } IdxShape;
+
+/* Read the first `len` bytes of f into h: 0, or -1 when short or unreadable. */
+static int idx_read_header(gzFile f, unsigned char *h, size_t len, const char *path, char *err)
+{
+    long long r = gzfile_read_upto(f, h, len, path, err);
+    if (r < 0) return -1;
+    if (r < (long long)len)
+        return lqa_errf(err, "%s: truncated idx header (%lld of %zu bytes)", path, r, len);
+    return 0;
+}
+
+/* Read and check both headers, and that they agree, into *sh. */
+static int idx_headers(gzFile fi, gzFile fl, const char *images_path, const char *labels_path,
+                       IdxShape *sh, char *err)
+{
+    unsigned char hi[IDX_HEAD_IMAGES], hl[IDX_HEAD_LABELS];
+    if (idx_read_header(fi, hi, sizeof hi, images_path, err) ||
+        idx_read_header(fl, hl, sizeof hl, labels_path, err))
+        return -1;
+    uint32_t mi = be32(hi), ml = be32(hl);
+    if (mi != IDX_MAGIC_IMAGES)
+        return lqa_errf(err, "%s: bad magic number 0x%08x (expected 0x%08x for idx3 unsigned-byte images)",
+                        images_path, mi, IDX_MAGIC_IMAGES);
+    if (ml != IDX_MAGIC_LABELS)
+        return lqa_errf(err, "%s: bad magic number 0x%08x (expected 0x%08x for idx1 unsigned-byte labels)",
+                        labels_path, ml, IDX_MAGIC_LABELS);
+    uint32_t n = be32(hi + 4), rows = be32(hi + 8), cols = be32(hi + 12);
+    uint32_t nl = be32(hl + 4);
+    if (n == 0 || n > (uint32_t)INT_MAX)
+        return lqa_errf(err, "%s: bad image count %u", images_path, n);
+    if (rows == 0 || cols == 0 || rows > IDX_MAX_DIM || cols > IDX_MAX_DIM)
+        return lqa_errf(err, "%s: bad image dimensions %u x %u (each must be in [1,%u])",
+                        images_path, rows, cols, IDX_MAX_DIM);
+    if (nl != n)
+        return lqa_errf(err, "%s: %u labels but %s holds %u images", labels_path, nl, images_path, n);
+    *sh = (IdxShape){n, rows, cols};
+    return 0;
+}
+
+/* Allocation follows validation: the header's sizes must fit in memory and in
+ * the files. */
+static int idx_check_fits(gzFile fi, gzFile fl, const char *images_path, const char *labels_path,
+                          const IdxShape *sh, char *err)
+{
+    uint32_t n = sh->n;
+    size_t d = (size_t)sh->rows * sh->cols;
+    if ((size_t)n > SIZE_MAX / d / sizeof(float))
+        return lqa_errf(err, "%s: image data too large (%u x %u x %u)", images_path, n, sh->rows,
+                        sh->cols);
+    long long max_i = gzfile_max_bytes(fi, images_path), max_l = gzfile_max_bytes(fl, labels_path);
+    size_t need_i = IDX_HEAD_IMAGES + (size_t)n * d, need_l = IDX_HEAD_LABELS + (size_t)n;
+    if (max_i >= 0 && (long long)need_i > max_i)
+        return lqa_errf(err, "%s: the header declares %u images of %u x %u (%zu bytes) but the "
+                        "file can hold at most %lld: truncated or not an idx file",
+                        images_path, n, sh->rows, sh->cols, need_i, max_i);
+    if (max_l >= 0 && (long long)need_l > max_l)
+        return lqa_errf(err, "%s: the header declares %u labels (%zu bytes) but the file can hold "
+                        "at most %lld: truncated or not an idx file",
+                        labels_path, n, need_l, max_l);
+    return 0;
+}
+
+/* Close both files, reporting the first error (*fi and *fl are cleared). */
+static int idx_close_both(gzFile *fi, gzFile *fl, const char *images_path,
+                          const char *labels_path, char *err)
+{
+    gzFile a = *fi, b = *fl;
+    *fi = *fl = NULL;
+    int ca = gzfile_close(a, images_path, err);
+    if (ca != 0 || gzfile_close(b, labels_path, err) != 0) {
+        if (ca != 0) gzclose(b);
+        return -1;
+    }
+    return 0;
+}
+
 int idx_load(Dataset *ds, const char *images_path, const char *labels_path, int n_classes,
              int limit, char *err)
 {
@@ -106,95 +187,32 @@ int idx_load(Dataset *ds, const char *images_path, const char *labels_path, int 
     unsigned char *scratch = NULL;
     float *x = NULL;
     int *y = NULL;
-    unsigned char hi[16], hl[8];
+    IdxShape sh = {0, 0, 0};
 
     if (!(fi = gzfile_open(images_path, err))) goto out;
     if (!(fl = gzfile_open(labels_path, err))) goto out;
-
-    long long r = gzfile_read_upto(fi, hi, sizeof hi, images_path, err);
-    if (r < 0) goto out;
-    if (r < (long long)sizeof hi) {
-        lqa_errf(err, "%s: truncated idx header (%lld of 16 bytes)", images_path, r);
+    if (idx_headers(fi, fl, images_path, labels_path, &sh, err) ||
+        idx_check_fits(fi, fl, images_path, labels_path, &sh, err))
         goto out;
-    }
-    r = gzfile_read_upto(fl, hl, sizeof hl, labels_path, err);
-    if (r < 0) goto out;
-    if (r < (long long)sizeof hl) {
-        lqa_errf(err, "%s: truncated idx header (%lld of 8 bytes)", labels_path, r);
-        goto out;
-    }
-    uint32_t mi = be32(hi), ml = be32(hl);
-    if (mi != IDX_MAGIC_IMAGES) {
-        lqa_errf(err, "%s: bad magic number 0x%08x (expected 0x%08x for idx3 unsigned-byte images)",
-                 images_path, mi, IDX_MAGIC_IMAGES);
-        goto out;
-    }
-    if (ml != IDX_MAGIC_LABELS) {
-        lqa_errf(err, "%s: bad magic number 0x%08x (expected 0x%08x for idx1 unsigned-byte labels)",
-                 labels_path, ml, IDX_MAGIC_LABELS);
-        goto out;
-    }
-    uint32_t n = be32(hi + 4), rows = be32(hi + 8), cols = be32(hi + 12);
-    uint32_t nl = be32(hl + 4);
-    if (n == 0 || n > (uint32_t)INT_MAX) {
-        lqa_errf(err, "%s: bad image count %u", images_path, n);
-        goto out;
-    }
-    if (rows == 0 || cols == 0 || rows > IDX_MAX_DIM || cols > IDX_MAX_DIM) {
-        lqa_errf(err, "%s: bad image dimensions %u x %u (each must be in [1,%u])", images_path,
-                 rows, cols, IDX_MAX_DIM);
-        goto out;
-    }
-    if (nl != n) {
-        lqa_errf(err, "%s: %u labels but %s holds %u images", labels_path, nl, images_path, n);
-        goto out;
-    }
-
+    uint32_t n = sh.n;
     size_t keep = (limit > 0 && (uint32_t)limit < n) ? (size_t)limit : n;
-    size_t d = (size_t)rows * cols;
-    if ((size_t)n > SIZE_MAX / d / sizeof(float)) {
-        lqa_errf(err, "%s: image data too large (%u x %u x %u)", images_path, n, rows, cols);
-        goto out;
-    }
-    /* Allocation follows validation: the header's sizes must fit in the files. */
-    long long max_i = gzfile_max_bytes(fi, images_path), max_l = gzfile_max_bytes(fl, labels_path);
-    if (max_i >= 0 && (long long)(sizeof hi + (size_t)n * d) > max_i) {
-        lqa_errf(err, "%s: the header declares %u images of %u x %u (%zu bytes) but the file can "
-                 "hold at most %lld: truncated or not an idx file",
-                 images_path, n, rows, cols, sizeof hi + (size_t)n * d, max_i);
-        goto out;
-    }
-    if (max_l >= 0 && (long long)(sizeof hl + (size_t)n) > max_l) {
-        lqa_errf(err, "%s: the header declares %u labels (%zu bytes) but the file can hold at "
-                 "most %lld: truncated or not an idx file",
-                 labels_path, n, sizeof hl + (size_t)n, max_l);
-        goto out;
-    }
+    size_t d = (size_t)sh.rows * sh.cols;
     if (!(scratch = lqa_alloc(IDX_CHUNK, err)) || !(x = lqa_alloc(keep * d * sizeof(float), err)) ||
         !(y = lqa_alloc(keep * sizeof(int), err))) {
         lqa_errf(err, "%s: out of memory for its %zu samples (%zu bytes as floats)", images_path,
                  keep, keep * d * sizeof(float));
         goto out;
     }
-
     struct pixel_ctx pc = { x, keep * d };
-    if (idx_read_body(fi, images_path, "pixel data", (size_t)n * d, sizeof hi, pixel_sink, &pc,
-                      scratch, err) != 0)
+    if (idx_read_body(fi, images_path, "pixel data", (size_t)n * d, IDX_HEAD_IMAGES, pixel_sink,
+                      &pc, scratch, err) != 0)
         goto out;
     struct label_ctx lc = { y, keep, labels_path, n_classes };
-    if (idx_read_body(fl, labels_path, "labels", n, sizeof hl, label_sink, &lc, scratch, err) != 0)
+    if (idx_read_body(fl, labels_path, "labels", n, IDX_HEAD_LABELS, label_sink, &lc, scratch,
+                      err) != 0)
         goto out;
-
-    {
-        gzFile a = fi, b = fl;
-        fi = fl = NULL;
-        int ca = gzfile_close(a, images_path, err);
-        if (ca != 0 || gzfile_close(b, labels_path, err) != 0) {
-            if (ca != 0) gzclose(b);
-            goto out;
-        }
-    }
-    dataset_adopt(ds, (int)keep, 1, (int)rows, (int)cols, n_classes, &x, &y);
+    if (idx_close_both(&fi, &fl, images_path, labels_path, err)) goto out;
+    dataset_adopt(ds, (int)keep, 1, (int)sh.rows, (int)sh.cols, n_classes, &x, &y);
     rc = 0;
 out:
     if (fi) gzclose(fi);

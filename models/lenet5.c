@@ -44,8 +44,7 @@ typedef struct Lenet {
     int ph1, pw1, ph2, pw2; /* pooled sizes */
     int dim[4];             /* flat, 120, 84, classes */
     size_t c1w, c1b, c2w, c2b, fw[3], fb[3];
-    size_t ws_n;
-    float *ws;
+    ConvWs ws; /* c1's and c2's workspace */
     /* TRAIN caches (B = max batch) */
     float *xin;     /* channel-major input (C > 1 only) */
     const float *x1; /* conv1 input of the last TRAIN forward */
@@ -112,9 +111,10 @@ int lenet_family_create(Model *m, bool maxpool, char *err)
     const size_t n_cls = (size_t)B * s->n_classes;
     size_t big = LQA_MAX(LQA_MAX(n_a1, n_x), LQA_MAX(n_a2, n_f));
     big = LQA_MAX(big, (size_t)B * 120);
-    net->ws_n = LQA_MAX(conv2d_ws_floats(&net->c1, B, LENET_WS_CAP),
-                        conv2d_ws_floats(&net->c2, B, LENET_WS_CAP));
-    if (!(net->ws = alloc_f(net->ws_n, err))) return -1;
+    conv_ws_init(&net->ws, LENET_WS_CAP);
+    conv2d_attach(&net->c1, &net->ws, B);
+    conv2d_attach(&net->c2, &net->ws, B);
+    if (conv_ws_alloc(&net->ws, err)) return -1;
     if (C > 1 && !(net->xin = alloc_f(n_x, err))) return -1;
     if (!(net->a1 = alloc_f(n_a1, err)) || !(net->p1 = alloc_f(n_p1, err)) ||
         !(net->a2 = alloc_f(n_a2, err)) || !(net->f = alloc_f(n_f, err)) ||
@@ -140,7 +140,7 @@ static void conv_block(const Lenet *net, const Conv2d *c, const float *theta, si
 {
     const size_t na = (size_t)c->out_c * B * c->out_h * c->out_w;
     const int planes = c->out_c * B;
-    conv2d_forward(c, a, in, theta + w_off, theta + b_off, B, net->ws, net->ws_n);
+    conv2d_layer_forward(c, a, in, theta + w_off, theta + b_off, B);
     if (net->maxpool) {
         maxpool2_forward(p, idx, a, planes, c->out_h, c->out_w);
         act_relu_forward(p, p, (size_t)planes * (c->out_h / 2) * (c->out_w / 2));
@@ -232,18 +232,19 @@ void lenet_family_backward(Model *m)
     float *p2 = net->s2;
     if (net->maxpool) nchw_to_cnhw(p2, net->f, B, 16, net->ph2 * net->pw2);
     pool_block_backward(net, &net->c2, v, u, net->a2, p2, net->i2, B);
-    conv2d_backward(&net->c2, u, false, g + net->c2w, g + net->c2b, v, net->p1,
-                    theta + net->c2w, B, net->ws, net->ws_n);
+    conv2d_layer_backward(&net->c2, u, false, g + net->c2w, g + net->c2b, v, net->p1,
+                          theta + net->c2w, B);
     pool_block_backward(net, &net->c1, v, u, net->a1, net->p1, net->i1, B);
-    conv2d_backward(&net->c1, NULL, false, g + net->c1w, g + net->c1b, v, net->x1,
-                    theta + net->c1w, B, net->ws, net->ws_n);
+    conv2d_layer_backward(&net->c1, NULL, false, g + net->c1w, g + net->c1b, v, net->x1,
+                          theta + net->c1w, B);
 }
 
 void lenet_family_destroy(Model *m)
 {
     Lenet *net = m->impl;
     if (net) {
-        float *bufs[] = {net->ws, net->xin, net->a1, net->p1, net->a2, net->f, net->h1,
+        conv_ws_free(&net->ws);
+        float *bufs[] = {net->xin, net->a1, net->p1, net->a2, net->f, net->h1,
                          net->h2, net->logits, net->probs, net->s0, net->s1, net->s2,
                          net->plogits};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) lqa_free(bufs[i]);

@@ -77,8 +77,7 @@ typedef struct Resnet {
     Block blk[RESNET_BLOCKS];
     size_t fc_w, fc_b;
     Dropout drop; /* on the pooled features (off when p = 0) */
-    size_t ws_n;
-    float *ws;
+    ConvWs ws; /* every convolution's workspace */
     /* TRAIN caches */
     float *xin, *a0, *h0, *pooled, *logits, *probs;
     /* scratch */
@@ -117,64 +116,94 @@ static size_t conv_declare(Model *m, const Conv2d *c, const char *name)
     return model_param(m, t, TENSOR_UNIFORM, conv2d_fan_in(c), 4, c->out_c, c->in_c, c->kh, c->kw);
 }
 
-static int resnet_create(Model *m, char *err)
+/* Block i's stride: 2 where stages 2 to 4 begin. */
+static int block_stride(int i) { return (i / 2 > 0 && i % 2 == 0) ? 2 : 1; }
+
+/* Block i on a C×H×W input: its convolutions (attached to the workspace),
+ * batch norms and their parameters. */
+static void block_declare(Model *m, Resnet *net, int i, int C, int H, int W)
 {
-    Resnet *net = lqa_alloc(sizeof *net, err);
-    if (!net) return -1;
-    m->impl = net;
     const ModelSpec *s = &m->spec;
-    const int B = s->max_batch;
-    if (B < 1 || s->in_c < 1 || s->n_classes < 2 || s->in_h < 1 || s->in_w < 1)
-        return lqa_errf(err, "resnet18: bad spec (batch %d, input %dx%dx%d, classes %d)", B,
-                        s->in_c, s->in_h, s->in_w, s->n_classes);
-    const int w = s->width > 0 ? s->width : 64;
-    net->width = w;
-    net->n_classes = s->n_classes;
+    Block *k = &net->blk[i];
+    const int stage = i / 2, out_c = net->width << stage;
+    const int stride = block_stride(i);
+    conv2d_setup(&k->c1, C, H, W, out_c, 3, 3, stride, 1);
+    conv2d_setup(&k->c2, out_c, k->c1.out_h, k->c1.out_w, out_c, 3, 3, 1, 1);
+    k->c1.wino4 = k->c2.wino4 = s->conv_algo == CONV_WINOGRAD4;
+    char name[TENSOR_NAME_LEN];
+    snprintf(name, sizeof name, "layer%d.%d.conv1", stage + 1, i % 2);
+    k->w1 = conv_declare(m, &k->c1, name);
+    snprintf(name, sizeof name, "layer%d.%d.bn1", stage + 1, i % 2);
+    bn_declare(m, &k->b1, name, out_c);
+    snprintf(name, sizeof name, "layer%d.%d.conv2", stage + 1, i % 2);
+    k->w2 = conv_declare(m, &k->c2, name);
+    snprintf(name, sizeof name, "layer%d.%d.bn2", stage + 1, i % 2);
+    bn_declare(m, &k->b2, name, out_c);
+    k->proj = stride != 1 || C != out_c;
+    conv2d_attach(&k->c1, &net->ws, s->max_batch);
+    conv2d_attach(&k->c2, &net->ws, s->max_batch);
+    if (k->proj) {
+        conv2d_setup(&k->ds, C, H, W, out_c, 1, 1, stride, 0);
+        snprintf(name, sizeof name, "layer%d.%d.downsample.0", stage + 1, i % 2);
+        k->wds = conv_declare(m, &k->ds, name);
+        snprintf(name, sizeof name, "layer%d.%d.downsample.1", stage + 1, i % 2);
+        bn_declare(m, &k->bds, name, out_c);
+        conv2d_attach(&k->ds, &net->ws, s->max_batch);
+    }
+}
+
+/* Every layer and parameter, in PyTorch's order; the workspace's size. */
+static int resnet_declare(Model *m, Resnet *net, char *err)
+{
+    const ModelSpec *s = &m->spec;
+    const int w = net->width;
+    conv_ws_init(&net->ws, RESNET_WS_CAP);
     conv2d_setup(&net->stem, s->in_c, s->in_h, s->in_w, w, 3, 3, 1, 1);
     net->stem_w = conv_declare(m, &net->stem, "conv1");
     bn_declare(m, &net->bn1, "bn1", w);
+    conv2d_attach(&net->stem, &net->ws, s->max_batch);
     int C = w, H = s->in_h, W = s->in_w;
-    size_t big = act_size(&net->stem, B), ws = conv2d_ws_floats(&net->stem, B, RESNET_WS_CAP);
     for (int i = 0; i < RESNET_BLOCKS; i++) {
-        Block *k = &net->blk[i];
-        int stage = i / 2, out_c = w << stage, stride = (stage > 0 && i % 2 == 0) ? 2 : 1;
-        if (H < 1 || W < 1 || (stride == 2 && (H < 2 && W < 2)))
+        if (H < 1 || W < 1 || (block_stride(i) == 2 && (H < 2 && W < 2)))
             return lqa_errf(err, "resnet18: input %dx%d too small", s->in_h, s->in_w);
-        conv2d_setup(&k->c1, C, H, W, out_c, 3, 3, stride, 1);
-        conv2d_setup(&k->c2, out_c, k->c1.out_h, k->c1.out_w, out_c, 3, 3, 1, 1);
-        k->c1.wino4 = k->c2.wino4 = s->conv_algo == CONV_WINOGRAD4;
-        char name[TENSOR_NAME_LEN];
-        snprintf(name, sizeof name, "layer%d.%d.conv1", stage + 1, i % 2);
-        k->w1 = conv_declare(m, &k->c1, name);
-        snprintf(name, sizeof name, "layer%d.%d.bn1", stage + 1, i % 2);
-        bn_declare(m, &k->b1, name, out_c);
-        snprintf(name, sizeof name, "layer%d.%d.conv2", stage + 1, i % 2);
-        k->w2 = conv_declare(m, &k->c2, name);
-        snprintf(name, sizeof name, "layer%d.%d.bn2", stage + 1, i % 2);
-        bn_declare(m, &k->b2, name, out_c);
-        k->proj = stride != 1 || C != out_c;
-        ws = LQA_MAX(ws, conv2d_ws_floats(&k->c1, B, RESNET_WS_CAP));
-        ws = LQA_MAX(ws, conv2d_ws_floats(&k->c2, B, RESNET_WS_CAP));
-        if (k->proj) {
-            conv2d_setup(&k->ds, C, H, W, out_c, 1, 1, stride, 0);
-            snprintf(name, sizeof name, "layer%d.%d.downsample.0", stage + 1, i % 2);
-            k->wds = conv_declare(m, &k->ds, name);
-            snprintf(name, sizeof name, "layer%d.%d.downsample.1", stage + 1, i % 2);
-            bn_declare(m, &k->bds, name, out_c);
-            ws = LQA_MAX(ws, conv2d_ws_floats(&k->ds, B, RESNET_WS_CAP));
-        }
-        big = LQA_MAX(big, act_size(&k->c1, B));
-        C = out_c, H = k->c1.out_h, W = k->c1.out_w;
+        block_declare(m, net, i, C, H, W);
+        const Block *k = &net->blk[i];
+        C = k->c1.out_c, H = k->c1.out_h, W = k->c1.out_w;
     }
     net->feat = C;
     net->fc_w = model_param(m, "fc.weight", TENSOR_UNIFORM, C, 2, s->n_classes, C);
     net->fc_b = model_param(m, "fc.bias", TENSOR_UNIFORM, C, 1, s->n_classes);
-    net->ws_n = ws;
+    return 0;
+}
 
+/* The batch-statistics buffers of every batch norm. */
+static int bn_alloc_all(Resnet *net, char *err)
+{
+    BnL *bns[3 * RESNET_BLOCKS + 1];
+    int nb = 0;
+    bns[nb++] = &net->bn1;
+    for (int i = 0; i < RESNET_BLOCKS; i++) {
+        Block *k = &net->blk[i];
+        bns[nb++] = &k->b1;
+        bns[nb++] = &k->b2;
+        if (k->proj) bns[nb++] = &k->bds;
+    }
+    for (int j = 0; j < nb; j++)
+        if (!(bns[j]->mean = alloc_f(bns[j]->C, err)) || !(bns[j]->invstd = alloc_f(bns[j]->C, err)))
+            return -1;
+    return 0;
+}
+
+/* The TRAIN caches, the scratch tensors and the dropout layer. */
+static int resnet_alloc(Model *m, Resnet *net, char *err)
+{
+    const ModelSpec *s = &m->spec;
+    const int B = s->max_batch, C = net->feat;
     const size_t n_x = (size_t)B * s->in_c * s->in_h * s->in_w;
-    big = LQA_MAX(big, n_x);
+    size_t big = LQA_MAX(act_size(&net->stem, B), n_x);
+    for (int i = 0; i < RESNET_BLOCKS; i++) big = LQA_MAX(big, act_size(&net->blk[i].c1, B));
     const size_t n_cls = (size_t)B * s->n_classes, n_feat = (size_t)B * C;
-    if (!(net->ws = alloc_f(ws, err))) return -1;
+    if (conv_ws_alloc(&net->ws, err)) return -1;
     if (!(net->xin = alloc_f(n_x, err)) || !(net->a0 = alloc_f(act_size(&net->stem, B), err)) ||
         !(net->h0 = alloc_f(act_size(&net->stem, B), err)) ||
         !(net->pooled = alloc_f(n_feat, err)) || !(net->spooled = alloc_f(n_feat, err)) ||
@@ -184,13 +213,10 @@ static int resnet_create(Model *m, char *err)
     for (int j = 0; j < 3; j++)
         if (!(net->s[j] = alloc_f(big, err))) return -1;
     if (dropout_init(&net->drop, s->dropout, 0, C, B, err)) return -1;
-    int maxc = 8 * w;
+    int maxc = 8 * net->width;
     if (!(net->smean = alloc_f(maxc, err)) || !(net->svar = alloc_f(maxc, err)) ||
         !(net->sinv = alloc_f(maxc, err)))
         return -1;
-    BnL *bns[3 * RESNET_BLOCKS + 1];
-    int nb = 0;
-    bns[nb++] = &net->bn1;
     for (int i = 0; i < RESNET_BLOCKS; i++) {
         Block *k = &net->blk[i];
         size_t n = act_size(&k->c1, B);
@@ -198,14 +224,23 @@ static int resnet_create(Model *m, char *err)
             !(k->out = alloc_f(n, err)))
             return -1;
         if (k->proj && !(k->e = alloc_f(n, err))) return -1;
-        bns[nb++] = &k->b1;
-        bns[nb++] = &k->b2;
-        if (k->proj) bns[nb++] = &k->bds;
     }
-    for (int j = 0; j < nb; j++)
-        if (!(bns[j]->mean = alloc_f(bns[j]->C, err)) || !(bns[j]->invstd = alloc_f(bns[j]->C, err)))
-            return -1;
-    return 0;
+    return bn_alloc_all(net, err);
+}
+
+static int resnet_create(Model *m, char *err)
+{
+    Resnet *net = lqa_alloc(sizeof *net, err);
+    if (!net) return -1;
+    m->impl = net;
+    const ModelSpec *s = &m->spec;
+    if (s->max_batch < 1 || s->in_c < 1 || s->n_classes < 2 || s->in_h < 1 || s->in_w < 1)
+        return lqa_errf(err, "resnet18: bad spec (batch %d, input %dx%dx%d, classes %d)",
+                        s->max_batch, s->in_c, s->in_h, s->in_w, s->n_classes);
+    net->width = s->width > 0 ? s->width : 64;
+    net->n_classes = s->n_classes;
+    if (resnet_declare(m, net, err)) return -1;
+    return resnet_alloc(m, net, err);
 }
 
 /* y = BN(x) [+ res] [ReLU] over a C×B×HW tensor, with the statistics the mode
@@ -242,14 +277,12 @@ static double resnet_forward(Model *m, const float *theta, const float *x, const
     const ModelSpec *s = &m->spec;
     LQA_CHECK(B > 0 && B <= s->max_batch);
     const bool train = mode == FWD_TRAIN;
-    float *ws = net->ws;
-    const size_t wn = net->ws_n;
     const int HW0 = net->stem.out_h * net->stem.out_w;
 
     float *xin = train ? net->xin : net->s[2];
     nchw_to_cnhw(xin, x, B, s->in_c, s->in_h * s->in_w);
     float *a0 = train ? net->a0 : net->s[0], *h0 = train ? net->h0 : net->s[0];
-    conv2d_forward(&net->stem, a0, xin, theta + net->stem_w, NULL, B, ws, wn);
+    conv2d_layer_forward(&net->stem, a0, xin, theta + net->stem_w, NULL, B);
     bn_forward(m, &net->bn1, theta, h0, a0, NULL, true, B, HW0, mode);
     const float *cur = h0;
     int icur = 0; /* scratch index holding cur (PROBE/EVAL) */
@@ -267,12 +300,12 @@ static double resnet_forward(Model *m, const float *theta, const float *x, const
             e = t1;       /* projection: t1 is free once conv2 has read it */
             icur = (icur + 2) % 3;
         }
-        conv2d_forward(&k->c1, a, cur, theta + k->w1, NULL, B, ws, wn);
+        conv2d_layer_forward(&k->c1, a, cur, theta + k->w1, NULL, B);
         bn_forward(m, &k->b1, theta, b, a, NULL, true, B, HW, mode);
-        conv2d_forward(&k->c2, c, b, theta + k->w2, NULL, B, ws, wn);
+        conv2d_layer_forward(&k->c2, c, b, theta + k->w2, NULL, B);
         const float *res = cur;
         if (k->proj) {
-            conv2d_forward(&k->ds, e, cur, theta + k->wds, NULL, B, ws, wn);
+            conv2d_layer_forward(&k->ds, e, cur, theta + k->wds, NULL, B);
             /* TRAIN: the projection's BN output goes to `out` first (it is
              * the residual), then out = ReLU(BN2(c) + out). */
             float *r = train ? out : e;
@@ -303,8 +336,7 @@ static void resnet_backward(Model *m)
     LQA_CHECK(net->theta_train != NULL);
     const int B = net->b_train;
     const float *theta = net->theta_train;
-    float *g = m->grads, *ws = net->ws;
-    const size_t wn = net->ws_n;
+    float *g = m->grads;
     float *P = net->s[0], *Q = net->s[1], *R = net->s[2];
 
     softmax_xent_backward(net->slogits, net->probs, net->y_train, B, net->n_classes);
@@ -323,14 +355,14 @@ static void resnet_backward(Model *m)
         relu_backward(P, P, k->out, n);
         bn2d_backward(Q, g + k->b2.gamma, g + k->b2.beta, P, NULL, k->c, k->b2.mean,
                       k->b2.invstd, theta + k->b2.gamma, k->b2.C, B, HW);
-        conv2d_backward(&k->c2, R, false, g + k->w2, NULL, Q, k->b, theta + k->w2, B, ws, wn);
+        conv2d_layer_backward(&k->c2, R, false, g + k->w2, NULL, Q, k->b, theta + k->w2, B);
         bn2d_backward(R, g + k->b1.gamma, g + k->b1.beta, R, k->b, k->a, k->b1.mean,
                       k->b1.invstd, theta + k->b1.gamma, k->b1.C, B, HW);
-        conv2d_backward(&k->c1, Q, false, g + k->w1, NULL, R, in, theta + k->w1, B, ws, wn);
+        conv2d_layer_backward(&k->c1, Q, false, g + k->w1, NULL, R, in, theta + k->w1, B);
         if (k->proj) {
             bn2d_backward(P, g + k->bds.gamma, g + k->bds.beta, P, NULL, k->e, k->bds.mean,
                           k->bds.invstd, theta + k->bds.gamma, k->bds.C, B, HW);
-            conv2d_backward(&k->ds, Q, true, g + k->wds, NULL, P, in, theta + k->wds, B, ws, wn);
+            conv2d_layer_backward(&k->ds, Q, true, g + k->wds, NULL, P, in, theta + k->wds, B);
         } else {
             residual_add_backward(Q, true, P, n);
         }
@@ -341,15 +373,16 @@ static void resnet_backward(Model *m)
     const int HW0 = net->stem.out_h * net->stem.out_w;
     bn2d_backward(P, g + net->bn1.gamma, g + net->bn1.beta, P, net->h0, net->a0, net->bn1.mean,
                   net->bn1.invstd, theta + net->bn1.gamma, net->bn1.C, B, HW0);
-    conv2d_backward(&net->stem, NULL, false, g + net->stem_w, NULL, P, net->xin,
-                    theta + net->stem_w, B, ws, wn);
+    conv2d_layer_backward(&net->stem, NULL, false, g + net->stem_w, NULL, P, net->xin,
+                    theta + net->stem_w, B);
 }
 
 static void resnet_destroy(Model *m)
 {
     Resnet *net = m->impl;
     if (net) {
-        float *bufs[] = {net->ws,      net->xin,    net->a0,     net->h0,   net->pooled,
+        conv_ws_free(&net->ws);
+        float *bufs[] = {net->xin,    net->a0,     net->h0,   net->pooled,
                          net->logits,  net->probs,  net->s[0],   net->s[1], net->s[2],
                          net->spooled, net->slogits, net->smean, net->svar, net->sinv,
                          net->bn1.mean, net->bn1.invstd};

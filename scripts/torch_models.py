@@ -1,6 +1,7 @@
 """torch_models.py — the PyTorch twins of lqabench's models (models/*.c), one definition shared by
-the cross-checks (tests/torch_crosscheck.py, tests/torch_models_check.py) and the PyTorch bench
-(scripts/bench_torch.py).
+the cross-checks (tests/torch_*.py) and the PyTorch bench (scripts/bench_torch.py), and the
+readers those share: MNIST's idx files (read_idx, load_mnist) and the meta.txt of a
+tools/dump_model dump (read_dump_meta).
 
     import sys; sys.path.insert(0, "scripts")
     import torch_models
@@ -11,6 +12,11 @@ parameter vector of one loads into the other. `act` is the ReLU every model appl
 torch.nn.functional.relu): the models check passes one that also records how close its inputs
 come to 0.
 """
+import gzip
+import os
+import struct
+
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -117,3 +123,47 @@ def build(name, c, h, w, width=0, classes=10, act=F.relu):
     if name == "resnet18":
         return ResNet18(c, width if width > 0 else 64, classes, act)
     raise ValueError("unknown model %r" % (name,))
+
+
+# ---------------------------------------------------------------------------------------------
+# Readers shared by the cross-checks.
+
+def read_idx(path):
+    """An unsigned-byte idx file (MNIST format) at path or path + ".gz", as a uint8 array of its
+    dimensions; read independently of lqabench's loader."""
+    for p in (path, path + ".gz"):
+        if os.path.exists(p):
+            with (gzip.open(p, "rb") if p.endswith(".gz") else open(p, "rb")) as f:
+                data = f.read()
+            break
+    else:
+        raise FileNotFoundError(path)
+    zero, dtype, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0 or dtype != 0x08:
+        raise ValueError(f"{path}: not an unsigned-byte idx file")
+    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+    arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    return arr.reshape(dims)
+
+
+def load_mnist(data_dir, limit):
+    """The first `limit` MNIST training samples in data_dir: x [limit][784] float32 in [0, 1]
+    (pixel / 255, as lqabench's "unit" normalisation), y int64 labels, both torch tensors."""
+    x = read_idx(os.path.join(data_dir, "train-images-idx3-ubyte"))[:limit]
+    y = read_idx(os.path.join(data_dir, "train-labels-idx1-ubyte"))[:limit]
+    x = x.reshape(len(x), -1).astype(np.float32) / np.float32(255.0)
+    return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y.astype(np.int64))
+
+
+def read_dump_meta(out):
+    """meta.txt of a tools/dump_model dump in directory out: ({key: value string}, {k: the loss
+    of SGD step k}) — the second empty without --sgd-steps."""
+    meta, sgd = {}, {}
+    with open(os.path.join(out, "meta.txt")) as f:
+        for line in f:
+            k, *v = line.split()
+            if k == "sgd_loss":
+                sgd[int(v[0])] = float(v[1])
+            else:
+                meta[k] = v[0]
+    return meta, sgd

@@ -395,13 +395,9 @@ static void parse_free(P *p)
     free(p->max);
 }
 
-int config_load(SweepConfig *c, const char *path, char *err)
+/* cJSON ends a string at an escaped NUL: "a\u0000b" would read as "a". */
+static int check_no_nul(const char *text, const char *path, char *err)
 {
-    memset(c, 0, sizeof *c);
-    snprintf(c->path, sizeof c->path, "%s", path);
-    char *text = read_file(path, err);
-    if (!text) return -1;
-    /* cJSON ends a string at an escaped NUL: "a\u0000b" would read as "a". */
     bool in_str = false;
     int line = 1;
     for (const char *q = text; *q; q++) {
@@ -409,15 +405,25 @@ int config_load(SweepConfig *c, const char *path, char *err)
         if (!in_str) {
             in_str = *q == '"';
         } else if (*q == '\\') {
-            if (q[1] == 'u' && strncmp(q + 2, "0000", 4) == 0) {
-                lqa_errf(err, "%s: line %d: \\u0000 (NUL) in a string is not allowed", path, line);
-                free(text);
-                return -1;
-            }
+            if (q[1] == 'u' && strncmp(q + 2, "0000", 4) == 0)
+                return lqa_errf(err, "%s: line %d: \\u0000 (NUL) in a string is not allowed", path,
+                                line);
             if (q[1]) q++;
         } else if (*q == '"') {
             in_str = false;
         }
+    }
+    return 0;
+}
+
+/* Read, check and parse the file into *c: 0, or -1 with *c freed. */
+static int parse_file(SweepConfig *c, const char *path, char *err)
+{
+    char *text = read_file(path, err);
+    if (!text) return -1;
+    if (check_no_nul(text, path, err)) {
+        free(text);
+        return -1;
     }
     cJSON *root = cJSON_Parse(text);
     if (!root) {
@@ -434,49 +440,59 @@ int config_load(SweepConfig *c, const char *path, char *err)
     parse_free(&p);
     cJSON_Delete(root);
     free(text);
-    if (rc) {
-        config_free(c);
-        return -1;
-    }
-    if (!c->name[0]) { /* default: the file's base name */
-        const char *base = strrchr(path, '/');
-        base = base ? base + 1 : path;
-        snprintf(c->name, sizeof c->name, "%s", base);
-        char *dot = strstr(c->name, ".json");
-        if (dot) *dot = 0;
-        sanitize_label(c->name);
-        if (!c->name[0] || strcmp(c->name, ".") == 0 || strcmp(c->name, "..") == 0) {
-            lqa_errf(err, "%s: name: the file name gives no valid sweep name; set \"name\"", path);
-            config_free(c);
-            return -1;
-        }
-    }
-    if (!c->output_dir[0]) snprintf(c->output_dir, sizeof c->output_dir, "results/%s", c->name);
-    /* Data: default $LQA_DATA_DIR/<dataset>, else data/<dataset>. A relative
-     * data_dir (given, or that default) is taken relative to the checkout, not
-     * the working directory, so a config runs the same from any directory. */
+    if (rc) config_free(c);
+    return rc ? -1 : 0;
+}
+
+/* Default sweep name: the file's base name without .json. */
+static int default_name(SweepConfig *c, const char *path, char *err)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    snprintf(c->name, sizeof c->name, "%s", base);
+    char *dot = strstr(c->name, ".json");
+    if (dot) *dot = 0;
+    sanitize_label(c->name);
+    if (!c->name[0] || strcmp(c->name, ".") == 0 || strcmp(c->name, "..") == 0)
+        return lqa_errf(err, "%s: name: the file name gives no valid sweep name; set \"name\"", path);
+    return 0;
+}
+
+/* Data: default $LQA_DATA_DIR/<dataset>, else data/<dataset>. A relative
+ * data_dir (given, or that default) is taken relative to the checkout, not
+ * the working directory, so a config runs the same from any directory. */
+static int resolve_data_dir(SweepConfig *c, const char *path, char *err)
+{
     const char *data_root = getenv("LQA_DATA_DIR");
     bool from_env = false;
     if (!c->data_dir[0]) {
         from_env = data_root && *data_root;
         int len = snprintf(c->data_dir, sizeof c->data_dir, "%s/%s",
                            from_env ? data_root : "data", c->dataset);
-        if (len < 0 || (size_t)len >= sizeof c->data_dir) {
-            lqa_errf(err, "LQA_DATA_DIR: longer than %zu characters", sizeof c->data_dir - 20);
-            config_free(c);
-            return -1;
-        }
+        if (len < 0 || (size_t)len >= sizeof c->data_dir)
+            return lqa_errf(err, "LQA_DATA_DIR: longer than %zu characters", sizeof c->data_dir - 20);
     }
     char repo[CFG_PATH_LEN];
     if (!from_env && c->data_dir[0] != '/' && repo_root(repo, sizeof repo) == 0) {
         char abs[2 * CFG_PATH_LEN];
         snprintf(abs, sizeof abs, "%s/%s", repo, c->data_dir);
-        if (strlen(abs) >= sizeof c->data_dir) {
-            config_free(c);
+        if (strlen(abs) >= sizeof c->data_dir)
             return lqa_errf(err, "%s: data_dir: %s: path too long", path, abs);
-        }
         memcpy(c->data_dir, abs, strlen(abs) + 1); /* fits: checked above */
     }
+    return 0;
+}
+
+int config_load(SweepConfig *c, const char *path, char *err)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->path, sizeof c->path, "%s", path);
+    if (parse_file(c, path, err)) return -1;
+    if ((!c->name[0] && default_name(c, path, err)) || resolve_data_dir(c, path, err)) {
+        config_free(c);
+        return -1;
+    }
+    if (!c->output_dir[0]) snprintf(c->output_dir, sizeof c->output_dir, "results/%s", c->name);
     return 0;
 }
 

@@ -104,10 +104,42 @@ static int finish(int status)
     return status;
 }
 
-int main(int argc, char **argv)
+/* The command line, parsed. */
+typedef struct Cli {
+    const char *config, *outdir;
+    SweepOptions opt;
+    bool list, summarize, check;
+} Cli;
+
+enum { O_LIST = 256, O_RUN, O_SHARD, O_SUMMARIZE, O_NO_TIMING, O_CHECK, O_OPTIMIZERS };
+
+/* --threads N and --shard I/N: 0, or 2 with the message printed. */
+static int parse_threads(const char *arg, SweepOptions *opt)
 {
-    blas_fix_env(argv);
-    enum { O_LIST = 256, O_RUN, O_SHARD, O_SUMMARIZE, O_NO_TIMING, O_CHECK, O_OPTIMIZERS };
+    char *end;
+    opt->threads = (int)strtol(arg, &end, 10);
+    if (*end || opt->threads < 1 || opt->threads > 1024) {
+        fprintf(stderr, "lqabench: --threads: expected a positive integer, got \"%s\"\n", arg);
+        return 2;
+    }
+    return 0;
+}
+
+static int parse_shard(const char *arg, SweepOptions *opt)
+{
+    int end = 0;
+    if (sscanf(arg, "%d/%d%n", &opt->shard_i, &opt->shard_n, &end) != 2 || arg[end] ||
+        opt->shard_n < 1 || opt->shard_i < 0 || opt->shard_i >= opt->shard_n) {
+        fprintf(stderr, "lqabench: --shard: expected I/N with 0 <= I < N, got \"%s\"\n", arg);
+        return 2;
+    }
+    return 0;
+}
+
+/* Parse argv into *cli: -1 to go on, else the exit status (--help, --version,
+ * --optimizers, or a bad command line, its message printed). */
+static int parse_args(int argc, char **argv, Cli *cli)
+{
     static const struct option longopts[] = {
         {"config", required_argument, 0, 'c'},     {"output-dir", required_argument, 0, 'o'},
         {"threads", required_argument, 0, 't'},    {"force", no_argument, 0, 'f'},
@@ -117,42 +149,25 @@ int main(int argc, char **argv)
         {"summarize", no_argument, 0, O_SUMMARIZE}, {"no-timing", no_argument, 0, O_NO_TIMING},
         {"check", no_argument, 0, O_CHECK},        {"optimizers", no_argument, 0, O_OPTIMIZERS},
         {0, 0, 0, 0}};
-    const char *config = NULL, *outdir = NULL;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    SweepOptions opt = {.threads = ncpu > 0 ? (int)ncpu : 1, .timing = true};
-    bool list = false, summarize = false, check = false;
+    *cli = (Cli){.opt = {.threads = ncpu > 0 ? (int)ncpu : 1, .timing = true}};
+    SweepOptions *opt = &cli->opt;
     int ch;
     while ((ch = getopt_long(argc, argv, "c:o:t:fqhV", longopts, NULL)) != -1) {
-        char *end;
         switch (ch) {
-        case 'c': config = optarg; break;
-        case 'o': outdir = optarg; break;
-        case 't':
-            opt.threads = (int)strtol(optarg, &end, 10);
-            if (*end || opt.threads < 1 || opt.threads > 1024) {
-                fprintf(stderr, "lqabench: --threads: expected a positive integer, got \"%s\"\n", optarg);
-                return 2;
-            }
-            break;
-        case 'f': opt.force = true; break;
-        case 'q': opt.quiet = true; break;
+        case 'c': cli->config = optarg; break;
+        case 'o': cli->outdir = optarg; break;
+        case 't': if (parse_threads(optarg, opt)) return 2; break;
+        case 'f': opt->force = true; break;
+        case 'q': opt->quiet = true; break;
         case 'h': usage(stdout); return finish(0);
         case 'V': printf("lqabench %s (kernels: %s; OpenBLAS core: %s)\n", LQA_VERSION, kernel_path(), blas_corename()); return finish(0);
-        case O_LIST: list = true; break;
-        case O_RUN: opt.run_id = optarg; break;
-        case O_SHARD:
-        {
-            int end = 0;
-            if (sscanf(optarg, "%d/%d%n", &opt.shard_i, &opt.shard_n, &end) != 2 || optarg[end] ||
-                opt.shard_n < 1 || opt.shard_i < 0 || opt.shard_i >= opt.shard_n) {
-                fprintf(stderr, "lqabench: --shard: expected I/N with 0 <= I < N, got \"%s\"\n", optarg);
-                return 2;
-            }
-            break;
-        }
-        case O_SUMMARIZE: summarize = true; break;
-        case O_NO_TIMING: opt.timing = false; break;
-        case O_CHECK: check = true; break;
+        case O_LIST: cli->list = true; break;
+        case O_RUN: opt->run_id = optarg; break;
+        case O_SHARD: if (parse_shard(optarg, opt)) return 2; break;
+        case O_SUMMARIZE: cli->summarize = true; break;
+        case O_NO_TIMING: opt->timing = false; break;
+        case O_CHECK: cli->check = true; break;
         case O_OPTIMIZERS: print_optimizers(); return finish(0);
         default: usage(stderr); return 2;
         }
@@ -161,42 +176,60 @@ int main(int argc, char **argv)
         fprintf(stderr, "lqabench: unexpected argument \"%s\" (see --help)\n", argv[optind]);
         return 2;
     }
-    if (!config) {
+    if (!cli->config) {
         fprintf(stderr, "lqabench: --config is required (see --help)\n");
         return 2;
     }
-    char err[LQA_ERR_LEN] = "", path[CFG_PATH_LEN];
-    SweepConfig cfg;
-    if (config_find(config, path, sizeof path, err) || config_load(&cfg, path, err)) {
-        fprintf(stderr, "lqabench: %s\n", err);
-        return 2;
-    }
-    if (outdir && strlen(outdir) >= sizeof cfg.output_dir) {
-        fprintf(stderr, "lqabench: --output-dir: longer than %zu characters\n", sizeof cfg.output_dir - 1);
-        config_free(&cfg);
+    return -1;
+}
+
+/* --output-dir over the config's, and the data check a run (or --check)
+ * needs: 0, or 2 with the message printed. */
+static int prepare(const Cli *cli, SweepConfig *cfg, char *err)
+{
+    const char *outdir = cli->outdir;
+    if (outdir && strlen(outdir) >= sizeof cfg->output_dir) {
+        fprintf(stderr, "lqabench: --output-dir: longer than %zu characters\n", sizeof cfg->output_dir - 1);
         return 2;
     }
     if (outdir && !*outdir) {
         fprintf(stderr, "lqabench: --output-dir: must not be empty\n");
-        config_free(&cfg);
         return 2;
     }
-    if (outdir) snprintf(cfg.output_dir, sizeof cfg.output_dir, "%s", outdir);
-    int status = 0;
-    if ((check || (!list && !summarize)) && config_check_data(&cfg, err)) {
+    if (outdir) snprintf(cfg->output_dir, sizeof cfg->output_dir, "%s", outdir);
+    if ((cli->check || (!cli->list && !cli->summarize)) && config_check_data(cfg, err)) {
         fprintf(stderr, "lqabench: %s\n", err);
+        return 2;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    blas_fix_env(argv);
+    Cli cli;
+    int status = parse_args(argc, argv, &cli);
+    if (status >= 0) return status;
+    char err[LQA_ERR_LEN] = "", path[CFG_PATH_LEN];
+    SweepConfig cfg;
+    if (config_find(cli.config, path, sizeof path, err) || config_load(&cfg, path, err)) {
+        fprintf(stderr, "lqabench: %s\n", err);
+        return 2;
+    }
+    if (prepare(&cli, &cfg, err)) {
         config_free(&cfg);
         return 2;
     }
-    if (check) {
+    status = 0;
+    if (cli.check) {
         int nr = config_n_runs(&cfg);
         printf("%s: ok, %d run%s\n", path, nr, nr == 1 ? "" : "s");
-    } else if (list) {
-        status = sweep_list(&cfg, &opt);
-    } else if (summarize) {
-        status = sweep_summarize(&cfg, &opt, true, err);
+    } else if (cli.list) {
+        status = sweep_list(&cfg, &cli.opt);
+    } else if (cli.summarize) {
+        status = sweep_summarize(&cfg, &cli.opt, true, err);
     } else {
-        status = sweep_execute(&cfg, &opt, err);
+        status = sweep_execute(&cfg, &cli.opt, err);
     }
     if (status) fprintf(stderr, "lqabench: %s\n", err);
     config_free(&cfg);

@@ -220,6 +220,55 @@ static void test_wino_blocks(Rng *r, bool wino4)
     lqa_free(x), lqa_free(dy), lqa_free(w), lqa_free(b), lqa_free(ws);
 }
 
+/* The shared workspace (conv.h's ConvWs): sized for the largest layer
+ * attached to it under its cap, and a layer's calls on it the same to the bit
+ * as conv2d_forward / conv2d_backward on a workspace of that size. */
+static void test_conv_ws(Rng *r)
+{
+    const int B = 3;
+    const size_t cap = 3000; /* under what b wants for the whole batch: chunks */
+    Conv2d a, b;
+    conv2d_setup(&a, 3, 8, 8, 4, 3, 3, 1, 1);  /* direct kernels */
+    conv2d_setup(&b, 4, 8, 8, 16, 5, 5, 2, 2); /* im2col + GEMM */
+    ConvWs ws;
+    conv_ws_init(&ws, cap);
+    conv2d_attach(&a, &ws, B);
+    conv2d_attach(&b, &ws, B);
+    const size_t want = LQA_MAX(conv2d_ws_floats(&a, B, cap), conv2d_ws_floats(&b, B, cap));
+    T_CHECK(ws.n == want && a.ws == &ws && b.ws == &ws, "workspace: %zu floats, expected %zu",
+            ws.n, want);
+    T_CHECK(conv2d_ws_floats(&b, B, (size_t)1 << 30) > ws.n, "workspace: b runs whole, not in chunks");
+    char err[LQA_ERR_LEN];
+    T_CHECK(conv_ws_alloc(&ws, err) == 0 && ws.buf, "workspace: alloc failed: %s", err);
+    const size_t nx = (size_t)4 * B * 8 * 8, ny = (size_t)16 * B * b.out_h * b.out_w;
+    const size_t nw = conv2d_n_weights(&b);
+    float *x = falloc(nx), *w = falloc(nw), *bias = falloc(16), *dy = falloc(ny), *own = falloc(ws.n);
+    float *y[2] = {falloc(ny), falloc(ny)}, *dx[2] = {falloc(nx), falloc(nx)};
+    float *dw[2] = {falloc(nw), falloc(nw)}, *db[2] = {falloc(16), falloc(16)};
+    fill(x, nx, -1, 1, r);
+    fill(w, nw, -0.2f, 0.2f, r);
+    fill(bias, 16, -0.5f, 0.5f, r);
+    fill(dy, ny, -1, 1, r);
+    conv2d_layer_forward(&b, y[0], x, w, bias, B);
+    conv2d_layer_backward(&b, dx[0], false, dw[0], db[0], dy, x, w, B);
+    conv2d_forward(&b, y[1], x, w, bias, B, own, ws.n);
+    conv2d_backward(&b, dx[1], false, dw[1], db[1], dy, x, w, B, own, ws.n);
+    T_CHECK(memcmp(y[0], y[1], ny * sizeof(float)) == 0 &&
+                memcmp(dx[0], dx[1], nx * sizeof(float)) == 0 &&
+                memcmp(dw[0], dw[1], nw * sizeof(float)) == 0 &&
+                memcmp(db[0], db[1], 16 * sizeof(float)) == 0,
+            "workspace: the layer's calls differ from conv2d_forward/backward");
+    double *ref = malloc(sizeof(double) * ny);
+    conv_ref(ref, &b, x, w, bias, B);
+    const double e = rel_err(y[0], ref, ny);
+    T_CHECK(e < 1e-6, "workspace: forward off by %g", e);
+    free(ref);
+    conv_ws_free(&ws);
+    T_CHECK(ws.buf == NULL, "workspace: buffer left after conv_ws_free");
+    for (int k = 0; k < 2; k++) lqa_free(y[k]), lqa_free(dx[k]), lqa_free(dw[k]), lqa_free(db[k]);
+    lqa_free(x), lqa_free(w), lqa_free(bias), lqa_free(dy), lqa_free(own);
+}
+
 int main(int argc, char **argv)
 {
     Rng r;
@@ -262,6 +311,7 @@ int main(int argc, char **argv)
         test_wino_blocks(&r, false);
         test_wino_blocks(&r, true);
     });
+    T_RUN(conv_ws, test_conv_ws(&r));
     fd_summary("conv layers", fd_worst_layers);
     return t_done("test_conv");
 }

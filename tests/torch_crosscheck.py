@@ -47,10 +47,8 @@ step 1; newton-lr applying the updated η in the same step — failed 30 checks,
 each bug (newton-lr's by 2.3x its tolerance on logreg, 12x on the MLP's first 20 steps).
 """
 import csv
-import gzip
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -157,37 +155,9 @@ TOL = {
 
 
 # ---------------------------------------------------------------------------------------------
-# Independent MNIST reader (idx format, raw or gzip).
-
-def read_idx(path):
-    for p in (path, path + ".gz"):
-        if os.path.exists(p):
-            with (gzip.open(p, "rb") if p.endswith(".gz") else open(p, "rb")) as f:
-                data = f.read()
-            break
-    else:
-        raise FileNotFoundError(path)
-    zero, dtype, ndim = struct.unpack(">HBB", data[:4])
-    if zero != 0 or dtype != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte idx file")
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-    return arr.reshape(dims)
-
-
-def load_mnist(data_dir, limit):
-    x = read_idx(os.path.join(data_dir, "train-images-idx3-ubyte"))[:limit]
-    y = read_idx(os.path.join(data_dir, "train-labels-idx1-ubyte"))[:limit]
-    x = x.reshape(len(x), -1).astype(np.float32) / np.float32(255.0)
-    return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y.astype(np.int64))
-
-
-# ---------------------------------------------------------------------------------------------
 # The model in PyTorch.
 
 def build_model(name):
-    sys.path.insert(0, os.path.join(ROOT, "scripts"))
-    import torch_models
     return torch_models.build(name, 1, 28, 28)
 
 
@@ -542,10 +512,12 @@ def compare(checks, exp, method, lr, rows, t_loss, t_lr, t_probes, verbose):
 
 
 def main():
-    global torch, np
+    global torch, np, torch_models
     try:
         import numpy as np
         import torch
+        sys.path.insert(0, os.path.join(ROOT, "scripts"))
+        import torch_models
     except ImportError as e:
         print(f"torch_crosscheck: cannot import torch/numpy ({e}); run with /usr/bin/python3")
         print("torch_crosscheck: 0 passed, 0 failed")
@@ -582,7 +554,7 @@ def main():
             m = exp["model"]
             if rc != 0:
                 checks.fail(f"lqabench {m} sweep", f"exit status {rc}\n{out}")
-            x_all, y_all = load_mnist(data_dir, exp["train_limit"])
+            x_all, y_all = torch_models.load_mnist(data_dir, exp["train_limit"])
             n_params = sum(p.numel() for p in build_model(m).parameters())
             for method in CLASSIC + ADAPTIVE:
                 lr = exp["lr"][method]

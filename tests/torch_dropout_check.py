@@ -30,6 +30,7 @@ try:
     import torch
     import torch.nn.functional as F
     import torch_models_check as tm
+    import torch_models  # scripts/, on the path once torch_models_check is imported
 except ImportError as e:  # pragma: no cover
     print(f"torch_dropout_check: cannot import torch/numpy ({e}); skipped")
     sys.exit(77)
@@ -74,14 +75,7 @@ def run_case(ck, tool, tmp, model, c, h, w, batch, width, p, step, sgd_steps):
     if r.returncode != 0:
         ck.check(f"{tag}: dump_model ran (rc {r.returncode}: {r.stderr.strip()})", float("inf"), 0)
         return
-    meta, sgd = {}, {}
-    with open(os.path.join(out, "meta.txt")) as f:
-        for line in f:
-            k, *v = line.split()
-            if k == "sgd_loss":
-                sgd[int(v[0])] = float(v[1])
-            else:
-                meta[k] = v[0]
+    meta, sgd = torch_models.read_dump_meta(out)
     rd = lambda name, dt=np.float32: np.fromfile(os.path.join(out, name), dtype=dt)
     params, grads, state0 = rd("params.f32"), rd("grads.f32"), rd("state0.f32")
     x = torch.from_numpy(rd("input.f32").reshape(batch, c, h, w))
@@ -132,21 +126,10 @@ def run_case(ck, tool, tmp, model, c, h, w, batch, width, p, step, sgd_steps):
     ck.check(f"{tag}: the masks matter (loss without them {nomask:.6f} vs {t64[0]:.6f}; "
              "measured: 1/|difference|)", 1.0 / max(abs(nomask - t64[0]), 1e-300), 1e4)
 
-    def cmp(what, kind, c_val, v32, v64):
-        e_c, e_32 = tm.rel_max(c_val, v64), tm.rel_max(v32, v64)
-        tol = max(tm.FLOOR[kind], tm.K_TORCH32 * e_32)
-        ck.check(f"{tag}: {what} [C-t64 {e_c:.1e}, t32-t64 {e_32:.1e}]", e_c, tol)
-
-    cmp(f"loss {float(meta['loss']):.7f} vs torch {t32[0]:.7f}", "loss", [float(meta["loss"])],
-        [t32[0]], [t64[0]])
-    off = 0
-    for (name, g32), (_, g64) in zip(t32[1], t64[1]):
-        n = g64.size
-        cmp(f"grad {name}", "grad", grads[off:off + n], g32, g64)
-        off += n
+    tm.compare_loss_grads(ck, tag, meta, grads, t32, t64)
     for k in range(sgd_steps + 1):
-        cmp(f"SGD loss at θ{k} (same step, same masks): {sgd[k]:.6f} vs torch {t32[2][k]:.6f}",
-            "sgd" if k else "loss", [sgd[k]], [t32[2][k]], [t64[2][k]])
+        tm.compare(ck, tag, f"SGD loss at θ{k} (same step, same masks): {sgd[k]:.6f} vs torch "
+                   f"{t32[2][k]:.6f}", "sgd" if k else "loss", [sgd[k]], [t32[2][k]], [t64[2][k]])
 
 
 def main():

@@ -40,6 +40,8 @@ try:
     import numpy as np
     import torch
     import torch.nn.functional as F
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import torch_models
 except ImportError as e:  # pragma: no cover
     print(f"torch_models_check: cannot import torch/numpy ({e}); skipped")
     sys.exit(77)
@@ -98,8 +100,6 @@ def relu(x):
 
 
 def build(model, c, h, w, width):
-    sys.path.insert(0, os.path.join(ROOT, "scripts"))
-    import torch_models
     return torch_models.build(model, c, h, w, width, act=relu)
 
 
@@ -141,6 +141,25 @@ class Checker:
         print(f"{'PASS' if ok else 'FAIL'} {what}: {measured:.3e} (tol {tol:.0e})")
 
 
+def compare(ck, tag, what, kind, c_val, v32, v64):
+    """C against float64 PyTorch, tolerance max(floor, K × PyTorch-float32's own error)"""
+    e_c, e_32, e_ct = rel_max(c_val, v64), rel_max(v32, v64), rel_max(c_val, v32)
+    tol = max(FLOOR[kind], K_TORCH32 * e_32)
+    ck.check(f"{tag}: {what} [C-t64 {e_c:.1e}, t32-t64 {e_32:.1e}, C-t32 {e_ct:.1e}]", e_c, tol)
+
+
+def compare_loss_grads(ck, tag, meta, grads, t32, t64):
+    """The dump's loss and every parameter's gradient against PyTorch's; t32, t64: the float32
+    and float64 runs, (loss, [(name, gradient)], ...)."""
+    compare(ck, tag, f"loss {float(meta['loss']):.7f} vs torch {t32[0]:.7f}", "loss",
+            [float(meta["loss"])], [t32[0]], [t64[0]])
+    off = 0
+    for (name, g32), (_, g64) in zip(t32[1], t64[1]):
+        n = g64.size
+        compare(ck, tag, f"grad {name}", "grad", grads[off:off + n], g32, g64)
+        off += n
+
+
 def run_case(ck, tool, tmp, model, c, h, w, batch, width, conv_algo="winograd2"):
     tag = (f"{model} {c}x{h}x{w} b{batch}" + (f" w{width}" if width else "")
            + (f" {conv_algo}" if conv_algo != "winograd2" else ""))
@@ -155,15 +174,7 @@ def run_case(ck, tool, tmp, model, c, h, w, batch, width, conv_algo="winograd2")
     if r.returncode != 0:
         ck.check(f"{tag}: dump_model ran (rc {r.returncode}: {r.stderr.strip()})", float("inf"), 0)
         return
-    meta = {}
-    sgd = {}
-    with open(os.path.join(out, "meta.txt")) as f:
-        for line in f:
-            k, *v = line.split()
-            if k == "sgd_loss":
-                sgd[int(v[0])] = float(v[1])
-            else:
-                meta[k] = v[0]
+    meta, sgd = torch_models.read_dump_meta(out)
     rd = lambda name, dt=np.float32: np.fromfile(os.path.join(out, name), dtype=dt)
     params, grads = rd("params.f32"), rd("grads.f32")
     state0, state1 = rd("state0.f32"), rd("state1.f32")
@@ -215,29 +226,15 @@ def run_case(ck, tool, tmp, model, c, h, w, batch, width, conv_algo="winograd2")
     print(f"info {tag}: smallest |pre-ReLU|/max in the float64 forward: {t64[5]:.1e}"
           + (" (below float32 rounding: a ReLU may switch)" if t64[5] < 1e-6 else ""))
 
-    def cmp(what, kind, c_val, v32, v64):
-        """C against float64 PyTorch, tolerance max(floor, K × PyTorch-float32's own error)"""
-        e_c, e_32, e_ct = rel_max(c_val, v64), rel_max(v32, v64), rel_max(c_val, v32)
-        tol = max(FLOOR[kind], K_TORCH32 * e_32)
-        ck.check(f"{tag}: {what} [C-t64 {e_c:.1e}, t32-t64 {e_32:.1e}, C-t32 {e_ct:.1e}]",
-                 e_c, tol)
-
-    cmp(f"loss {float(meta['loss']):.7f} vs torch {t32[0]:.7f}", "loss", [float(meta["loss"])],
-        [t32[0]], [t64[0]])
-    off = 0
-    for (name, g32), (_, g64) in zip(t32[1], t64[1]):
-        n = g64.size
-        cmp(f"grad {name}", "grad", grads[off:off + n], g32, g64)
-        off += n
+    compare_loss_grads(ck, tag, meta, grads, t32, t64)
     if n_s:
-        cmp("BN running stats after the step", "bn", state1, t32[2], t64[2])
+        compare(ck, tag, "BN running stats after the step", "bn", state1, t32[2], t64[2])
     for k in range(SGD_STEPS + 1):
-        cmp(f"SGD loss at θ{k}: {sgd[k]:.6f} vs torch {t32[3][k]:.6f}", "sgd" if k else "loss",
-            [sgd[k]],
-            [t32[3][k]], [t64[3][k]])
+        compare(ck, tag, f"SGD loss at θ{k}: {sgd[k]:.6f} vs torch {t32[3][k]:.6f}",
+                "sgd" if k else "loss", [sgd[k]], [t32[3][k]], [t64[3][k]])
     if n_s:
-        cmp(f"BN running stats after {SGD_STEPS + 1} training forwards", "sgd",
-            rd("statefinal.f32"), t32[4], t64[4])
+        compare(ck, tag, f"BN running stats after {SGD_STEPS + 1} training forwards", "sgd",
+                rd("statefinal.f32"), t32[4], t64[4])
 
 
 def main():

@@ -26,11 +26,9 @@ the probes instead (the default eta_batch) fails the f checks by orders of magni
 by setting USE_TRAIN_BATCH = True).
 """
 import csv
-import gzip
 import json
 import math
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -46,24 +44,13 @@ def h_of(v):
     return 0.5 * 10.0 ** (math.floor(math.log10(abs(v))) - 8) if v else 0.0
 
 
-def read_idx(path):
-    for p in (path, path + ".gz"):
-        if os.path.exists(p):
-            with (gzip.open(p, "rb") if p.endswith(".gz") else open(p, "rb")) as f:
-                data = f.read()
-            break
-    else:
-        raise FileNotFoundError(path)
-    _, _, ndim = struct.unpack(">HBB", data[:4])
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
 def main():
     global np, torch
     try:
         import numpy as np
         import torch
+        sys.path.insert(0, os.path.join(ROOT, "scripts"))
+        import torch_models
     except ImportError:
         print("torch_nlr_val_check: skipped (no torch/numpy; run with /usr/bin/python3)")
         return 77
@@ -74,10 +61,7 @@ def main():
         print("torch_nlr_val_check: skipped (binary or MNIST missing)")
         return 77
     torch.set_num_threads(1)
-    x = read_idx(os.path.join(data, "train-images-idx3-ubyte"))[:LIMIT]
-    y = read_idx(os.path.join(data, "train-labels-idx1-ubyte"))[:LIMIT]
-    x = torch.from_numpy(np.ascontiguousarray(x.reshape(LIMIT, -1).astype(np.float32) / np.float32(255)))
-    y = torch.from_numpy(y.astype(np.int64))
+    x, y = torch_models.load_mnist(data, LIMIT)
     with tempfile.TemporaryDirectory() as tmp:
         cfg = dict(name="nlrval", model="logreg", dataset="mnist", data_dir=data, batch_size=BATCH,
                    steps=STEPS, seeds=[1], init="default", normalize="unit", train_limit=LIMIT,

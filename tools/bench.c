@@ -49,6 +49,7 @@
  * Exit status: 0 ok, 1 error, 2 usage, 3 unknown model. */
 #define _DEFAULT_SOURCE
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -455,24 +456,69 @@ static double time_forward(Model *m, const float *x, const int *y, int B, FwdMod
     return med;
 }
 
-int main(int argc, char **argv)
+/* ---- command line ------------------------------------------------------------- */
+
+typedef struct Args {
+    const char *model, *input, *opt_list, *sched_json;
+    ConvAlgo conv_algo;
+    long batch, steps, warmup, rounds, threads, fwd_reps, classes, n_batches, spe, seed, reps;
+    long pass_n;
+    double lr;
+    bool sgemm, passes;
+    const char *sets[MAX_SETS]; /* [OPT.]key=value */
+    int n_sets, first_pos;      /* sgemm mode: argv[first_pos..] are the shapes */
+} Args;
+
+/* The integer options: their field in Args and least value. */
+static const struct IntOpt {
+    const char *name;
+    size_t off;
+    long lo;
+} INT_OPTS[] = {
+    {"--batch", offsetof(Args, batch), 1},       {"--steps", offsetof(Args, steps), 1},
+    {"--warmup", offsetof(Args, warmup), 0},     {"--rounds", offsetof(Args, rounds), 1},
+    {"--threads", offsetof(Args, threads), 0},   {"--fwd-reps", offsetof(Args, fwd_reps), -1},
+    {"--classes", offsetof(Args, classes), 1},   {"--batches", offsetof(Args, n_batches), 1},
+    {"--steps-per-epoch", offsetof(Args, spe), 1}, {"--seed", offsetof(Args, seed), 1},
+    {"--reps", offsetof(Args, reps), 1},         {"--n", offsetof(Args, pass_n), 1},
+};
+
+/* Option o with its value v: -1 taken, else the exit status (usage or error). */
+static int value_option(Args *a, const char *o, const char *v)
 {
-    blas_fix_env(argv); /* the same OpenBLAS set-up as lqabench */
-    const char *model_name = NULL, *input = NULL, *opt_list = NULL, *sched_json = NULL;
-    ConvAlgo conv_algo = CONV_WINOGRAD2;
-    long batch = 64, steps = 20, warmup = 2, rounds = 1, threads = 0, fwd_reps = -1, classes = 10;
-    long n_batches = 2, spe = 937, seed = 1, reps = 20;
-    double lr = 0.01;
-    bool sgemm = false, passes = false;
-    long pass_n = 1796010; /* the MLP's parameter count */
-    const char *sets[MAX_SETS];
-    int n_sets = 0, first_pos = argc;
-    for (int a = 1; a < argc; a++) {
-        const char *o = argv[a];
-        bool has = a + 1 < argc;
-        long *ip = NULL;
-        if (strcmp(o, "--sgemm") == 0) { sgemm = true; continue; }
-        if (strcmp(o, "--passes") == 0) { passes = true; continue; }
+    if (strcmp(o, "--model") == 0) a->model = v;
+    else if (strcmp(o, "--input") == 0) a->input = v;
+    else if (strcmp(o, "--optimizer") == 0) a->opt_list = v;
+    else if (strcmp(o, "--schedule") == 0) a->sched_json = v;
+    else if (strcmp(o, "--conv-algo") == 0) {
+        if (conv_algo_parse(v, &a->conv_algo))
+            return die("--conv-algo: expected winograd2 or winograd4, got \"%s\"", v);
+    } else if (strcmp(o, "--lr") == 0) {
+        char *end;
+        a->lr = strtod(v, &end);
+        if (*end || end == v) return die("--lr: not a number: %s", v);
+    } else {
+        for (size_t i = 0; i < sizeof INT_OPTS / sizeof INT_OPTS[0]; i++)
+            if (strcmp(o, INT_OPTS[i].name) == 0) {
+                long *ip = (long *)((char *)a + INT_OPTS[i].off);
+                return parse_int(v, INT_OPTS[i].lo, ip) ? die("bad value for %s", o) : -1;
+            }
+        return usage();
+    }
+    return -1;
+}
+
+/* Parse argv into *a: -1 to go on, else the exit status (--blas-info, --help,
+ * a bad command line). */
+static int parse_args(int argc, char **argv, Args *a)
+{
+    *a = (Args){.conv_algo = CONV_WINOGRAD2, .batch = 64, .steps = 20, .warmup = 2, .rounds = 1,
+                .fwd_reps = -1, .classes = 10, .n_batches = 2, .spe = 937, .seed = 1, .reps = 20,
+                .pass_n = 1796010 /* the MLP's parameter count */, .lr = 0.01, .first_pos = argc};
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        if (strcmp(o, "--sgemm") == 0) { a->sgemm = true; continue; }
+        if (strcmp(o, "--passes") == 0) { a->passes = true; continue; }
         if (strcmp(o, "--blas-info") == 0) {
             const char *to = getenv("OPENBLAS_THREAD_TIMEOUT");
             printf("%s\nthread_timeout %s\n", blas_config(), to ? to : "default");
@@ -480,178 +526,128 @@ int main(int argc, char **argv)
         }
         if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) return usage();
         if (strncmp(o, "--", 2) != 0) {
-            if (sgemm) { first_pos = a; break; }
-            if (!strchr(o, '=') || n_sets == MAX_SETS) return usage();
-            sets[n_sets++] = o;
+            if (a->sgemm) { a->first_pos = i; break; }
+            if (!strchr(o, '=') || a->n_sets == MAX_SETS) return usage();
+            a->sets[a->n_sets++] = o;
             continue;
         }
-        if (!has) return usage();
-        const char *v = argv[++a];
-        if (strcmp(o, "--model") == 0) model_name = v;
-        else if (strcmp(o, "--input") == 0) input = v;
-        else if (strcmp(o, "--optimizer") == 0) opt_list = v;
-        else if (strcmp(o, "--schedule") == 0) sched_json = v;
-        else if (strcmp(o, "--conv-algo") == 0) {
-            if (conv_algo_parse(v, &conv_algo))
-                return die("--conv-algo: expected winograd2 or winograd4, got \"%s\"", v);
-        }
-        else if (strcmp(o, "--lr") == 0) {
-            char *end;
-            lr = strtod(v, &end);
-            if (*end || end == v) return die("--lr: not a number: %s", v);
-        }
-        else if (strcmp(o, "--batch") == 0) ip = &batch;
-        else if (strcmp(o, "--steps") == 0) ip = &steps;
-        else if (strcmp(o, "--warmup") == 0) ip = &warmup;
-        else if (strcmp(o, "--rounds") == 0) ip = &rounds;
-        else if (strcmp(o, "--threads") == 0) ip = &threads;
-        else if (strcmp(o, "--fwd-reps") == 0) ip = &fwd_reps;
-        else if (strcmp(o, "--classes") == 0) ip = &classes;
-        else if (strcmp(o, "--batches") == 0) ip = &n_batches;
-        else if (strcmp(o, "--steps-per-epoch") == 0) ip = &spe;
-        else if (strcmp(o, "--seed") == 0) ip = &seed;
-        else if (strcmp(o, "--reps") == 0) ip = &reps;
-        else if (strcmp(o, "--n") == 0) ip = &pass_n;
-        else return usage();
-        if (ip) {
-            long lo = ip == &fwd_reps ? -1 : (ip == &warmup || ip == &threads) ? 0 : 1;
-            if (parse_int(v, lo, ip)) return die("bad value for %s", o);
-        }
+        if (i + 1 >= argc) return usage();
+        int rc = value_option(a, o, argv[++i]);
+        if (rc >= 0) return rc;
     }
-    if (threads > 0) blas_set_threads((int)threads);
-    threads = blas_get_threads();
-    if (sgemm) return sgemm_mode(argc, argv, first_pos, threads, reps, batch);
-    if (passes) return passes_mode(pass_n, reps);
-    if (!model_name || !input || !opt_list) return usage();
+    return -1;
+}
 
-    /* model */
-    int c, h, w;
-    char tail;
-    if (sscanf(input, "%dx%dx%d%c", &c, &h, &w, &tail) != 3 || c < 1 || h < 1 || w < 1)
-        return die("--input: expected CxHxW, got \"%s\"", input);
-    if (!model_find(model_name)) {
-        fprintf(stderr, "bench: unknown model \"%s\" (known: %s)\n", model_name, model_names());
-        return 3;
-    }
-    char err[LQA_ERR_LEN];
-    Schedule sched = {.type = SCHED_NONE};
-    if (sched_json) {
-        cJSON *j = cJSON_Parse(sched_json);
-        int bad = !j ? lqa_errf(err, "--schedule: not valid JSON: %s", sched_json)
-                     : schedule_parse(&sched, j, "--schedule", err);
-        cJSON_Delete(j);
-        if (bad) return die("%s", err);
-    }
-    double base_rss = cur_rss_mib();
-    Model m;
-    ModelSpec spec = {.in_c = c, .in_h = h, .in_w = w, .n_classes = (int)classes,
-                      .max_batch = (int)batch, .width = 0, .probe_bn = PROBE_BN_BATCH,
-                      .conv_algo = conv_algo};
-    if (model_create(&m, model_name, &spec, err)) return die("%s", err);
-    model_init(&m, INIT_DEFAULT, (uint64_t)seed);
+/* ---- step mode: set-up, rounds, report ---------------------------------------- */
 
-    /* optimizers */
-    Bench benches[MAX_OPTS];
-    memset(benches, 0, sizeof benches);
-    int n_opts = 0;
-    {
-        char buf[512];
-        snprintf(buf, sizeof buf, "%s", opt_list);
-        for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-            if (n_opts == MAX_OPTS) return die("at most %s optimizers", "16");
-            const OptimizerDef *def = optim_find(tok);
-            if (!def) {
-                fprintf(stderr, "bench: unknown optimizer \"%s\" (known: %s)\n", tok, optim_names());
-                return 1;
-            }
-            benches[n_opts].def = def;
-            optim_hparam_defaults(def, benches[n_opts].hp);
-            n_opts++;
+/* The optimizers of --optimizer with their defaults and the key=value settings. */
+static int make_benches(const Args *a, Bench *benches, int *n_opts)
+{
+    memset(benches, 0, sizeof(Bench) * MAX_OPTS);
+    *n_opts = 0;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", a->opt_list);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (*n_opts == MAX_OPTS) return die("at most %s optimizers", "16");
+        const OptimizerDef *def = optim_find(tok);
+        if (!def) {
+            fprintf(stderr, "bench: unknown optimizer \"%s\" (known: %s)\n", tok, optim_names());
+            return 1;
         }
+        benches[*n_opts].def = def;
+        optim_hparam_defaults(def, benches[*n_opts].hp);
+        (*n_opts)++;
     }
-    for (int i = 0; i < n_sets; i++)
-        if (set_hparam(benches, n_opts, sets[i])) return 1;
-    size_t n = m.n_params;
-    float *scratch = lqa_alloc(n * sizeof(float), err); /* shared: steps run one at a time */
-    if (!scratch) return die("%s", err);
+    for (int i = 0; i < a->n_sets; i++)
+        if (set_hparam(benches, *n_opts, a->sets[i])) return 1;
+    return 0;
+}
+
+/* Each optimizer's training state, timing arrays and (with several) its own θ. */
+static int init_benches(const Args *a, Bench *benches, int n_opts, Model *m,
+                        const Schedule *sched, float *scratch, char *err)
+{
+    const size_t n = m->n_params;
     for (int i = 0; i < n_opts; i++) {
         Bench *b = &benches[i];
-        if (train_state_init(&b->ts, &m, b->def, b->hp, lr, &sched, spe, scratch, err))
+        if (train_state_init(&b->ts, m, b->def, b->hp, a->lr, sched, a->spe, scratch, err))
             return die("%s", err);
-        b->step_ms = calloc((size_t)steps, sizeof(double));
-        b->fwd_ms = calloc((size_t)steps, sizeof(double));
-        b->bwd_ms = calloc((size_t)steps, sizeof(double));
-        b->opt_ms = calloc((size_t)steps, sizeof(double));
+        b->step_ms = calloc((size_t)a->steps, sizeof(double));
+        b->fwd_ms = calloc((size_t)a->steps, sizeof(double));
+        b->bwd_ms = calloc((size_t)a->steps, sizeof(double));
+        b->opt_ms = calloc((size_t)a->steps, sizeof(double));
         if (!b->step_ms || !b->fwd_ms || !b->bwd_ms || !b->opt_ms) return die("%s", "out of memory");
         if (n_opts > 1) {
             if (!(b->theta = lqa_alloc(n * sizeof(float), err))) return die("%s", err);
-            memcpy(b->theta, m.params, n * sizeof(float));
+            memcpy(b->theta, m->params, n * sizeof(float));
         }
     }
+    return 0;
+}
 
-    /* random data: n_batches batches, inputs U(0,1), labels uniform */
-    size_t sz = (size_t)c * h * w;
-    float *x = lqa_alloc((size_t)n_batches * batch * sz * sizeof(float), err);
-    int *y = lqa_alloc((size_t)n_batches * batch * sizeof(int), err);
-    if (!x || !y) return die("%s", err);
-    Rng rng;
-    rng_seed(&rng, (uint64_t)seed, 99);
-    for (size_t i = 0; i < (size_t)n_batches * batch * sz; i++) x[i] = rng_float(&rng);
-    for (long i = 0; i < n_batches * batch; i++) y[i] = (int)rng_below(&rng, (uint64_t)classes);
-
-    long per_round = (steps + rounds - 1) / rounds;
-    /* warm-up, then interleaved rounds */
-    for (int phase = 0; phase <= rounds; phase++) {
+/* The warm-up steps, then the timed steps in rounds interleaved across the
+ * optimizers, each on its own θ; x, y: n_batches batches of sz-float samples. */
+static void run_rounds(const Args *a, Bench *benches, int n_opts, Model *m, const float *x,
+                       const int *y, size_t sz)
+{
+    const size_t n = m->n_params;
+    const long batch = a->batch, per_round = (a->steps + a->rounds - 1) / a->rounds;
+    for (int phase = 0; phase <= a->rounds; phase++) {
         for (int i = 0; i < n_opts; i++) {
             Bench *b = &benches[i];
-            if (b->theta) memcpy(m.params, b->theta, n * sizeof(float));
-            long todo = phase == 0 ? warmup : LQA_MIN(per_round, steps - b->n_timed);
+            if (b->theta) memcpy(m->params, b->theta, n * sizeof(float));
+            long todo = phase == 0 ? a->warmup : LQA_MIN(per_round, a->steps - b->n_timed);
             for (long s = 0; s < todo; s++) {
-                long k = b->ts.step % n_batches;
+                long k = b->ts.step % a->n_batches;
                 one_step(b, x + (size_t)k * batch * sz, y + (size_t)k * batch, (int)batch, phase > 0);
             }
-            if (b->theta) memcpy(b->theta, m.params, n * sizeof(float));
+            if (b->theta) memcpy(b->theta, m->params, n * sizeof(float));
         }
     }
+}
 
-    /* forward timings at the (last) trained parameters */
-    if (fwd_reps < 0) fwd_reps = LQA_MAX(1, LQA_MIN(steps, 50));
-    double fwd_eval = fwd_reps ? time_forward(&m, x, y, (int)batch, FWD_EVAL, fwd_reps) : NAN;
-    double fwd_probe = fwd_reps ? time_forward(&m, x, y, (int)batch, FWD_PROBE, fwd_reps) : NAN;
-    double peak = peak_rss_mib();
+/* The forward timings and memory of a step-mode run, shared by its optimizers. */
+typedef struct StepCommon {
+    int c, h, w, n_opts;
+    size_t n_params;
+    double fwd_eval, fwd_probe, peak, base_rss;
+} StepCommon;
 
-    for (int i = 0; i < n_opts; i++) {
-        Bench *b = &benches[i];
-        long k = b->n_timed;
-        double step_med = median(b->step_ms, k);
-        printf("{\"kind\":\"step\",\"model\":\"%s\",\"batch\":%ld,\"input\":\"%dx%dx%d\","
-               "\"optimizer\":\"%s\",\"threads\":%ld,\"steps\":%ld,\"warmup\":%ld,\"rounds\":%ld,"
-               "\"n_params\":%zu,\"n_optimizers\":%d,\"conv_algo\":\"%s\",\"openblas\":\"%s\",",
-               model_name, batch, c, h, w, b->def->name, threads, k, warmup, rounds, n, n_opts,
-               CONV_ALGO_NAMES[conv_algo], blas_config());
-        json_num("step_ms", step_med, 1);
-        json_num("step_ms_mean", vmean(b->step_ms, k), 1);
-        json_num("step_ms_min", vmin(b->step_ms, k), 1);
-        json_num("fwd_train_ms", median(b->fwd_ms, k), 1);
-        json_num("bwd_ms", median(b->bwd_ms, k), 1);
-        json_num("opt_ms", median(b->opt_ms, k), 1);
-        json_num("fwd_per_step", k ? (double)b->fwd_timed / k : NAN, 1);
-        json_num("first_step_ms", warmup ? b->first_ms : NAN, 1);
-        json_num("first_step_fwd", warmup ? (double)b->first_fwd : NAN, 1);
-        json_num("fwd_eval_ms", fwd_eval, 1);
-        json_num("fwd_probe_ms", fwd_probe, 1);
-        json_num("peak_rss_mib", peak, 1);
-        json_num("base_rss_mib", base_rss, 1);
-        json_num("final_loss", b->last_loss, 1);
-        printf("\"nonfinite\":%ld}\n", b->nonfinite);
-        fprintf(stderr,
-                "%-8s %-10s B=%ld T=%ld: step %.3f ms (fwd %.3f, bwd %.3f, opt %.3f; %.2f fwd/step)"
-                "  eval fwd %.3f ms  probe fwd %.3f ms  peak RSS %.1f MiB%s\n",
-                model_name, b->def->name, batch, threads, step_med, median(b->fwd_ms, k),
-                median(b->bwd_ms, k), median(b->opt_ms, k), k ? (double)b->fwd_timed / k : NAN,
-                fwd_eval, fwd_probe, peak, b->nonfinite ? "  (non-finite loss or step!)" : "");
-    }
-    fflush(stdout);
+/* One JSON line on stdout and a readable line on stderr for optimizer b. */
+static void report_bench(const Args *a, const StepCommon *sc, const Bench *b)
+{
+    long k = b->n_timed;
+    double step_med = median(b->step_ms, k);
+    printf("{\"kind\":\"step\",\"model\":\"%s\",\"batch\":%ld,\"input\":\"%dx%dx%d\","
+           "\"optimizer\":\"%s\",\"threads\":%ld,\"steps\":%ld,\"warmup\":%ld,\"rounds\":%ld,"
+           "\"n_params\":%zu,\"n_optimizers\":%d,\"conv_algo\":\"%s\",\"openblas\":\"%s\",",
+           a->model, a->batch, sc->c, sc->h, sc->w, b->def->name, a->threads, k, a->warmup,
+           a->rounds, sc->n_params, sc->n_opts, CONV_ALGO_NAMES[a->conv_algo], blas_config());
+    json_num("step_ms", step_med, 1);
+    json_num("step_ms_mean", vmean(b->step_ms, k), 1);
+    json_num("step_ms_min", vmin(b->step_ms, k), 1);
+    json_num("fwd_train_ms", median(b->fwd_ms, k), 1);
+    json_num("bwd_ms", median(b->bwd_ms, k), 1);
+    json_num("opt_ms", median(b->opt_ms, k), 1);
+    json_num("fwd_per_step", k ? (double)b->fwd_timed / k : NAN, 1);
+    json_num("first_step_ms", a->warmup ? b->first_ms : NAN, 1);
+    json_num("first_step_fwd", a->warmup ? (double)b->first_fwd : NAN, 1);
+    json_num("fwd_eval_ms", sc->fwd_eval, 1);
+    json_num("fwd_probe_ms", sc->fwd_probe, 1);
+    json_num("peak_rss_mib", sc->peak, 1);
+    json_num("base_rss_mib", sc->base_rss, 1);
+    json_num("final_loss", b->last_loss, 1);
+    printf("\"nonfinite\":%ld}\n", b->nonfinite);
+    fprintf(stderr,
+            "%-8s %-10s B=%ld T=%ld: step %.3f ms (fwd %.3f, bwd %.3f, opt %.3f; %.2f fwd/step)"
+            "  eval fwd %.3f ms  probe fwd %.3f ms  peak RSS %.1f MiB%s\n",
+            a->model, b->def->name, a->batch, a->threads, step_med, median(b->fwd_ms, k),
+            median(b->bwd_ms, k), median(b->opt_ms, k), k ? (double)b->fwd_timed / k : NAN,
+            sc->fwd_eval, sc->fwd_probe, sc->peak, b->nonfinite ? "  (non-finite loss or step!)" : "");
+}
+
+static void free_benches(Bench *benches, int n_opts)
+{
     for (int i = 0; i < n_opts; i++) {
         train_state_free(&benches[i].ts);
         lqa_free(benches[i].theta);
@@ -660,9 +656,90 @@ int main(int argc, char **argv)
         free(benches[i].bwd_ms);
         free(benches[i].opt_ms);
     }
+}
+
+/* The model of --model/--input on --schedule's rates: 0, or the exit status. */
+static int make_model(const Args *a, StepCommon *sc, Schedule *sched, Model *m, char *err)
+{
+    char tail;
+    if (sscanf(a->input, "%dx%dx%d%c", &sc->c, &sc->h, &sc->w, &tail) != 3 || sc->c < 1 ||
+        sc->h < 1 || sc->w < 1)
+        return die("--input: expected CxHxW, got \"%s\"", a->input);
+    if (!model_find(a->model)) {
+        fprintf(stderr, "bench: unknown model \"%s\" (known: %s)\n", a->model, model_names());
+        return 3;
+    }
+    *sched = (Schedule){.type = SCHED_NONE};
+    if (a->sched_json) {
+        cJSON *j = cJSON_Parse(a->sched_json);
+        int bad = !j ? lqa_errf(err, "--schedule: not valid JSON: %s", a->sched_json)
+                     : schedule_parse(sched, j, "--schedule", err);
+        cJSON_Delete(j);
+        if (bad) return die("%s", err);
+    }
+    sc->base_rss = cur_rss_mib();
+    ModelSpec spec = {.in_c = sc->c, .in_h = sc->h, .in_w = sc->w, .n_classes = (int)a->classes,
+                      .max_batch = (int)a->batch, .width = 0, .probe_bn = PROBE_BN_BATCH,
+                      .conv_algo = a->conv_algo};
+    if (model_create(m, a->model, &spec, err)) return die("%s", err);
+    model_init(m, INIT_DEFAULT, (uint64_t)a->seed);
+    return 0;
+}
+
+static int step_mode(Args *a)
+{
+    char err[LQA_ERR_LEN];
+    StepCommon sc = {0};
+    Schedule sched;
+    Model m;
+    int rc = make_model(a, &sc, &sched, &m, err);
+    if (rc) return rc;
+    Bench benches[MAX_OPTS];
+    int n_opts;
+    if ((rc = make_benches(a, benches, &n_opts))) return rc;
+    float *scratch = lqa_alloc(m.n_params * sizeof(float), err); /* shared: steps run one at a time */
+    if (!scratch) return die("%s", err);
+    if ((rc = init_benches(a, benches, n_opts, &m, &sched, scratch, err))) return rc;
+
+    /* random data: n_batches batches, inputs U(0,1), labels uniform */
+    const long batch = a->batch;
+    size_t sz = (size_t)sc.c * sc.h * sc.w;
+    float *x = lqa_alloc((size_t)a->n_batches * batch * sz * sizeof(float), err);
+    int *y = lqa_alloc((size_t)a->n_batches * batch * sizeof(int), err);
+    if (!x || !y) return die("%s", err);
+    Rng rng;
+    rng_seed(&rng, (uint64_t)a->seed, 99);
+    for (size_t i = 0; i < (size_t)a->n_batches * batch * sz; i++) x[i] = rng_float(&rng);
+    for (long i = 0; i < a->n_batches * batch; i++) y[i] = (int)rng_below(&rng, (uint64_t)a->classes);
+
+    run_rounds(a, benches, n_opts, &m, x, y, sz);
+    /* forward timings at the (last) trained parameters */
+    if (a->fwd_reps < 0) a->fwd_reps = LQA_MAX(1, LQA_MIN(a->steps, 50));
+    sc.fwd_eval = a->fwd_reps ? time_forward(&m, x, y, (int)batch, FWD_EVAL, a->fwd_reps) : NAN;
+    sc.fwd_probe = a->fwd_reps ? time_forward(&m, x, y, (int)batch, FWD_PROBE, a->fwd_reps) : NAN;
+    sc.peak = peak_rss_mib();
+    sc.n_opts = n_opts;
+    sc.n_params = m.n_params;
+    for (int i = 0; i < n_opts; i++) report_bench(a, &sc, &benches[i]);
+    fflush(stdout);
+    free_benches(benches, n_opts);
     lqa_free(scratch);
     lqa_free(x);
     lqa_free(y);
     model_free(&m);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    blas_fix_env(argv); /* the same OpenBLAS set-up as lqabench */
+    Args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+    if (a.threads > 0) blas_set_threads((int)a.threads);
+    a.threads = blas_get_threads();
+    if (a.sgemm) return sgemm_mode(argc, argv, a.first_pos, a.threads, a.reps, a.batch);
+    if (a.passes) return passes_mode(a.pass_n, a.reps);
+    if (!a.model || !a.input || !a.opt_list) return usage();
+    return step_mode(&a);
 }

@@ -3,8 +3,10 @@
  * geometry (conv2d_forward/backward) and the generic im2col path. Files:
  *   conv.c          this: geometry, path choice, im2col / col2im;
  *   conv_direct.c   direct vector kernels (stride 1, few or 16–64 channels);
- *   conv_winograd.c Winograd F(2×2, 3×3) and the Winograd drivers;
+ *   conv_winograd.c the Winograd drivers and workspace sizes;
+ *   conv_winograd2.c Winograd F(2×2, 3×3) kernels (the default);
  *   conv_winograd4.c Winograd F(4×4, 3×3) kernels (opt-in, Conv2d.wino4);
+ *   conv_ws.c       the workspace a network's layers share (not a kernel file);
  *   bn_pool.c       ReLU, residual add, pooling, batch norm, global average
  *                   pooling, layouts, gate tape (the other layers of conv.h);
  *   conv_internal.h what they share (private; users include only conv.h).
@@ -60,6 +62,7 @@ void conv2d_setup(Conv2d *c, int in_c, int in_h, int in_w, int out_c, int kh, in
     c->stride = stride;
     c->pad = pad;
     c->wino4 = false;
+    c->ws = NULL;
     c->out_h = (in_h + 2 * pad - kh) / stride + 1;
     c->out_w = (in_w + 2 * pad - kw) / stride + 1;
     LQA_CHECK(in_h + 2 * pad >= kh && in_w + 2 * pad >= kw && c->out_h > 0 && c->out_w > 0);

@@ -48,6 +48,7 @@ typedef struct Conv2d {
      * traffic, ~10× the rounding error (max relative 2–3e-6; see
      * conv_winograd4.c). */
     bool wino4;
+    struct ConvWs *ws; /* the workspace conv2d_attach gave it (conv2d_setup: none) */
 } Conv2d;
 
 /* Fill the geometry; out_h = (in_h + 2·pad − kh)/stride + 1 (PyTorch floor). */
@@ -74,6 +75,33 @@ void conv2d_forward(const Conv2d *c, float *y, const float *x, const float *w, c
 void conv2d_backward(const Conv2d *c, float *dx, bool dx_accumulate, float *dw, float *db,
                      const float *dy, const float *x, const float *w, int B, float *ws,
                      size_t ws_floats);
+
+/* ---- a network's convolution workspace ------------------------------------ */
+/* One scratch buffer that the convolutions of a network share (their calls
+ * never overlap): each layer attached to it at the network's maximum batch
+ * grows it to what that layer wants (conv2d_ws_floats), at most cap floats;
+ * a layer whose whole batch does not fit runs in chunks of samples. Sizes and
+ * chunking depend on the geometry, the batch and cap only, never on the
+ * thread count. Not thread-safe (one network, one thread of calls). */
+typedef struct ConvWs {
+    size_t cap; /* most floats it may hold */
+    size_t n;   /* floats: the most any attached layer wants */
+    float *buf; /* n floats once conv_ws_alloc ran */
+} ConvWs;
+
+/* An empty workspace of at most cap_floats floats. */
+void conv_ws_init(ConvWs *ws, size_t cap_floats);
+/* Attach layer c (its geometry and wino4 final) to ws for batches up to
+ * max_batch: before conv_ws_alloc. */
+void conv2d_attach(Conv2d *c, ConvWs *ws, int max_batch);
+/* Allocate the buffer once every layer is attached: 0, or -1 with err. */
+int conv_ws_alloc(ConvWs *ws, char *err);
+void conv_ws_free(ConvWs *ws);
+/* conv2d_forward / conv2d_backward of an attached layer on its workspace. */
+void conv2d_layer_forward(const Conv2d *c, float *y, const float *x, const float *w,
+                          const float *b, int B);
+void conv2d_layer_backward(const Conv2d *c, float *dx, bool dx_accumulate, float *dw, float *db,
+                           const float *dy, const float *x, const float *w, int B);
 
 /* ---- pooling 2×2, stride 2 (out = floor(in/2), PyTorch's default) --------- */
 /* `planes` = C·B independent H×W planes. */

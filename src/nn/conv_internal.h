@@ -1,6 +1,6 @@
 /* conv_internal.h — private to the convolution sources, never included by
  * users (they include conv.h): the kernel families that conv.c's path choice
- * calls (conv_direct.c, conv_winograd.c); the vector helpers are simd.h's. */
+ * calls (conv_direct.c, conv_winograd*.c); the vector helpers are simd.h's. */
 #ifndef LQA_CONV_INTERNAL_H
 #define LQA_CONV_INTERNAL_H
 
@@ -52,8 +52,16 @@ size_t conv_kvec_dw_ws(const Conv2d *c, int B);
 void conv_kvec_dw(const Conv2d *c, float *dw, const float *dy, const float *x, int B,
                   float *ws);
 
-/* ---- Winograd (conv_winograd.c: drivers and F(2×2, 3×3); conv_winograd4.c:
- * F(4×4, 3×3), for layers with Conv2d.wino4 set) -------------------------- */
+/* ---- Winograd (conv_winograd.c: drivers; conv_winograd2.c: F(2×2, 3×3);
+ * conv_winograd4.c: F(4×4, 3×3), for layers with Conv2d.wino4 set) ------- */
+
+#define WINO_MAXW 512 /* widest plane handled (row buffers on the stack) */
+/* The npos matrices of U, V and M are WINO_GAP floats further apart than their
+ * size: K·C, C·T and K·T are often powers of two, and 16 streams at such
+ * strides map to the same cache sets (measured: the transforms ran 3× slower).
+ * The 16-wide output kernels may read (never store) up to 8 floats past a
+ * matrix: WINO_GAP must stay ≥ 16. */
+#define WINO_GAP 48
 
 /* 3×3, stride 1, pad 1, ≥ 16 channels each side */
 bool conv_winograd_ok(const Conv2d *c);
@@ -90,6 +98,6 @@ typedef struct WinoKernels {
     const int *perm;
     ParFn weights, input, output, doutput, dweights;
 } WinoKernels;
-extern const WinoKernels wino_f4_kernels;
+extern const WinoKernels wino_f2_kernels, wino_f4_kernels;
 
 #endif

@@ -2,9 +2,9 @@
  *
  * The convolution, pooling and batch-norm kernels (the sources listed as
  * KERNEL_SRC in the Makefile: conv.c, conv_direct.c, conv_winograd.c,
- * conv_winograd4.c, bn_pool.c) are compiled three times by the default build,
- * for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 + FMA) and x86-64-v2 (SSE4.2), with
- * their global symbols renamed <name>_v4, _v3, _v2. The functions below are the
+ * conv_winograd2.c, conv_winograd4.c, bn_pool.c) are compiled three times by
+ * the default build, for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 + FMA) and
+ * x86-64-v2 (SSE4.2), with their global symbols renamed <name>_v4, _v3, _v2. The functions below are the
  * public names of conv.h: each calls the copy chosen once, before main, from
  * the CPU (cpuid), or from $LQA_KERNEL (avx512, avx2, baseline) for tests and
  * comparisons; asking for an instruction set the CPU lacks is an error.
