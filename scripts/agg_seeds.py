@@ -121,19 +121,15 @@ def moving_average(values, w):
 
 def block_moving_average(steps, means, w):
     """The trailing moving average over w steps of a CSV logged every N steps (steps_every):
-    at each row, the step-weighted mean of the loss_mean of the rows whose blocks end within
-    the last w steps (at least the row's own block)."""
+    at each logged step s, the mean batch loss of steps s-w+1..s from the blocks' loss_mean
+    (each block weighted by its steps in that range)."""
+    blocks = [(s, m, s - (steps[k - 1] if k > 0 else 0)) for k, (s, m) in enumerate(zip(steps, means))]
     out, j = [], 0
     for i, s in enumerate(steps):
-        while j < i and steps[j] <= s - w:
+        while j < i and blocks[j][0] < s - w + 1:
             j += 1
-        acc = tot = 0.0
-        for k in range(j, i + 1):
-            n = steps[k] - (steps[k - 1] if k > 0 else 0)
-            if finite(means[k]):
-                acc += means[k] * n
-                tot += n
-        out.append(acc / tot if tot > 0 else math.nan)
+        v = seedstats.block_mean(blocks[j:i + 1], s - w + 1, s)
+        out.append(math.nan if v is None else v)
     return out
 
 
@@ -289,7 +285,7 @@ def build(res, out, name, kind):
             steps_per_seed.append(st)
             means_per_seed.append(mn)
             epochs_per_seed.append(load_epochs(os.path.join(res, r["epochs_csv"])))
-        nsteps = max((len(s) for s in steps_per_seed), default=0)
+        nsteps = max((s[-1][0] for s in steps_per_seed if s), default=0)  # the run's steps
         w = ma_window(max(int(float(r["steps"])) for r in ok) if ok else nsteps)
         # per-step aggregation over seeds
         by_step = {}

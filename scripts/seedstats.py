@@ -258,6 +258,22 @@ def write_atomic(path, text):
         raise InputError("%s: cannot write: %s" % (path, e))
 
 
+def block_mean(blocks, lo, hi):
+    """The mean over steps lo..hi of a per-step quantity known by blocks: (last step, mean over
+    the block, steps in the block) rows in step order, as a per-step CSV logged every N steps
+    gives them (loss_mean). Each block counts with the number of its steps inside lo..hi;
+    blocks with a non-finite mean are left out. None when nothing remains."""
+    acc = tot = 0.0
+    for end, m, n in blocks:
+        first = end - n + 1
+        if end < lo or first > hi or m is None or not math.isfinite(m):
+            continue
+        w = min(end, hi) - max(first, lo) + 1
+        acc += m * w
+        tot += w
+    return acc / tot if tot > 0 else None
+
+
 def counted(runs):
     return [r for r in runs if r["status"] in ("done", "diverged")]
 

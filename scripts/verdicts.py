@@ -19,7 +19,9 @@ renamed), else prints the Markdown table. --update-doc FILE replaces the text be
 
 A sweep still running, or stopped part-way, is read as far as it goes: a claim is "not run"
 (why: "sweep incomplete", with the counts) when a label it reads has fewer complete runs than
-the config makes of it (lrs × grid × seeds); claims whose labels are complete are evaluated.
+the config makes of it (lrs × grid × model option lists × seeds); claims whose labels are
+complete are evaluated. On a sweep logged every N steps (steps_every), the extremes of a
+per-step column (min, max, range, ratio, rise_fall) are inconclusive.
 
 Verdicts: reproduced, not reproduced, inconclusive, not run — each with the reason. How a
 predicate is decided (see claims/README.md for the claims file's format):
@@ -223,6 +225,12 @@ def check_expect(e, kinds, where):
 NOT_GRID = ("name", "label", "grid", "schedule", "lr")
 
 
+def sanitize_label(s):
+    """A label as lqabench writes it into run ids and summary.csv: characters outside
+    [A-Za-z0-9._-] become '_'."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", s)
+
+
 def expected_runs(c):
     """{label: the number of runs the config makes of it}: each entry's lrs times its grid
     (product of its lists, or one per element with "grid": "zip"), times the top-level model
@@ -244,15 +252,15 @@ def expected_runs(c):
             n = nlr
             for x in lists:
                 n *= x
-        lab = o.get("label") or o.get("name")
+        lab = sanitize_label(str(o.get("label") or o.get("name")))
         out[lab] = out.get(lab, 0) + n * mult
     return out
 
 
 def load_configs(cfgdir):
-    """{config name: set of optimizer labels}, {name: output_dir} and {name: {label: the
-    number of runs of the label}}."""
-    labels, outdirs, expected = {}, {}, {}
+    """{config name: set of optimizer labels}, {name: output_dir}, {name: {label: the
+    number of runs of the label}} and {name: the config file}."""
+    labels, outdirs, expected, files = {}, {}, {}, {}
     for fn in sorted(os.listdir(cfgdir)):
         if not fn.endswith(".json"):
             continue
@@ -268,7 +276,9 @@ def load_configs(cfgdir):
         labels[name] = {o.get("label") or o.get("name") for o in opts if isinstance(o, dict)}
         outdirs[name] = c.get("output_dir") or os.path.join("results", name)
         expected[name] = expected_runs(c)
-    return labels, outdirs, expected
+        files[name] = os.path.relpath(p, ROOT) if not os.path.relpath(p, ROOT).startswith("..") \
+            else p
+    return labels, outdirs, expected, files
 
 
 def load_claims(path, configs):
@@ -406,6 +416,11 @@ class Sweep:
                 self._st[key] = out
         return self._st[key]
 
+    def thinned(self):
+        """True when the sweep's per-step CSVs are logged every N steps (steps_every)."""
+        runs = self.all_runs()
+        return bool(runs) and self.step_means(runs[0]) is not None
+
     def summary_rows(self):
         return [r for _, _, runs in self.groups for r in runs]
 
@@ -419,11 +434,10 @@ def resolve_epoch(v, sweep):
     return float(v)
 
 
-def step_window(series, t, mode):
-    """The (step, value) rows of the window t['steps'] (default: all)."""
+def window_bounds(series, t, mode):
+    """The first and last step of the window t['steps'] (default: the whole run) over a
+    per-step series whose last row is the run's last step."""
     w = t.get("steps") or {}
-    if not series:
-        return []
     last = series[-1][0]
     lo, hi = 1, last
     if "from" in w and per_mode(w["from"], mode) is not None:
@@ -436,33 +450,39 @@ def step_window(series, t, mode):
         lo = math.floor(per_mode(w["from_frac"], mode) * last) + 1
     if "to_frac" in w:
         hi = math.ceil(per_mode(w["to_frac"], mode) * last)
+    return lo, hi
+
+
+def step_window(series, t, mode):
+    """The (step, value) rows of the window t['steps'] (default: all)."""
+    if not series:
+        return []
+    lo, hi = window_bounds(series, t, mode)
     return [row for row in series if lo <= row[0] <= hi]
 
 
-def _block_mean(blocks):
-    """The step-weighted mean of (step, block mean, block length) rows with finite means."""
-    ok = [(m, k) for _, m, k in blocks if m is not None and math.isfinite(m)]
-    tot = sum(k for _, k in ok)
-    return sum(m * k for m, k in ok) / tot if tot > 0 else None
+# statistics a per-step CSV logged every N steps cannot give: the extremes of the steps
+# it leaves out are unknown (a verdict on them would lean one way)
+EXTREME_STATS = ("min", "max", "range", "ratio", "rise_fall")
 
 
 def thinned_stat(series, means, t, mode):
-    """mean and rel_noise of the batch loss from a CSV logged every N steps: the mean is the
-    step-weighted mean of the blocks' loss_mean (blocks whose last step is in the window);
-    rel_noise compares each logged batch loss with the mean of the steps s-49..s, taken from
-    the loss_mean of the blocks ending in that range."""
-    win = step_window(means, t, mode)
+    """mean and rel_noise of the batch loss from a CSV logged every N steps (means: its
+    (step, loss_mean, steps in the block) rows). The mean over the window is exact (each
+    block weighted by its steps inside the window); rel_noise compares each logged batch loss
+    in the window with the mean of the steps s-49..s, taken from the blocks the same way."""
+    if not means:
+        return None
+    lo, hi = window_bounds(means, t, mode)
     if t["stat"] == "mean":
-        return _block_mean(win)
-    lo, hi = win[0][0] if win else 0, win[-1][0] if win else -1
-    out = []
+        return seedstats.block_mean(means, lo, hi)
+    out, j = [], 0
     for i, (s, v) in enumerate(series):
         if not lo <= s <= hi or v is None or not math.isfinite(v):
             continue
-        j = i
-        while j > 0 and means[j - 1][0] > s - 50:
-            j -= 1
-        ma = _block_mean(means[j:i + 1])
+        while j < i and means[j][0] < s - 49:
+            j += 1
+        ma = seedstats.block_mean(means[j:i + 1], s - 49, s)
         if ma is not None and ma > 0:
             out.append(abs(v - ma) / ma)
     return statistics.fmean(out) if out else None
@@ -893,35 +913,50 @@ def decide_value(vals, expect, mode, unit, det=False):
 STATE = {True: "reproduced", False: "not reproduced", None: "inconclusive"}
 
 
-def claim_labels(t):
-    """The labels of the claim's own sweep that its test reads."""
+def claim_labels(t, mode):
+    """{sweep name, None for the claim's own sweep: the labels of it the test reads}."""
     specs = [t["a"]] if isinstance(t.get("a"), dict) else []
     b = t.get("b")
     specs += b if isinstance(b, list) else [b] if isinstance(b, dict) else []
-    return {s["label"] for s in specs if "label" in s and "sweep" not in s}
+    out = {}
+    for sp in specs:
+        if "label" not in sp:
+            continue
+        other = sp["sweep"].get(mode) if isinstance(sp.get("sweep"), dict) else None
+        if isinstance(sp.get("sweep"), dict) and not other:
+            continue
+        out.setdefault(other, set()).add(sp["label"])
+    return out
 
 
 class Evaluator:
-    def __init__(self, mode, results, outdirs, bench, expected=None):
+    def __init__(self, mode, results, outdirs, bench, expected=None, files=None):
         self.mode, self.results, self.outdirs, self.bench_path = mode, results, outdirs, bench
-        self.expected = expected or {}
+        self.expected, self.files = expected or {}, files or {}
         self._sweeps, self._bench = {}, None
 
     def incomplete(self, name, sw, labels):
-        """Why the claim's labels are not all complete in sweep `name` (a run of a label is
-        missing: the sweep is still running, or was stopped), or None. A label without any run
-        is left to the claim ("has no runs of")."""
+        """Why the claim's labels are not all complete in sweep `name` (a run the config makes
+        is missing: the sweep is still running, or was stopped), or None. A label without any
+        run is left to the claim ("has no runs of"); a grid point's label (e.g.
+        adam_beta2-0.99) is complete when the whole sweep is."""
         want = self.expected.get(name, {})
         have = {}
         for r in sw.summary_rows():
             if r["status"] in ("done", "diverged"):
                 have[r["label"]] = have.get(r["label"], 0) + 1
-        short = ["%s %d of %d" % (lab, have[lab], want[lab]) for lab in sorted(labels)
-                 if have.get(lab) and lab in want and have[lab] < want[lab]]
+        short = []
+        for lab in sorted(labels):
+            key = sanitize_label(lab)
+            if key in want:
+                if have.get(key) and have[key] < want[key]:
+                    short.append("%s %d of %d" % (key, have[key], want[key]))
+            elif sum(have.values()) < sum(want.values()):
+                short.append("the sweep %d of %d" % (sum(have.values()), sum(want.values())))
         if not short:
             return None
-        return ("sweep incomplete (runs complete: %s); resume it with lqabench --config %s"
-                % (", ".join(short), name))
+        return ("%s incomplete (runs complete: %s); resume it with lqabench --config %s"
+                % (name, ", ".join(short), self.files.get(name, name)))
 
     def res_dir(self, name):
         if self.results:
@@ -962,7 +997,17 @@ class Evaluator:
                 why = "not run at full size: %s (%s)" % (c["sweep"]["not_run_note"], why)
             row.update(verdict="not run", why=why)
             return row
-        why = self.incomplete(name, sw, claim_labels(t))
+        why = None
+        for other, labs in claim_labels(t, self.mode).items():
+            o = sw if other is None else self.sweep(other)
+            if isinstance(o, Sweep):
+                why = why or self.incomplete(other or name, o, labs)
+        if not why and t.get("metric", "").startswith("steps:") and t.get("stat") in EXTREME_STATS \
+                and sw.thinned():
+            why = ("%s logs its per-step CSV every few steps (steps_every): the %s of %s over "
+                   "a window needs every step" % (name, t["stat"], t["metric"][6:]))
+            row.update(verdict="inconclusive", why=why)
+            return row
         if why:
             row.update(verdict="not run", why=why)
             return row
@@ -1221,7 +1266,7 @@ def main(argv):
         raw = os.path.join(ROOT, "results", "bench", "raw.jsonl")
         bench = raw if os.path.isfile(raw) else os.path.join(ROOT, "docs", "bench.md")
     try:
-        labels, outdirs, expected = load_configs(opts["configs"])
+        labels, outdirs, expected, files = load_configs(opts["configs"])
         doc = load_claims(opts["claims"], labels)
     except ClaimError as e:
         sys.stderr.write("%s: %s\n" % (PROG, e))
@@ -1235,7 +1280,7 @@ def main(argv):
             sys.stderr.write("%s: %s: papers.%s needs a \"short\" name\n" % (PROG, opts["claims"],
                                                                              k))
             return 2
-    ev = Evaluator(opts["mode"], opts["results"], outdirs, bench, expected)
+    ev = Evaluator(opts["mode"], opts["results"], outdirs, bench, expected, files)
     try:
         rows = [ev.evaluate(c) for c in doc["claims"]]
         md = render_md(rows, opts["mode"], papers)

@@ -285,8 +285,9 @@ static bool diverged(TrainState *s, const SweepConfig *c, const StepRow *row, Ru
 }
 
 /* The step's row of the per-step CSV: every step, or with steps_every N > 1 the
- * first step, every N-th, each epoch's last, the run's last and a stopping step,
- * with the mean batch loss of the steps since the previous row. */
+ * first step, every N-th, each epoch's last, each eval_every evaluation's, the
+ * run's last and a stopping step, with the mean batch loss of the steps since
+ * the previous row. */
 static void log_step(TrainState *s, const SweepConfig *c, const TrainOut *out, StepRow *row,
                      bool last, const double *point, int n_point)
 {
@@ -294,7 +295,8 @@ static void log_step(TrainState *s, const SweepConfig *c, const TrainOut *out, S
     if (N > 1) {
         s->blk_sum += row->loss;
         s->blk_n++;
-        if (!(last || t == 1 || t % N == 0 || t % s->steps_per_epoch == 0 || t >= s->total))
+        bool eval = c->eval_every > 0 && t % c->eval_every == 0;
+        if (!(last || eval || t == 1 || t % N == 0 || t % s->steps_per_epoch == 0 || t >= s->total))
             return;
         row->has_mean = true;
         row->loss_mean = s->blk_sum / (double)s->blk_n;

@@ -60,6 +60,28 @@ a = verdicts.run_value(full, dict(run, status="done"), t, "quick")
 b = verdicts.run_value(red, dict(run, status="done"), t, "quick")
 assert a > 0 and b > 0 and 0.5 < b / a < 2, (a, b)
 PYEOF
+# a claim on the extremes of a per-step column (max, range, ...) of a reduced sweep is
+# inconclusive, saying why; a mean batch loss is decided as usual
+mkdir -p "$T/cfg" "$T/vres"
+printf '%s\n' '{"name":"s","output_dir":"red","seeds":[1],'"$opts"'}' > "$T/cfg/s.json"
+ln -s "$T/red" "$T/vres/red"
+cat > "$T/claims.json" <<'JSON'
+{"papers": {"p": {"short": "P", "title": "A paper"}},
+ "claims": [
+  {"id": "lr-max", "paper": "p", "where": "Fig. 1", "quote": "q", "paper_value": "≤ 1",
+   "sweep": {"full": "s", "quick": null},
+   "test": {"type": "value", "a": {"label": "lqa"}, "metric": "steps:lr", "stat": "max", "expect": {"at_most": 1}}},
+  {"id": "loss-mean", "paper": "p", "where": "Fig. 1", "quote": "q", "paper_value": "≤ 10",
+   "sweep": {"full": "s", "quick": null},
+   "test": {"type": "value", "a": {"label": "lqa"}, "metric": "steps:loss", "stat": "mean", "expect": {"at_most": 10}}}
+ ]}
+JSON
+$PY scripts/verdicts.py --full --claims "$T/claims.json" --configs "$T/cfg" --results "$T/vres" \
+    --bench docs/bench.md --out "$T/vout" 2> /dev/null
+check "reduced sweep: max of lr -> inconclusive, why says every step is needed" \
+  grep -q '^lr-max,.*,inconclusive,.*needs every step' "$T/vout/verdicts.csv"
+check "reduced sweep: mean batch loss decided" bash -c "! grep -q '^loss-mean,.*needs every step' '$T/vout/verdicts.csv' && grep -q '^loss-mean,.*lqa@0.1' '$T/vout/verdicts.csv'"
+
 check "default (steps_every absent): no loss_mean column" \
   test "$(head -c 25 "$T/full/sgd_lr0.1_s1.steps.csv")" = "step,epoch,loss,lr,fwd,bw"
 check "run metadata records steps_every" grep -q '"steps_every":[[:space:]]*4' "$T/red/sgd_lr0.1_s1.json"
@@ -73,6 +95,15 @@ check "steps_every 1 is the default: the full sweep's runs stay complete (none r
 rc=$?
 check "steps_every 4 over the full sweep's runs: refused as made with another config (exit 2)" \
   test "$rc" = 2 -a -n "$(grep -F "another config" "$T/two.log")"
+
+# with eval_every, every evaluation's step has its per-step row (time to a target accuracy
+# reads the per-step row of the evaluation that reached it)
+printf '%s\n' '{"name":"s",'"$base"',"epochs":2,"steps_every":4,"eval_every":3,'"$opts"'}' > "$T/ev.json"
+run "$T/ev.json" "$T/ev" || bad "eval_every run"
+check "eval_every 3, steps_every 4: rows at 1 3 4 6 8 9 10 12 15 16 18 20" \
+  test "$(cut -d, -f1 "$T/ev/sgd_lr0.1_s1.steps.csv" | tail -n +2 | tr '\n' ' ')" = "1 3 4 6 8 9 10 12 15 16 18 20 "
+check "analysis.py: time to a target accuracy on a reduced sweep" \
+  bash -c "$PY scripts/analysis.py '$T/ev' --target-acc 0.3 --out '$T/an' > /dev/null 2>&1"
 
 # a diverging run gets its last row (stop), with the block's mean
 printf '%s\n' '{"name":"s",'"$base"',"epochs":3,"steps_every":4,"optimizers":[{"name":"sgd","lr":1e30}]}' > "$T/div.json"

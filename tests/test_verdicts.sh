@@ -185,9 +185,26 @@ grep -v '^base_lr0.1_s5,' "$T/resp/syn/summary.csv" > "$T/s.csv" && mv "$T/s.csv
 $VP --out "$T/op2" 2>/dev/null
 check "a run of a label missing -> not run" test "$(verdict "$T/op2/verdicts.csv" holds)" = "not run"
 check "incomplete: why gives the counts" \
-    grep -q '^holds,.*sweep incomplete (runs complete: base 4 of 5)' "$T/op2/verdicts.csv"
+    grep -qF "syn incomplete (runs complete: base 4 of 5); resume it with lqabench --config $T/cfgp/syn.json" "$T/op2/verdicts.csv"
 check "incomplete: a claim on complete labels is still evaluated" \
     test "$(verdict "$T/op2/verdicts.csv" value-in)" = reproduced
+# a label the C side sanitizes ("base line" -> base_line) is counted under its run-id form
+sed 's/"label": "base"}/"label": "base line"}/' "$T/cfgp/syn.json" > "$T/s.json" && mv "$T/s.json" "$T/cfgp/syn.json"
+python3 - "$T/cfgp/syn.json" <<'PYEOF'
+import sys
+sys.path.insert(0, "scripts")
+import json, verdicts
+want = verdicts.expected_runs(json.load(open(sys.argv[1])))
+assert want["base_line"] == 5 and want["lower"] == 5 and "base line" not in want, want
+# grids: product of the entry's lists, zip pairs them, model option lists multiply
+c = {"seeds": [1, 2], "width": [8, 16], "optimizers": [
+    {"name": "adam", "lr": [0.1, 0.01], "beta2": [0.9, 0.99, 0.999]},
+    {"name": "sgd-m", "lr": [0.1, 0.05], "momentum": [0.5, 0.9], "grid": "zip"},
+    {"name": "sgd"}]}
+want = verdicts.expected_runs(c)
+assert want == {"adam": 2 * 3 * 2 * 2, "sgd-m": 2 * 2 * 2, "sgd": 1 * 2 * 2}, want
+PYEOF
+check "expected runs: sanitized labels, product and zip grids, model option lists" test $? = 0
 
 # without a validation split the selection says so
 mksweep "$T/resnv/syn" 5 0 0
