@@ -20,7 +20,6 @@ Last line "torch_dropout_check: N passed, M failed"; exit 1 on failure, 77 when 
 is missing.
 """
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -30,7 +29,6 @@ try:
     import torch
     import torch.nn.functional as F
     import torch_models_check as tm
-    import torch_models  # scripts/, on the path once torch_models_check is imported
 except ImportError as e:  # pragma: no cover
     print(f"torch_dropout_check: cannot import torch/numpy ({e}); skipped")
     sys.exit(77)
@@ -65,18 +63,11 @@ def masked_forward(net, model, x, masks):
 
 def run_case(ck, tool, tmp, model, c, h, w, batch, width, p, step, sgd_steps):
     tag = f"{model} {c}x{h}x{w} b{batch}" + (f" w{width}" if width else "") + f" p{p} step{step}"
-    out = os.path.join(tmp, tag.replace(" ", "_"))
-    cmd = [tool, "--model", model, "--shape", f"{c},{h},{w}", "--batch", str(batch), "--out", out,
-           "--seed", str(tm.SEED), "--sgd-steps", str(sgd_steps), "--lr", str(LR), "--threads", "2",
-           "--dropout", str(p), "--step", str(step)]
-    if width:
-        cmd += ["--width", str(width)]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        ck.check(f"{tag}: dump_model ran (rc {r.returncode}: {r.stderr.strip()})", float("inf"), 0)
+    got = tm.run_dump(ck, tool, tmp, tag, model, c, h, w, batch, width, sgd_steps,
+                      ["--dropout", str(p), "--step", str(step)])
+    if got is None:
         return
-    meta, sgd = torch_models.read_dump_meta(out)
-    rd = lambda name, dt=np.float32: np.fromfile(os.path.join(out, name), dtype=dt)
+    meta, sgd, rd = got
     params, grads, state0 = rd("params.f32"), rd("grads.f32"), rd("state0.f32")
     x = torch.from_numpy(rd("input.f32").reshape(batch, c, h, w))
     y = torch.from_numpy(rd("labels.i32", np.int32).astype(np.int64))

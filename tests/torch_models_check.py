@@ -160,22 +160,30 @@ def compare_loss_grads(ck, tag, meta, grads, t32, t64):
         off += n
 
 
+def run_dump(ck, tool, tmp, tag, model, c, h, w, batch, width, sgd_steps, extra):
+    """Run dump_model for one case (extra: more arguments); (meta, sgd rows, reader of its
+    files: rd(name, dtype)), or None after a failed check when the tool failed."""
+    out = os.path.join(tmp, tag.replace(" ", "_"))
+    cmd = [tool, "--model", model, "--shape", f"{c},{h},{w}", "--batch", str(batch), "--out", out,
+           "--seed", str(SEED), "--sgd-steps", str(sgd_steps), "--lr", str(LR), "--threads", "2"]
+    if width:
+        cmd += ["--width", str(width)]
+    r = subprocess.run(cmd + extra, capture_output=True, text=True)
+    if r.returncode != 0:
+        ck.check(f"{tag}: dump_model ran (rc {r.returncode}: {r.stderr.strip()})", float("inf"), 0)
+        return None
+    meta, sgd = torch_models.read_dump_meta(out)
+    return meta, sgd, lambda name, dt=np.float32: np.fromfile(os.path.join(out, name), dtype=dt)
+
+
 def run_case(ck, tool, tmp, model, c, h, w, batch, width, conv_algo="winograd2"):
     tag = (f"{model} {c}x{h}x{w} b{batch}" + (f" w{width}" if width else "")
            + (f" {conv_algo}" if conv_algo != "winograd2" else ""))
-    out = os.path.join(tmp, tag.replace(" ", "_"))
-    cmd = [tool, "--model", model, "--shape", f"{c},{h},{w}", "--batch", str(batch), "--out", out,
-           "--seed", str(SEED), "--sgd-steps", str(SGD_STEPS), "--lr", str(LR), "--threads", "2"]
-    if width:
-        cmd += ["--width", str(width)]
-    if conv_algo != "winograd2":
-        cmd += ["--conv-algo", conv_algo]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        ck.check(f"{tag}: dump_model ran (rc {r.returncode}: {r.stderr.strip()})", float("inf"), 0)
+    got = run_dump(ck, tool, tmp, tag, model, c, h, w, batch, width, SGD_STEPS,
+                   ["--conv-algo", conv_algo] if conv_algo != "winograd2" else [])
+    if got is None:
         return
-    meta, sgd = torch_models.read_dump_meta(out)
-    rd = lambda name, dt=np.float32: np.fromfile(os.path.join(out, name), dtype=dt)
+    meta, sgd, rd = got
     params, grads = rd("params.f32"), rd("grads.f32")
     state0, state1 = rd("state0.f32"), rd("state1.f32")
     x = torch.from_numpy(rd("input.f32").reshape(batch, c, h, w))
