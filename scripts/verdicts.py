@@ -388,11 +388,22 @@ class Sweep:
             self._ep[k] = (table, anyv)
         return self._ep[k]
 
+    def _step_csv(self, run):
+        """(path, header, rows) of the run's per-step CSV, read once."""
+        key = (run["run"], "#csv")
+        if key not in self._st:
+            path = os.path.join(self.res, run["csv"])
+            header, rows = seedstats.read_csv(path, ["step"], "per-step CSV")
+            self._st[key] = (path, header, rows)
+        return self._st[key]
+
     def steps(self, run, col):
         key = (run["run"], col)
         if key not in self._st:
-            path = os.path.join(self.res, run["csv"])
-            _, rows = seedstats.read_csv(path, ["step", col], "per-step CSV")
+            path, header, rows = self._step_csv(run)
+            if col not in header:
+                raise InputError("%s: malformed (per-step CSV): missing column(s) %s"
+                                 % (path, col))
             self._st[key] = [(seedstats.cell(r["step"], path, ln, "step"),
                               seedstats.cell(r[col], path, ln, col)) for ln, r in rows]
         return self._st[key]
@@ -402,8 +413,7 @@ class Sweep:
         the block) rows, or None when the CSV has every step (no loss_mean column)."""
         key = (run["run"], "#loss_mean")
         if key not in self._st:
-            path = os.path.join(self.res, run["csv"])
-            header, rows = seedstats.read_csv(path, ["step"], "per-step CSV")
+            path, header, rows = self._step_csv(run)
             if "loss_mean" not in header:
                 self._st[key] = None
             else:
